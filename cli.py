@@ -1,0 +1,66 @@
+"""The ``hmtir`` command: a thin click shell over the library.
+
+Subcommands live in ``hmtir.commands.*`` and are imported only when invoked, so ``hmtir --help`` stays
+fast and never imports torch. Every :class:`hmtir.errors.HmtirError` becomes a one-line error and exit 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from hmtir import __version__
+from hmtir.errors import HmtirError
+
+# name -> (module:attribute, one-line help shown by `hmtir --help` without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("hmtir.commands.demo:demo", "Build the embedded demo benchmark and evaluate on it (no network, no GPU)."),
+    "synthesize": ("hmtir.commands.synthesize:synthesize", "Degrade clean TIR frames into the HM-TIR layout."),
+    "evaluate": ("hmtir.commands.evaluate:evaluate", "Run a method on a benchmark and score it."),
+    "enhance": ("hmtir.commands.enhance:enhance", "Enhance your own TIR frames with a method."),
+    "train": ("hmtir.commands.train:train", "Train a PPFN/backbone model (single process or torchrun)."),
+    "download": ("hmtir.commands.download:download", "Download datasets and weights."),
+    "verify": ("hmtir.commands.verify:verify", "Check an HM-TIR tree for missing or broken files."),
+    "export": ("hmtir.commands.export:export", "Export an HM-TIR tree (e.g. as a Hugging Face DatasetDict)."),
+    "list": ("hmtir.commands.catalog:list_entries", "List registered methods, metrics, models, presets, sources."),
+    "submit": ("hmtir.commands.submit:submit", "Validate and score leaderboard submissions."),
+    "leaderboard": ("hmtir.commands.leaderboard:leaderboard", "Build the leaderboard site and tables."),
+    "compare": ("hmtir.commands.compare:compare", "Side-by-side visual comparison of methods on one image."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[cmd_name][0].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_text) for name, (_, help_text) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except HmtirError as err:
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hmtir")
+def cli() -> None:
+    """hmtir: benchmark thermal-infrared image enhancement (HM-TIR, PPFN/SPT and baselines)."""
+
+
+def main() -> None:
+    cli(prog_name="hmtir")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

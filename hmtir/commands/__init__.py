@@ -1,0 +1,1 @@
+"""click commands, one module each; imported only when that command runs (see ``cli.COMMANDS``)."""

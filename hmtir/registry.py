@@ -1,0 +1,118 @@
+"""One registry idiom for datasets, degradations, metrics, backbones and methods.
+
+In the spirit of timm's ``register_model``/``create_model`` and pyiqa's ``create_metric``: each entry is a
+name, typed metadata and a factory. Registries know which modules hold their entries and import them only
+when first asked, so ``hmtir --help`` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Generic, TypeVar
+
+from hmtir.errors import HmtirError
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """A downloadable file a factory needs: where to get it and how to recognise it."""
+
+    filename: str
+    url: str | None = None
+    sha256: str | None = None
+    source: str | None = None  # name of an entry in the download source registry
+    license: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryMeta:
+    """Metadata every registry entry carries; registries subclass it to add typed fields."""
+
+    name: str
+    summary: str = ""
+    paper: str | None = None
+    license: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: WeightsSpec | None = None
+    needs_gpu: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, WeightsSpec):
+                value = {g.name: getattr(value, g.name) for g in fields(value)}
+            out[f.name] = value
+        return out
+
+
+M = TypeVar("M", bound=EntryMeta)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[M]):
+    meta: M
+    factory: Callable[..., Any]
+
+
+class Registry(Generic[M]):
+    """Name → (metadata, factory). ``modules`` are imported lazily, on first lookup, to populate it."""
+
+    def __init__(self, kind: str, meta_type: type[M] = EntryMeta, modules: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.meta_type = meta_type
+        self._modules = list(modules)
+        self._entries: dict[str, Entry[M]] = {}
+        self._loaded = False
+
+    def register(self, name: str | None = None, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: ``@REG.register("name", paper=..., license=...)`` on a factory function or class."""
+
+        def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
+            key = name or factory.__name__
+            if key in self._entries:
+                raise ValueError(f"{self.kind} '{key}' is registered twice")
+            self._entries[key] = Entry(self.meta_type(name=key, **meta), factory)
+            return factory
+
+        return decorate
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for module in self._modules:
+            importlib.import_module(module)
+
+    def names(self) -> list[str]:
+        self._ensure_loaded()
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        self._ensure_loaded()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[M]]:
+        self._ensure_loaded()
+        return iter(self._entries[k] for k in sorted(self._entries))
+
+    def entry(self, name: str) -> Entry[M]:
+        self._ensure_loaded()
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise HmtirError(f"unknown {self.kind} '{name}' (available: {known})") from None
+
+    def meta(self, name: str) -> M:
+        return self.entry(name).meta
+
+    def create(self, name: str, **kwargs: Any) -> Any:
+        """Build the named entry; keyword arguments override the factory's defaults."""
+        return self.entry(name).factory(**kwargs)
+
+    def with_meta(self, name: str, **changes: Any) -> M:
+        """A copy of an entry's metadata with some fields changed (e.g. a user-supplied weights file)."""
+        return replace(self.meta(name), **changes)
