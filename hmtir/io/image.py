@@ -1,0 +1,202 @@
+"""Read and write grey TIR frames as float32 in [0, 1], keeping the source bit depth.
+
+Every format goes through OpenCV (``imdecode``/``imencode`` with ``IMREAD_UNCHANGED``):
+
+* libpng keeps 16-bit grey *and* 16-bit RGB PNGs at 16 bits (Pillow would quietly drop 48-bit RGB to 8);
+* libtiff reads LZW/deflate-compressed and float32 TIFFs, which tifffile cannot without ``imagecodecs``;
+* ``IMREAD_UNCHANGED`` ignores EXIF rotation and does no colour conversion, so pixels are the sensor's.
+
+We decode from bytes rather than ``imread`` so that missing, empty, directory and permission failures get
+their own one-line message instead of OpenCV's bare ``None``, and we silence OpenCV's log while decoding
+so a corrupt file yields exactly one line (ours), not libpng/libtiff chatter on stderr.
+
+Integer data is scaled by its type's maximum (255 or 65535) and written back with ``np.rint(x * max)``
+(round half to even), so 8- and 16-bit frames round-trip exactly.  OpenCV would silently fall back to
+8 bits when asked to write 16-bit JPEG/BMP; we refuse instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from hmtir.errors import HmtirError
+from hmtir.io.atomic import atomic_path
+
+#: ITU-R BT.601 luma weights, in R, G, B order.
+BT601_RGB = (0.299, 0.587, 0.114)
+#: Values this close outside [0, 1] are treated as float round-off and clipped on write.
+RANGE_TOLERANCE = 1e-6
+
+_INTEGER_MAX = {np.dtype(np.uint8): (255, 8), np.dtype(np.uint16): (65535, 16)}
+_SUFFIX_DEPTHS = {
+    ".png": (8, 16),
+    ".tif": (8, 16, 32),
+    ".tiff": (8, 16, 32),
+    ".jpg": (8,),
+    ".jpeg": (8,),
+    ".bmp": (8,),
+}
+#: What ``write_image`` stores for each bit depth (32 means float32, TIFF only).
+_DEPTH_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.float32}
+JPEG_QUALITY = 95
+
+
+class Frame(NamedTuple):
+    """A grey frame: ``data`` is float32 H×W in [0, 1]; ``bit_depth`` is 8, 16 or 32 (float TIFF)."""
+
+    data: np.ndarray
+    bit_depth: int
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own logging (libpng/libtiff errors) for the duration; we report failures ourselves."""
+    import cv2
+
+    logging = cv2.utils.logging
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(previous)
+
+
+def _read_bytes(path: Path) -> bytes:
+    def fail(reason: str) -> HmtirError:
+        return HmtirError(f"cannot read image {path}: {reason}")
+
+    if path.is_dir():
+        raise fail("is a directory")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except PermissionError:
+        raise fail("permission denied") from None
+    except OSError as exc:
+        raise fail(exc.strerror or type(exc).__name__) from None
+    if not raw:
+        raise fail("file is empty (0 bytes)")
+    return raw
+
+
+def _decode(path: Path, raw: bytes) -> np.ndarray:
+    import cv2
+
+    with _quiet_opencv():
+        try:
+            pixels = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            pixels = None
+    if pixels is None or pixels.size == 0:
+        raise HmtirError(f"cannot read image {path}: not a valid image file")
+    return pixels
+
+
+def _to_grey(path: Path, pixels: np.ndarray, luminance: bool) -> np.ndarray:
+    """Collapse channels: grey(+alpha) → grey; colour with equal channels → one; else luma or an error."""
+    if pixels.ndim == 2:
+        return pixels
+    channels = pixels.shape[2]
+    if channels <= 2:  # grey, or grey + alpha
+        return pixels[..., 0]
+    bgr = pixels[..., :3]  # OpenCV order; a 4th channel is alpha and is ignored
+    if np.array_equal(bgr[..., 0], bgr[..., 1]) and np.array_equal(bgr[..., 0], bgr[..., 2]):
+        return bgr[..., 0]
+    if not luminance:
+        raise HmtirError(
+            f"cannot read image {path}: colour image with unequal channels; convert it to grey "
+            "or ask for a luminance conversion (luminance=True)"
+        )
+    red, green, blue = (bgr[..., i].astype(np.float64) for i in (2, 1, 0))
+    weight_r, weight_g, weight_b = BT601_RGB
+    return weight_r * red + weight_g * green + weight_b * blue  # float64, still in the integer scale
+
+
+def read_image(path: str | os.PathLike[str], *, luminance: bool = False) -> Frame:
+    """Read a grey TIR frame as float32 in [0, 1]; ``luminance=True`` converts true colour via BT.601 luma."""
+    path = Path(path)
+    pixels = _decode(path, _read_bytes(path))
+    source_dtype = pixels.dtype
+    grey = _to_grey(path, pixels, luminance)
+    if source_dtype in _INTEGER_MAX:
+        maxval, bit_depth = _INTEGER_MAX[source_dtype]
+        data = (grey.astype(np.float64) / maxval).astype(np.float32)
+        return Frame(data, bit_depth)
+    if source_dtype.kind == "f":
+        data = grey.astype(np.float32)
+        if not np.isfinite(data).all():
+            raise HmtirError(f"cannot read image {path}: float image contains NaN or Inf values")
+        low, high = float(data.min()), float(data.max())
+        if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+            raise HmtirError(
+                f"cannot read image {path}: float values must lie in [0, 1], found [{low:.6g}, {high:.6g}]"
+            )
+        return Frame(np.clip(data, 0.0, 1.0), 32)
+    raise HmtirError(
+        f"cannot read image {path}: unsupported sample type {source_dtype} "
+        "(expected 8- or 16-bit unsigned integers, or float32 in [0, 1])"
+    )
+
+
+def _check_data(path: Path, data: np.ndarray) -> np.ndarray:
+    def fail(reason: str) -> HmtirError:
+        return HmtirError(f"cannot write image {path}: {reason}")
+
+    array = np.asarray(data)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim != 2 or array.size == 0:
+        raise fail(f"expected a non-empty H×W grey frame, got shape {array.shape}")
+    if array.dtype.kind != "f":
+        raise fail(f"expected float data in [0, 1], got {array.dtype}")
+    if not np.isfinite(array).all():
+        raise fail("data contains NaN or Inf values")
+    low, high = float(array.min()), float(array.max())
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        raise fail(f"data must lie in [0, 1], found [{low:.6g}, {high:.6g}]")
+    return np.clip(array, 0.0, 1.0)
+
+
+def write_image(path: str | os.PathLike[str], data: np.ndarray, bit_depth: int = 8) -> None:
+    """Write float data in [0, 1] atomically; format by extension; 16-bit for PNG/TIFF, 32 = float TIFF."""
+    import cv2
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _SUFFIX_DEPTHS:
+        raise HmtirError(
+            f"cannot write image {path}: unsupported extension '{path.suffix}' "
+            f"(use one of {', '.join(_SUFFIX_DEPTHS)})"
+        )
+    if bit_depth not in _DEPTH_DTYPES:
+        raise HmtirError(f"cannot write image {path}: bit_depth must be 8, 16 or 32, not {bit_depth}")
+    if bit_depth not in _SUFFIX_DEPTHS[suffix]:
+        allowed = "PNG and TIFF" if bit_depth == 16 else "TIFF"
+        raise HmtirError(
+            f"cannot write image {path}: {bit_depth}-bit output is only possible for {allowed}, "
+            f"not {suffix}; choose another extension rather than losing precision"
+        )
+    grey = _check_data(path, data)
+    dtype = _DEPTH_DTYPES[bit_depth]
+    if bit_depth == 32:
+        pixels = grey.astype(np.float32)
+    else:
+        pixels = np.rint(grey * np.iinfo(dtype).max).astype(dtype)
+    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
+    with _quiet_opencv():
+        ok, encoded = cv2.imencode(suffix, pixels, params)
+    if not ok:
+        raise HmtirError(f"cannot write image {path}: the {suffix} encoder failed")
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise HmtirError(f"cannot write image {path}: {exc.strerror or type(exc).__name__}") from None
