@@ -23,6 +23,8 @@ _API = {
     "make_scenes": "hmtir.data.scenes",
     "download": "hmtir.data.download",
     "verify": "hmtir.data.verify",
+    "TrainFrames": "hmtir.data.datasets",
+    "TestSubset": "hmtir.data.datasets",
 }
 
 __all__ = ["__version__", *_API]

@@ -1,0 +1,178 @@
+"""Safe, atomic extraction of zip and tar(.gz/.bz2/.xz) archives.
+
+Downloaded archives are untrusted: every member is checked before anything is written (no absolute
+paths, no ``..``, no links, no devices, sizes and compression ratios within limits), bytes are counted
+while writing because headers can lie, and the tree is unpacked into a temporary sibling folder that is
+renamed into place only when complete. A failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from hmtir.data.sources import ArchiveLimits
+from hmtir.errors import HmtirError
+
+_CHUNK = 1 << 20
+_RATIO_FLOOR = (
+    1 << 20
+)  # members smaller than this are exempt from the ratio test (tiny text files compress well)
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: str
+    is_dir: bool
+    size: int
+    compressed: int | None
+    handle: object  # ZipInfo or TarInfo
+
+
+def archive_format(path: Path) -> str | None:
+    """``"zip"``, ``"tar"`` or None, sniffed from the content (not the name)."""
+    if zipfile.is_zipfile(path):
+        return "zip"
+    try:
+        if tarfile.is_tarfile(path):
+            return "tar"
+    except OSError:
+        return None
+    return None
+
+
+def _safe_name(raw: str, archive: Path) -> str:
+    name = raw.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise HmtirError(f"refusing to extract {archive}: member '{raw}' has an absolute path")
+    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+    if ".." in parts:
+        raise HmtirError(f"refusing to extract {archive}: member '{raw}' escapes the target folder (..)")
+    return "/".join(parts)
+
+
+def _zip_members(zf: zipfile.ZipFile, archive: Path) -> Iterator[_Member]:
+    for info in zf.infolist():
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise HmtirError(f"refusing to extract {archive}: member '{info.filename}' is a symlink")
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # no type bits: a plain file
+            raise HmtirError(f"refusing to extract {archive}: member '{info.filename}' is not a regular file")
+        yield _Member(info.filename, info.is_dir(), info.file_size, info.compress_size, info)
+
+
+def _tar_members(tf: tarfile.TarFile, archive: Path) -> Iterator[_Member]:
+    for info in tf:
+        if info.issym() or info.islnk():
+            kind = "symlink" if info.issym() else "hardlink"
+            raise HmtirError(f"refusing to extract {archive}: member '{info.name}' is a {kind}")
+        if not (info.isfile() or info.isdir()):
+            raise HmtirError(
+                f"refusing to extract {archive}: member '{info.name}' is a device or special file"
+            )
+        yield _Member(info.name, info.isdir(), info.size, None, info)
+
+
+def _check(members: list[_Member], archive: Path, limits: ArchiveLimits) -> None:
+    """Reject the archive before writing anything if any member or the total breaks a limit."""
+    if len(members) > limits.max_members:
+        raise HmtirError(
+            f"refusing to extract {archive}: {len(members)} members (limit {limits.max_members})"
+        )
+    total = 0
+    for m in members:
+        if m.size > limits.max_member:
+            raise HmtirError(
+                f"refusing to extract {archive}: member '{m.name}' is {m.size} bytes (limit {limits.max_member})"
+            )
+        if (
+            m.compressed is not None
+            and m.size > _RATIO_FLOOR
+            and m.size > limits.max_ratio * max(m.compressed, 1)
+        ):
+            raise HmtirError(
+                f"refusing to extract {archive}: member '{m.name}' expands {m.size / max(m.compressed, 1):.0f}x "
+                f"(limit {limits.max_ratio:.0f}x; zip bomb?)"
+            )
+        total += m.size
+    if total > limits.max_total:
+        raise HmtirError(
+            f"refusing to extract {archive}: {total} bytes uncompressed (limit {limits.max_total})"
+        )
+    packed = archive.stat().st_size
+    if total > _RATIO_FLOOR and total > limits.max_ratio * max(packed, 1):
+        raise HmtirError(
+            f"refusing to extract {archive}: expands {total / max(packed, 1):.0f}x (limit {limits.max_ratio:.0f}x)"
+        )
+
+
+def _copy_capped(src: IO[bytes], dst: Path, declared: int, name: str, archive: Path) -> None:
+    written = 0
+    with open(dst, "xb") as out:
+        while block := src.read(_CHUNK):
+            written += len(block)
+            if written > declared:
+                raise HmtirError(
+                    f"refusing to extract {archive}: member '{name}' is larger than its header says"
+                )
+            out.write(block)
+
+
+def _content_root(folder: Path) -> Path:
+    """An archive holding a single top-level folder is unpacked without that extra level."""
+    entries = list(folder.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return folder
+
+
+def extract_archive(archive: Path, target: Path, limits: ArchiveLimits | None = None) -> Path:
+    """Unpack ``archive`` into the new folder ``target`` atomically and return ``target``."""
+    archive, target = Path(archive), Path(target)
+    limits = limits or ArchiveLimits()
+    fmt = archive_format(archive)
+    if fmt is None:
+        raise HmtirError(f"{archive} is not a zip or tar archive")
+    if target.exists():
+        raise HmtirError(f"{target} already exists; delete it to extract {archive.name} again")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
+    try:
+        with contextlib.ExitStack() as stack:
+            if fmt == "zip":
+                zf = stack.enter_context(zipfile.ZipFile(archive))
+                members = list(_zip_members(zf, archive))
+            else:
+                tf = stack.enter_context(tarfile.open(archive, "r:*"))
+                members = list(_tar_members(tf, archive))
+            _check(members, archive, limits)
+            for m in members:
+                rel = _safe_name(m.name, archive)
+                if not rel:
+                    continue
+                dest = staging / rel
+                if m.is_dir:
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.exists():
+                    raise HmtirError(f"refusing to extract {archive}: member '{m.name}' appears twice")
+                src = zf.open(m.handle) if fmt == "zip" else tf.extractfile(m.handle)  # type: ignore[arg-type]
+                assert src is not None
+                with src:
+                    _copy_capped(src, dest, m.size, m.name, archive)
+        os.replace(_content_root(staging), target)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        raise HmtirError(f"cannot extract {archive}: {err}; delete it and download again") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,273 @@
+"""The download source registry: typed, validated views of ``sources.yaml``.
+
+Sources are data (``hmtir/data/sources.yaml``, plus any YAML files in ``$HMTIR_SOURCES``) so a mirror
+can move without a code change. Loading validates every field, so a typo in a registry file is a
+one-line error naming the entry rather than a crash halfway through a download.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import yaml
+
+from hmtir.errors import HmtirError
+from hmtir.paths import dataset_dir, weights_dir
+from hmtir.registry import EntryMeta, Registry
+
+SOURCES_FILE = Path(__file__).with_name("sources.yaml")
+SOURCE_KINDS = ("dataset", "weights", "metric-weights")
+MIRROR_KINDS = ("gdrive", "http", "hf", "github-raw", "manual")
+STORES = ("dir", "hf-cache")
+
+# Base URLs, overridable so tests and private mirrors can stand in for the public hosts.
+GDRIVE_URL_ENV = "HMTIR_GDRIVE_URL"
+GITHUB_RAW_URL_ENV = "HMTIR_GITHUB_RAW_URL"
+HF_ENDPOINT_ENV = "HMTIR_HF_ENDPOINT"
+EXTRA_SOURCES_ENV = "HMTIR_SOURCES"
+DEFAULT_GDRIVE_URL = "https://drive.usercontent.google.com/download"
+DEFAULT_GITHUB_RAW_URL = "https://raw.githubusercontent.com"
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps that stop a hostile or corrupt archive from filling the disk."""
+
+    max_member: int = 20 << 30
+    max_total: int = 60 << 30
+    max_ratio: float = 200.0  # uncompressed / compressed, per zip member and for a whole tarball
+    max_members: int = 2_000_000
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """One place a file can be fetched from."""
+
+    kind: str
+    name: str
+    id: str | None = None
+    url: str | None = None
+    repo: str | None = None
+    repo_type: str = "model"
+    revision: str | None = None
+    path: str | None = None
+
+    def location(self) -> str:
+        """The URL this mirror fetches (for messages and the lock file)."""
+        if self.kind == "gdrive":
+            base = os.environ.get(GDRIVE_URL_ENV) or DEFAULT_GDRIVE_URL
+            return f"{base}?{urlencode({'id': self.id, 'export': 'download'})}"
+        if self.kind == "github-raw":
+            base = (os.environ.get(GITHUB_RAW_URL_ENV) or DEFAULT_GITHUB_RAW_URL).rstrip("/")
+            return f"{base}/{self.repo}/{self.revision}/{quote(str(self.path))}"
+        if self.kind == "hf":
+            endpoint = hf_endpoint() or "https://huggingface.co"
+            prefix = "" if self.repo_type == "model" else f"{self.repo_type}s/"
+            return f"{endpoint.rstrip('/')}/{prefix}{self.repo}/resolve/{self.revision}/{self.path}"
+        return str(self.url)
+
+    def browser_url(self) -> str:
+        """Where a person can fetch the file by hand."""
+        if self.kind == "gdrive":
+            return f"https://drive.google.com/uc?id={self.id}"
+        return self.location()
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A file a source provides: its stored name, what it must hash to, and whether to unpack it."""
+
+    name: str
+    mirrors: tuple[Mirror, ...]
+    sha256: str | None = None
+    size: int | None = None
+    extract: bool = True  # unpack when the download is a zip/tar archive
+    extract_to: str | None = None
+    store: str = "dir"  # "dir": <target dir>/<name>; "hf-cache": the Hugging Face hub cache
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+    @property
+    def folder(self) -> str:
+        """Folder an archive is unpacked into (inside the target directory)."""
+        return self.extract_to or self.name.split(".")[0]
+
+
+@dataclass(frozen=True)
+class SourceMeta(EntryMeta):
+    kind: str = "dataset"
+    citation: str | None = None
+    files: tuple[FileSpec, ...] = ()
+    includes: tuple[str, ...] = ()
+
+    def default_dir(self) -> Path:
+        """Where this source's files land when the user gives no ``--dir``."""
+        if self.kind == "weights":
+            return weights_dir()
+        if self.kind == "metric-weights":
+            return pyiqa_cache_dir()
+        return dataset_dir(self.name)
+
+
+def hf_endpoint() -> str | None:
+    """The hub endpoint to use: ``$HMTIR_HF_ENDPOINT``, else huggingface_hub's own (``HF_ENDPOINT``)."""
+    return os.environ.get(HF_ENDPOINT_ENV) or os.environ.get("HF_ENDPOINT") or None
+
+
+def pyiqa_cache_dir() -> Path:
+    """pyiqa's weight cache, ``<torch hub dir>/pyiqa`` (torch.hub.get_dir's rule, without importing torch)."""
+    import sys
+
+    if "torch" in sys.modules:
+        return Path(sys.modules["torch"].hub.get_dir()) / "pyiqa"
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch"
+    )
+    return Path(torch_home).expanduser() / "hub" / "pyiqa"
+
+
+def _fail(where: str, what: str) -> HmtirError:
+    return HmtirError(f"invalid source registry {where}: {what}")
+
+
+def _parse_mirror(raw: Any, where: str) -> Mirror:
+    if not isinstance(raw, dict):
+        raise _fail(where, "each mirror must be a mapping")
+    unknown = set(raw) - {"kind", "name", "id", "url", "repo", "repo_type", "revision", "path"}
+    if unknown:
+        raise _fail(where, f"unknown mirror field(s) {', '.join(sorted(unknown))}")
+    kind = raw.get("kind")
+    if kind not in MIRROR_KINDS:
+        raise _fail(where, f"mirror kind '{kind}' is not one of {', '.join(MIRROR_KINDS)}")
+    required = {
+        "gdrive": ("id",),
+        "http": ("url",),
+        "manual": ("url",),
+        "github-raw": ("repo", "revision", "path"),
+        "hf": ("repo", "revision", "path"),
+    }[kind]
+    missing = [key for key in required if not raw.get(key)]
+    if missing:
+        raise _fail(where, f"{kind} mirror needs {', '.join(missing)}")
+    return Mirror(
+        kind=kind,
+        name=str(raw.get("name") or kind),
+        id=raw.get("id"),
+        url=raw.get("url"),
+        repo=raw.get("repo"),
+        repo_type=str(raw.get("repo_type") or "model"),
+        revision=None if raw.get("revision") is None else str(raw["revision"]),
+        path=raw.get("path"),
+    )
+
+
+def _parse_file(raw: Any, where: str) -> FileSpec:
+    if not isinstance(raw, dict) or not raw.get("name"):
+        raise _fail(where, "each file needs a name")
+    name = str(raw["name"])
+    where = f"{where} file '{name}'"
+    if name.startswith("/") or ".." in Path(name).parts:
+        raise _fail(where, "file names must be relative and stay inside the target directory")
+    sha = raw.get("sha256")
+    if sha is not None and not _SHA256.match(str(sha)):
+        raise _fail(where, "sha256 must be 64 lowercase hex digits")
+    store = raw.get("store", "dir")
+    if store not in STORES:
+        raise _fail(where, f"store must be one of {', '.join(STORES)}")
+    mirrors = tuple(_parse_mirror(m, where) for m in raw.get("mirrors") or ())
+    if not mirrors:
+        raise _fail(where, "needs at least one mirror")
+    if store == "hf-cache" and any(m.kind != "hf" for m in mirrors):
+        raise _fail(where, "store: hf-cache needs hf mirrors")
+    limits = raw.get("limits") or {}
+    try:
+        archive_limits = ArchiveLimits(**limits)
+    except TypeError as err:
+        raise _fail(where, f"bad limits ({err})") from None
+    return FileSpec(
+        name=name,
+        mirrors=mirrors,
+        sha256=sha,
+        size=None if raw.get("size") is None else int(raw["size"]),
+        extract=bool(raw.get("extract", True)),
+        extract_to=raw.get("extract_to"),
+        store=store,
+        limits=archive_limits,
+    )
+
+
+def _parse_source(name: str, raw: Any, origin: Path) -> dict[str, Any]:
+    where = f"{origin} entry '{name}'"
+    if not isinstance(raw, dict):
+        raise _fail(where, "must be a mapping")
+    kind = raw.get("kind")
+    if kind not in SOURCE_KINDS:
+        raise _fail(where, f"kind '{kind}' is not one of {', '.join(SOURCE_KINDS)}")
+    files = tuple(_parse_file(f, where) for f in raw.get("files") or ())
+    includes = tuple(str(i) for i in raw.get("includes") or ())
+    if not files and not includes:
+        raise _fail(where, "needs files or includes")
+    return {
+        "kind": kind,
+        "summary": str(raw.get("summary", "")),
+        "paper": raw.get("paper"),
+        "license": raw.get("license"),
+        "citation": raw.get("citation"),
+        "files": files,
+        "includes": includes,
+    }
+
+
+def source_files() -> list[Path]:
+    """The packaged registry followed by the user's ``$HMTIR_SOURCES`` files (later entries win)."""
+    extra = [Path(p).expanduser() for p in os.environ.get(EXTRA_SOURCES_ENV, "").split(os.pathsep) if p]
+    return [SOURCES_FILE, *extra]
+
+
+def load_sources(paths: list[Path] | None = None) -> Registry[SourceMeta]:
+    """Parse and validate the registry files into a :class:`Registry` whose factory downloads the entry."""
+    parsed: dict[str, dict[str, Any]] = {}
+    for path in paths if paths is not None else source_files():
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except OSError as err:
+            raise HmtirError(f"cannot read source registry {path}: {err.strerror}") from None
+        except yaml.YAMLError as err:
+            raise HmtirError(
+                f"source registry {path} is not valid YAML: {str(err).splitlines()[0]}"
+            ) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("sources"), dict):
+            raise _fail(str(path), "top level must have a 'sources' mapping")
+        for name, raw in doc["sources"].items():
+            parsed[str(name)] = _parse_source(str(name), raw, path)
+    for name, meta in parsed.items():
+        for included in meta["includes"]:
+            if included not in parsed or parsed[included]["includes"]:
+                raise _fail(f"entry '{name}'", f"includes '{included}', which is not a plain source")
+
+    registry: Registry[SourceMeta] = Registry("source", SourceMeta)
+    for name, meta in parsed.items():
+
+        def fetch(_name: str = name, **kwargs: Any) -> list[Path]:
+            from hmtir.data.download import download
+
+            return download([_name], **kwargs)
+
+        registry.register(name, **meta)(fetch)
+    return registry
+
+
+def expand(registry: Registry[SourceMeta], names: list[str]) -> list[SourceMeta]:
+    """Resolve group entries (``includes``) to the plain sources they stand for, without duplicates."""
+    out: dict[str, SourceMeta] = {}
+    for name in names:
+        meta = registry.meta(name)
+        for member in meta.includes or (name,):
+            out.setdefault(member, registry.meta(member))
+    return list(out.values())

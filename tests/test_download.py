@@ -1,0 +1,329 @@
+"""``hmtir download`` against real HTTP servers on 127.0.0.1 (Drive-like, plain with drops, HF hub)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import socket
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from hmtir.data.download import download, drive_confirm_url, fetch_file
+from hmtir.data.lockfile import LOCK_FILE
+from hmtir.data.sources import load_sources, pyiqa_cache_dir
+from hmtir.errors import HmtirError
+from hmtir.paths import weights_dir
+from hmtir.registry import WeightsSpec
+from hmtir.weights import resolve_weights
+from tests.servers import Loopback, Request, drive_route, hf_route
+
+PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes, binary
+
+
+@pytest.fixture
+def server():
+    srv = Loopback()
+    yield srv
+    srv.close()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    path = tmp_path / "extra-sources.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("HMTIR_SOURCES", str(path))
+
+
+def http_source(url: str, sha256: str | None = None, name: str = "blob.bin") -> str:
+    pin = f"\n        sha256: {sha256}" if sha256 else ""
+    return f"""
+sources:
+  test-blob:
+    kind: weights
+    files:
+      - name: {name}{pin}
+        extract: false
+        mirrors:
+          - {{kind: http, url: "{url}"}}
+"""
+
+
+def small_zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_drive_confirm_form_then_file_is_extracted_and_locked(server, tmp_path, monkeypatch):
+    frames = {"iray-select/a.png": b"\x89PNG-a", "iray-select/b.png": b"\x89PNG-b"}
+    archive = small_zip(frames)
+    server.routes["/download"] = drive_route({"1uhWCvPExarnUL-r_G0MW530RXKpj5izJ": archive}, style="form")
+    monkeypatch.setenv("HMTIR_GDRIVE_URL", server.url + "/download")
+
+    [root] = download(["iray-select"], dir=tmp_path, progress=False)
+
+    assert root == tmp_path / "iray-select"
+    assert (root / "a.png").read_bytes() == b"\x89PNG-a" and (root / "b.png").read_bytes() == b"\x89PNG-b"
+    gets = server.requests_to("/download")
+    assert "confirm" not in gets[0].query
+    assert {k: gets[-1].query[k] for k in ("id", "export", "confirm", "uuid")} == {
+        "id": "1uhWCvPExarnUL-r_G0MW530RXKpj5izJ",
+        "export": "download",
+        "confirm": "t0k3n",
+        "uuid": "u-123",
+    }
+    lock = json.loads((tmp_path / LOCK_FILE).read_text())["files"]["iray-select.zip"]
+    assert lock["sha256"] == sha(archive) and lock["extracted_to"] == "iray-select"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([LOCK_FILE, "iray-select", "iray-select.zip"])
+
+    # a second run finds everything in place and asks the server nothing
+    before = len(server.log)
+    assert download(["iray-select"], dir=tmp_path, progress=False) == [root]
+    assert len(server.log) == before
+
+
+def test_drive_old_confirm_link(server, tmp_path, monkeypatch):
+    server.routes["/uc"] = drive_route({"ID1": PAYLOAD}, style="link")
+    monkeypatch.setenv("HMTIR_GDRIVE_URL", server.url + "/uc")
+    write_sources(
+        tmp_path,
+        monkeypatch,
+        f"""
+sources:
+  test-drive:
+    kind: weights
+    files:
+      - name: w.pth
+        sha256: {sha(PAYLOAD)}
+        extract: false
+        mirrors: [{{kind: gdrive, id: ID1}}]
+""",
+    )
+    out = tmp_path / "out"
+    [path] = download(["test-drive"], dir=out, progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert server.requests_to("/uc")[-1].query["confirm"] == "t0k3n"
+
+
+def test_confirm_url_parsers_resolve_relative_actions():
+    form = (
+        '<form id="download-form" action="https://drive.usercontent.google.com/download" method="get">'
+        '<input type="hidden" name="id" value="X"><input type="hidden" name="export" value="download">'
+        '<input type="hidden" name="confirm" value="t"><input type="hidden" name="uuid" value="U"></form>'
+    )
+    assert (
+        drive_confirm_url(form, "https://drive.google.com/uc?id=X")
+        == "https://drive.usercontent.google.com/download?id=X&export=download&confirm=t&uuid=U"
+    )
+    link = '<a href="/uc?export=download&amp;confirm=AbC_1&amp;id=X">Download anyway</a>'
+    assert (
+        drive_confirm_url(link, "https://docs.google.com/uc?id=X")
+        == "https://docs.google.com/uc?export=download&confirm=AbC_1&id=X"
+    )
+    assert drive_confirm_url("<html>quota exceeded</html>", "https://x/") is None
+
+
+def test_drive_page_without_file_fails_and_leaves_nothing(server, tmp_path, monkeypatch):
+    server.routes["/download"] = drive_route(
+        {"1Yt_YViFCpxgO-MfBlINVt4-jHAgsalv_": PAYLOAD}, style="html-only"
+    )
+    monkeypatch.setenv("HMTIR_GDRIVE_URL", server.url + "/download")
+    spec = load_sources().meta("ppfn-official").files[0]
+    with pytest.raises(HmtirError) as err:
+        fetch_file("ppfn-official", spec, tmp_path)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "Google Drive returned a web page without a download link" in msg
+    assert msg.endswith(
+        "download it from https://drive.google.com/uc?id=1Yt_YViFCpxgO-MfBlINVt4-jHAgsalv_ "
+        f"and put it at {tmp_path / 'Restormer_PPFN.pth'}"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plain_http_html_instead_of_file(server, tmp_path, monkeypatch):
+    def page(req: Request) -> None:  # served as octet-stream: only the first bytes give it away
+        req.reply(
+            200,
+            b"\n<!DOCTYPE html><html><body>Sign in</body></html>",
+            {"Content-Type": "application/octet-stream"},
+        )
+
+    server.routes["/w.bin"] = page
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin"))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError, match=r"returned a web page instead of the file"):
+        download(["test-blob"], dir=out, progress=False)
+    assert list(out.iterdir()) == []
+
+
+def test_dropped_connection_resumes_with_range_and_verifies(server, tmp_path, monkeypatch):
+    cut = 40_000
+
+    def flaky(req: Request) -> None:
+        if "range" in req.headers:
+            req.reply_file(PAYLOAD)
+        else:
+            req.reply_truncated(PAYLOAD, cut)
+
+    server.routes["/w.bin"] = flaky
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(PAYLOAD)))
+    out = tmp_path / "out"
+    [path] = download(["test-blob"], dir=out, progress=False)
+    assert path.read_bytes() == PAYLOAD
+    reqs = server.requests_to("/w.bin")
+    assert len(reqs) == 2 and "range" not in reqs[0].headers
+    assert reqs[1].headers["range"] == f"bytes={cut}-"
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
+
+
+def test_checksum_mismatch_rejects_file_and_leaves_nothing(server, tmp_path, monkeypatch):
+    server.routes["/w.bin"] = lambda req: req.reply_file(PAYLOAD[:-1] + b"X")
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(PAYLOAD)))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError) as err:
+        download(["test-blob"], dir=out, progress=False)
+    assert f"gave a bad file (sha256 {sha(PAYLOAD[:-1] + b'X')}, expected {sha(PAYLOAD)})" in str(err.value)
+    assert list(out.iterdir()) == []
+
+
+def test_first_download_is_locked_and_a_changed_upstream_is_refused(server, tmp_path, monkeypatch):
+    content = {"data": PAYLOAD}
+    server.routes["/w.bin"] = lambda req: req.reply_file(content["data"])
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin"))
+    out = tmp_path / "out"
+    [path] = download(["test-blob"], dir=out, progress=False)
+    lock = json.loads((out / LOCK_FILE).read_text())["files"]["blob.bin"]
+    assert lock["sha256"] == sha(PAYLOAD) and lock["size"] == len(PAYLOAD) and lock["url"].endswith("/w.bin")
+
+    path.unlink()
+    content["data"] = PAYLOAD[::-1]
+    with pytest.raises(HmtirError, match=r"differs from .* recorded in .*hmtir\.lock\.json"):
+        download(["test-blob"], dir=out, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+
+    # a local file that does not match the lock is not trusted either
+    path.write_bytes(b"tampered")
+    with pytest.raises(HmtirError, match=r"exists but its sha256 is not"):
+        download(["test-blob"], dir=out, progress=False)
+
+
+def test_github_raw_prompt_bank_matches_pinned_sha256(server, tmp_path, monkeypatch):
+    # multi2.npy is np.random.seed(1234); np.random.rand(2, 64) saved with np.save: regenerate it.
+    np.random.seed(1234)
+    buf = io.BytesIO()
+    np.save(buf, np.random.rand(2, 64))
+    server.routes["/Zihang-Chen/HM-TIR/main/data/multi2.npy"] = lambda req: req.reply_file(buf.getvalue())
+    monkeypatch.setenv("HMTIR_GITHUB_RAW_URL", server.url)
+    spec = next(f for f in load_sources().meta("ppfn-official").files if f.name == "multi2.npy")
+    path = fetch_file("ppfn-official", spec, weights_dir())
+    assert path == weights_dir() / "multi2.npy"
+    assert resolve_weights(WeightsSpec("multi2.npy", sha256=spec.sha256, source="ppfn-official")) == path
+    assert np.load(path).shape == (2, 64)
+
+
+def test_hf_hub_download_through_local_endpoint(server, tmp_path, monkeypatch):
+    files = {"daclip_ViT-B-32.pt": PAYLOAD, "universal-ir.pth": PAYLOAD[::-1]}
+    server.routes["*"] = hf_route("weblzw/daclip-uir-ViT-B-32-irsde", files)
+    monkeypatch.setenv("HMTIR_HF_ENDPOINT", server.url)
+
+    paths = download(["daclip"], progress=False)
+
+    assert paths == [weights_dir() / "daclip_ViT-B-32.pt", weights_dir() / "universal-ir.pth"]
+    assert [p.read_bytes() for p in paths] == [PAYLOAD, PAYLOAD[::-1]]
+    assert resolve_weights(WeightsSpec("universal-ir.pth", source="daclip")) == paths[1]
+    methods = {(r.method, r.path) for r in server.log}
+    assert ("GET", "/weblzw/daclip-uir-ViT-B-32-irsde/resolve/main/universal-ir.pth") in methods
+    assert any(m == "HEAD" for m, _ in methods)
+    assert sorted(p.name for p in weights_dir().iterdir()) == sorted([*files, LOCK_FILE])
+
+
+def test_pyiqa_weights_land_in_pyiqa_cache_and_hf_cache(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HMTIR_HF_ENDPOINT", server.url)
+    iqa = {
+        "niqe_modelparameters.mat": b"MATLAB 5.0",
+        "NIMA_InceptionV2_ava-b0c77c00.pth": PAYLOAD,
+        "musiq_koniq_ckpt-e95806b9.pth": PAYLOAD[:999],
+    }
+    iqa_route = hf_route("chaofengc/IQA-PyTorch-Weights", iqa)
+    timm_route = hf_route("timm/inception_resnet_v2.tf_in1k", {"model.safetensors": b"safetensors!"})
+    server.routes["*"] = lambda req: (timm_route if req.path.startswith("/timm/") else iqa_route)(req)
+
+    paths = download(["pyiqa-weights"], progress=False)
+
+    cache = pyiqa_cache_dir()
+    assert cache == tmp_path / "torch" / "hub" / "pyiqa"
+    assert {p.name: p.read_bytes() for p in paths if p.parent == cache} == iqa
+    [backbone] = [p for p in paths if p.parent != cache]
+    assert backbone.is_relative_to(tmp_path / "hf") and backbone.read_bytes() == b"safetensors!"
+
+
+def test_offline_names_the_manual_route(tmp_path):
+    with pytest.raises(HmtirError) as err:
+        download(["ppfn-official"], offline=True, progress=False)
+    assert str(err.value) == (
+        "offline: 'ppfn-official' needs Restormer_PPFN.pth; download it from "
+        "https://drive.google.com/uc?id=1Yt_YViFCpxgO-MfBlINVt4-jHAgsalv_ and put it at "
+        f"{weights_dir() / 'Restormer_PPFN.pth'}"
+    )
+
+
+def test_unreachable_mirror_error_names_mirror_and_manual_route(tmp_path, monkeypatch):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("HMTIR_GDRIVE_URL", f"http://127.0.0.1:{port}/download")
+    with pytest.raises(HmtirError) as err:
+        download(["hm-tir"], dir=tmp_path, progress=False)
+    msg = str(err.value)
+    assert msg.startswith(
+        f"could not download HM-TIR.zip for 'hm-tir': tried gdrive (http://127.0.0.1:{port}/download?id="
+    )
+    assert msg.endswith(f"put it at {tmp_path / 'HM-TIR.zip'}") and "\n" not in msg
+
+
+def test_manual_only_source_explains_itself(tmp_path):
+    with pytest.raises(
+        HmtirError, match=r"folders/1Wg9-5hwzZVQ_kXMomRoFSC-ZU4X6FwSH needs a manual download.*put it at"
+    ):
+        download(["diffuir"], dir=tmp_path, progress=False)
+
+
+def test_cli_download_and_offline_error(server, tmp_path, monkeypatch):
+    server.routes["/w.bin"] = lambda req: req.reply_file(PAYLOAD)
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(PAYLOAD)))
+    runner = CliRunner()
+    out = tmp_path / "out"
+    ok = runner.invoke(cli, ["download", "test-blob", "--dir", str(out), "--no-progress"])
+    assert ok.exit_code == 0, ok.output
+    assert "blob.bin" in ok.output and (out / "blob.bin").read_bytes() == PAYLOAD
+
+    off = runner.invoke(cli, ["download", "iray-select", "--dir", str(tmp_path / "x"), "--offline"])
+    assert off.exit_code == 1
+    assert off.output.startswith("Error: offline: 'iray-select' needs iray-select.zip; download it from")
+
+    unknown = runner.invoke(cli, ["download", "nope"])
+    assert unknown.exit_code == 1 and "unknown source 'nope'" in unknown.output
+
+
+def test_registry_file_errors_are_one_line(tmp_path, monkeypatch):
+    write_sources(
+        tmp_path,
+        monkeypatch,
+        "sources:\n  bad:\n    kind: weights\n    files:\n      - name: x\n        mirrors: [{kind: ftp}]\n",
+    )
+    with pytest.raises(HmtirError, match=r"entry 'bad' file 'x': mirror kind 'ftp' is not one of"):
+        load_sources()
