@@ -1,0 +1,274 @@
+"""The five TIR degradation ops in numpy/OpenCV — the reference implementation.
+
+Physical order: contrast → blur → optical non-uniformity → stripe noise → Gaussian noise; the last three
+form the "noise" step. Images are float32 in [0,1]; grey-level quantities (δ, stripe offsets, noise σ²)
+are stated in levels of 255 as in the official script and converted here. Every op clips to [0,1].
+
+Parameters are sampled for every op of a preset whether or not its gate fires, so changing ``gate``
+never shifts the other draws, and the record names every scalar plus each gate decision. Per-pixel and
+per-column fields are not stored: they are regenerated from a recorded integer ``noise_seed``
+(stripes: numpy PCG64; Gaussian: OpenCV's RNG, 4× faster than numpy's normal sampler on a 640×512 frame).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from hmtir.errors import HmtirError
+from hmtir.registry import EntryMeta, Registry
+
+if TYPE_CHECKING:
+    from hmtir.degrade.presets import Preset
+
+STEPS = ("contrast", "blur", "noise")
+GREY = 255.0  # the official script states grey-level quantities for 8-bit frames
+MAX_NOISE_SEED = 2**31 - 1  # cv2.setRNGSeed takes a C int
+
+
+@dataclass(frozen=True)
+class DegradationMeta(EntryMeta):
+    order: int = 0  # position in the physical cascade (1 = first)
+    step: str = ""  # which SPT step it belongs to: contrast | blur | noise
+    range_keys: tuple[str, ...] = ()  # keys a preset must give for this op
+    ranges_source: str = "Official HM-TIR synthesis script (issue 2); values in hmtir/degrade/presets.yaml"
+
+
+DEGRADATIONS: Registry[DegradationMeta] = Registry("degradation", DegradationMeta)
+
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(bounds[0], bounds[1]))
+
+
+def _clip(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, 0.0, 1.0, out=x)
+
+
+@DEGRADATIONS.register(
+    "contrast",
+    summary="Global contrast loss and offset: clip(x·α + β), α = 1 + c.",
+    order=1,
+    step="contrast",
+    range_keys=("c", "beta"),
+)
+class Contrast:
+    @staticmethod
+    def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
+        c = _uniform(rng, ranges["c"])
+        return {"c": c, "alpha": 1.0 + c, "beta": _uniform(rng, ranges["beta"])}
+
+    @staticmethod
+    def apply(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        x *= np.float32(p["alpha"])
+        x += np.float32(p["beta"])
+        return _clip(x)
+
+
+@DEGRADATIONS.register(
+    "blur",
+    summary="Gaussian optical blur, odd kernel size k, standard deviation σ (pixels).",
+    order=2,
+    step="blur",
+    range_keys=("ksize", "sigma"),
+)
+class Blur:
+    @staticmethod
+    def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
+        low, high = (int(v) // 2 for v in ranges["ksize"])  # odd k = 2j+1, j uniform
+        return {"ksize": 2 * int(rng.integers(low, high + 1)) + 1, "sigma": _uniform(rng, ranges["sigma"])}
+
+    @staticmethod
+    def apply(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        k = int(p["ksize"])
+        cv2.GaussianBlur(x, (k, k), float(p["sigma"]), dst=x, borderType=cv2.BORDER_REFLECT_101)
+        return _clip(x)
+
+
+@functools.lru_cache(maxsize=8)
+def _axes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.arange(height, dtype=np.float32)[:, None], np.arange(width, dtype=np.float32)[None, :]
+
+
+def radial_mask(shape: tuple[int, int], centre_x: float, centre_y: float) -> np.ndarray:
+    """m = cos(r·π/2)^4 with r the distance to the centre over its maximum on the frame (corners)."""
+    height, width = shape
+    cx, cy = centre_x * (width - 1), centre_y * (height - 1)
+    r_max = math.hypot(max(cx, width - 1 - cx), max(cy, height - 1 - cy)) or 1.0
+    ys, xs = _axes(height, width)
+    m = np.square(ys - np.float32(cy)) + np.square(xs - np.float32(cx))
+    np.sqrt(m, out=m)
+    m *= np.float32(math.pi / 2 / r_max)
+    np.cos(m, out=m)
+    m *= m
+    m *= m
+    return m
+
+
+@DEGRADATIONS.register(
+    "nonuniformity",
+    summary="Optical non-uniformity: radial offset δ·m or δ·(1−m), m = cos(r·π/2)^4 about a random centre.",
+    order=3,
+    step="noise",
+    range_keys=("delta",),
+)
+class NonUniformity:
+    @staticmethod
+    def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
+        low, high = (int(v) for v in ranges["delta"])
+        return {
+            "centre_x": float(rng.random()),  # fraction of (W-1)
+            "centre_y": float(rng.random()),  # fraction of (H-1)
+            "delta": int(rng.integers(low, high + 1)),  # grey levels
+            "inverted": bool(rng.random() < 0.5),  # δ·(1−m) instead of δ·m
+        }
+
+    @staticmethod
+    def apply(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        m = radial_mask(x.shape, p["centre_x"], p["centre_y"])
+        delta = np.float32(p["delta"] / GREY)
+        if p["inverted"]:
+            x += delta
+            m *= delta
+            x -= m
+        else:
+            m *= delta
+            x += m
+        return _clip(x)
+
+
+def stripe_fields(p: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-line gain g and offset b (in [0,1] units) shaped to broadcast over a H×W frame."""
+    height, width = shape
+    along = width if p["axis"] == "column" else height
+    rng = np.random.default_rng(int(p["noise_seed"]))
+    gain = (rng.standard_normal(along) * p["gain_std"]).astype(np.float32)
+    offset = (rng.standard_normal(along) * (p["offset_std"] / GREY)).astype(np.float32)
+    if p["axis"] == "column":
+        return gain[None, :], offset[None, :]
+    return gain[:, None], offset[:, None]
+
+
+@DEGRADATIONS.register(
+    "stripe",
+    summary="Fixed-pattern stripes: per column (or row, 50/50) gain and offset, x + x·g + b.",
+    order=4,
+    step="noise",
+    range_keys=("gain_std", "offset_std"),
+)
+class Stripe:
+    @staticmethod
+    def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
+        # official: g = N(0,1)·(0.03 + 0.07·U), b = N(0,1)·5·U → std uniform over the preset's range
+        return {
+            "axis": "column" if rng.random() < 0.5 else "row",
+            "gain_std": _uniform(rng, ranges["gain_std"]),
+            "offset_std": _uniform(rng, ranges["offset_std"]),  # grey levels
+            "noise_seed": int(rng.integers(0, MAX_NOISE_SEED)),
+        }
+
+    @staticmethod
+    def apply(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        gain, offset = stripe_fields(p, x.shape)
+        gain += np.float32(1.0)
+        x *= gain
+        x += offset
+        return _clip(x)
+
+
+def gaussian_field(p: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
+    """Per-pixel N(0, σ²) noise (in [0,1] units) regenerated from the recorded seed."""
+    field = np.empty(shape, dtype=np.float32)
+    cv2.setRNGSeed(int(p["noise_seed"]))
+    cv2.randn(field, 0.0, math.sqrt(p["variance"]) / GREY)
+    return field
+
+
+@DEGRADATIONS.register(
+    "gaussian",
+    summary="Additive white Gaussian noise, variance σ² in grey levels².",
+    order=5,
+    step="noise",
+    range_keys=("variance",),
+)
+class Gaussian:
+    @staticmethod
+    def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
+        return {
+            "variance": _uniform(rng, ranges["variance"]),
+            "noise_seed": int(rng.integers(0, MAX_NOISE_SEED)),
+        }
+
+    @staticmethod
+    def apply(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        x += gaussian_field(p, x.shape)
+        return _clip(x)
+
+
+def sample_params(
+    preset: Preset | str, rng: np.random.Generator, shape: tuple[int, int], gate: float = 0.8
+) -> dict:
+    """Draw one image's degradation: every sampled scalar and gate decision, JSON-serialisable.
+
+    For each op in physical order: one uniform for the gate, then the op's parameters (drawn even when
+    the gate is closed, so the stream is independent of ``gate``).
+    """
+    from hmtir.degrade.presets import load_preset
+
+    preset = load_preset(preset)
+    gate = preset.effective_gate(gate)
+    if not 0.0 <= gate <= 1.0:
+        raise HmtirError(f"--gate must be between 0 and 1, got {gate}")
+    ops: dict[str, dict[str, Any]] = {}
+    for name in preset.ops:
+        applied = bool(rng.random() < gate)
+        ops[name] = {"applied": applied, **DEGRADATIONS.create(name).sample(rng, preset.ranges[name], shape)}
+    return {
+        "preset": preset.name,
+        "preset_version": preset.version,
+        "gate": gate,
+        "shape": [int(shape[0]), int(shape[1])],
+        "ops": ops,
+    }
+
+
+def _prepare(img: np.ndarray, params: dict) -> np.ndarray:
+    if img.ndim != 2:
+        raise HmtirError(f"degradation expects a single-channel H×W frame, got shape {tuple(img.shape)}")
+    if list(img.shape) != list(params["shape"]):
+        raise HmtirError(
+            f"frame is {img.shape[0]}×{img.shape[1]} but its degradation parameters were sampled for "
+            f"{params['shape'][0]}×{params['shape'][1]}"
+        )
+    return np.array(img, dtype=np.float32, copy=True)
+
+
+def _ordered(params: dict) -> list[tuple[str, dict[str, Any]]]:
+    return sorted(params["ops"].items(), key=lambda item: DEGRADATIONS.meta(item[0]).order)
+
+
+def apply(img: np.ndarray, params: dict) -> np.ndarray:
+    """The degraded frame (float32 in [0,1]) for ``params`` from :func:`sample_params`."""
+    x = _prepare(img, params)
+    for name, p in _ordered(params):
+        if p["applied"]:
+            DEGRADATIONS.create(name).apply(x, p)
+    return x
+
+
+def apply_steps(img: np.ndarray, params: dict) -> dict[str, np.ndarray]:
+    """Intermediate frames after each physical step: ``contrast``, ``blur`` (contrast+blur), ``noise`` (all)."""
+    x = _prepare(img, params)
+    ops = _ordered(params)
+    out: dict[str, np.ndarray] = {}
+    for step in STEPS:
+        for name, p in ops:
+            if p["applied"] and DEGRADATIONS.meta(name).step == step:
+                DEGRADATIONS.create(name).apply(x, p)
+        out[step] = x.copy()
+    return out

@@ -1,0 +1,400 @@
+"""Build an HM-TIR tree from a folder of clean frames: ``imgs/``, one folder per preset, ``meta/``.
+
+Determinism: each (image, preset) gets its own RNG from ``SeedSequence([seed, hash(name), hash(preset)])``
+with a stable (sha256) hash, so an image's degradation depends on nothing but those three — not on worker
+count, processing order or which other images are present. Resumability: every image is written
+atomically, and a manifest line is appended only after its image exists, so on restart an output counts
+as done when its file exists *and* a manifest line with the same seed material (or the same parameters,
+when replaying a manifest) does. The final manifest is rewritten sorted and de-duplicated.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hmtir import __version__
+from hmtir.data.layout import (
+    CLEAN_DIR,
+    DATASET_FILE,
+    MANIFEST_FILE,
+    META_DIR,
+    PRESET_TO_SUBSET,
+    SCENES_FILE,
+    SUBSETS,
+    list_images,
+)
+from hmtir.degrade.ops import GREY, apply, sample_params
+from hmtir.degrade.presets import load_preset, preset_names
+from hmtir.errors import HmtirError
+from hmtir.io.atomic import atomic_write_text
+
+DEFAULT_PRESETS = ("normal", "hard", "single-contrast", "single-blur", "single-noise")
+LOSSLESS_SUFFIXES = (".png", ".tif", ".tiff")  # kept as is; JPEG/BMP sources are written as PNG
+
+
+@dataclass(frozen=True)
+class SubsetSummary:
+    images: int
+    mean_psnr: float  # dB, degraded vs clean, on the written (quantised) frames
+    mean_grey_shift: float  # mean(degraded) − mean(clean), grey levels of 255
+
+
+@dataclass
+class SynthesisReport:
+    out: Path
+    images: int
+    written: int  # (image, subset) outputs produced by this run
+    skipped: int  # outputs already complete from an earlier run
+    subsets: dict[str, SubsetSummary] = field(default_factory=dict)
+
+
+def stable_hash(text: str) -> int:
+    """A 64-bit hash of ``text`` that, unlike ``hash()``, is the same in every process and Python version."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
+def seed_material(seed: int, name: str, preset: str) -> list[int]:
+    return [int(seed), stable_hash(name), stable_hash(preset)]
+
+
+def image_rng(seed: int, name: str, preset: str) -> np.random.Generator:
+    """The generator for one (image, preset): independent of every other image and of worker count."""
+    return np.random.default_rng(np.random.SeedSequence(seed_material(seed, name, preset)))
+
+
+def output_name(source_name: str) -> str:
+    """Degraded frames must not pick up JPEG artefacts, so lossy or 8-bit-only formats become PNG."""
+    path = Path(source_name)
+    return source_name if path.suffix.lower() in LOSSLESS_SUFFIXES else path.stem + ".png"
+
+
+def frame_stats(clean: np.ndarray, degraded: np.ndarray) -> dict[str, float | None]:
+    mse = float(np.mean(np.square(degraded.astype(np.float64) - clean)))
+    psnr = None if mse == 0 else round(float(10 * np.log10(1.0 / mse)), 4)  # None: every gate stayed shut
+    shift = (float(degraded.mean(dtype=np.float64)) - float(clean.mean(dtype=np.float64))) * GREY
+    return {"psnr": psnr, "grey_shift": round(shift, 4)}
+
+
+def _quantise(x: np.ndarray, bit_depth: int) -> np.ndarray:
+    if bit_depth >= 32:
+        return x
+    top = float(2**bit_depth - 1)
+    return (np.rint(x * top) / top).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: Path
+    out: Path
+    name: str  # output file name
+    write_clean: bool
+    work: tuple[tuple[str, dict | None], ...]  # (preset, manifest record to replay or None to sample)
+    seed: int
+    gate: float
+
+
+def _run_job(job: _Job) -> list[dict[str, Any]]:
+    from hmtir.io.image import read_image, write_image
+
+    frame = read_image(job.source)
+    if job.write_clean:
+        write_image(job.out / CLEAN_DIR / job.name, frame.data, frame.bit_depth)
+    clean = _quantise(frame.data, frame.bit_depth)
+    records = []
+    for preset, replay in job.work:
+        if replay is None:
+            params = sample_params(preset, image_rng(job.seed, job.name, preset), frame.data.shape, job.gate)
+            seed, material = job.seed, seed_material(job.seed, job.name, preset)
+        else:
+            params, seed, material = replay["params"], replay.get("seed"), replay.get("seed_material")
+        degraded = _quantise(apply(frame.data, params), frame.bit_depth)
+        subset = PRESET_TO_SUBSET[preset]
+        write_image(job.out / subset / job.name, degraded, frame.bit_depth)
+        records.append(
+            {
+                "name": job.name,
+                "subset": subset,
+                "preset": preset,
+                "source": job.source.name,
+                "bit_depth": frame.bit_depth,
+                "seed": seed,
+                "seed_material": material,
+                "params": params,
+                "stats": frame_stats(clean, degraded),
+            }
+        )
+    return records
+
+
+def _read_manifest(path: Path) -> list[dict[str, Any]]:
+    """Manifest records; a torn last line from an interrupted run is ignored."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and {"name", "subset", "params"} <= set(record):
+            records.append(record)
+    return records
+
+
+def _remove_partials(out: Path, folders: Iterable[str]) -> None:
+    """Delete temporary files left by a killed run (atomic writes name them ``.<name>.*.part*``)."""
+    for folder in folders:
+        directory = out / folder
+        if directory.is_dir():
+            for stray in directory.glob(".*.part*"):
+                stray.unlink(missing_ok=True)
+
+
+def _resolve_presets(presets: Sequence[str] | str) -> list[str]:
+    names = [presets] if isinstance(presets, str) else list(presets)
+    if "all" in names:
+        return list(DEFAULT_PRESETS)
+    for name in names:
+        load_preset(name)
+        if name not in PRESET_TO_SUBSET:
+            raise HmtirError(
+                f"preset '{name}' has no HM-TIR subset (subset presets: {', '.join(PRESET_TO_SUBSET)})"
+            )
+    return sorted(set(names), key=list(preset_names()).index)
+
+
+def _source_scenes(source: Path, scenes: Mapping[str, str] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    listing = source / SCENES_FILE
+    if listing.is_file():
+        with listing.open(newline="") as fh:
+            rows = csv.DictReader(fh)
+            if not rows.fieldnames or not {"name", "scene"} <= set(rows.fieldnames):
+                raise HmtirError(f"{listing}: expected a CSV with columns name,scene")
+            found = {row["name"]: row["scene"] for row in rows}
+    found.update(scenes or {})
+    return {output_name(name): scene for name, scene in found.items()}
+
+
+def _plan(
+    source: Path, presets: list[str], from_manifest: Path | None
+) -> tuple[dict[str, str], dict[str, list[tuple[str, dict | None]]]]:
+    """output name → source name, and output name → [(preset, manifest record to replay or None)]."""
+    if from_manifest is not None:
+        replay = _read_manifest(from_manifest)
+        if not replay:
+            raise HmtirError(f"manifest {from_manifest} is missing or holds no synthesis records")
+        sources: dict[str, str] = {}
+        work: dict[str, list[tuple[str, dict | None]]] = {}
+        for record in replay:
+            preset = record.get("preset") or SUBSETS[record["subset"]].preset
+            sources[record["name"]] = record.get("source", record["name"])
+            work.setdefault(record["name"], []).append((preset, record))
+        return sources, work
+    names = list_images(source)
+    if not names:
+        raise HmtirError(f"no images (.png/.jpg/.bmp/.tif) in source folder {source}")
+    sources = {}
+    for name in names:
+        out_name = output_name(name)
+        if out_name in sources:
+            raise HmtirError(
+                f"{source}: '{sources[out_name]}' and '{name}' would both be written as '{out_name}'"
+            )
+        sources[out_name] = name
+    return sources, {name: [(p, None) for p in presets] for name in sources}
+
+
+def _is_done(
+    existing: dict[str, Any] | None, preset: str, replay: dict | None, seed: int, gate: float
+) -> bool:
+    if existing is None:
+        return False
+    if replay is not None:
+        return existing["params"] == replay["params"]
+    p = load_preset(preset)
+    return (
+        existing.get("seed") == seed
+        and existing["params"].get("gate") == p.effective_gate(gate)
+        and existing["params"].get("preset_version") == p.version
+    )
+
+
+def synthesize(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    presets: Sequence[str] | str = DEFAULT_PRESETS,
+    gate: float = 0.8,
+    seed: int = 0,
+    workers: int = 1,
+    from_manifest: str | os.PathLike[str] | None = None,
+    scenes: Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> SynthesisReport:
+    """Degrade every frame of ``source`` into the HM-TIR layout under ``out`` (see module docstring)."""
+    source, out = Path(source), Path(out)
+    if not source.is_dir():
+        raise HmtirError(f"source folder {source} does not exist (pass --source DIR with clean frames)")
+    if out.resolve() == source.resolve():
+        raise HmtirError(f"--out {out} must differ from --source")
+    if not 0.0 <= gate <= 1.0:
+        raise HmtirError(f"--gate must be between 0 and 1, got {gate}")
+    if workers < 1:
+        raise HmtirError(f"--workers must be at least 1, got {workers}")
+    manifest_in = Path(from_manifest) if from_manifest is not None else None
+    preset_list = _resolve_presets(presets)
+    sources, work = _plan(source, preset_list, manifest_in)
+    for src in sources.values():
+        if not (source / src).is_file():
+            raise HmtirError(f"source image {source / src} named in the manifest does not exist")
+    scene_map = _source_scenes(source, scenes)
+
+    meta = out / META_DIR
+    manifest_path = meta / MANIFEST_FILE
+    _remove_partials(out, [CLEAN_DIR, META_DIR, *SUBSETS])
+    previous = {(r["name"], r["subset"]): r for r in _read_manifest(manifest_path)}
+
+    jobs, skipped = [], 0
+    for name, items in work.items():
+        pending = []
+        for preset, replay in items:
+            subset = PRESET_TO_SUBSET[preset]
+            done = _is_done(previous.get((name, subset)), preset, replay, seed, gate)
+            if done and (out / subset / name).is_file():
+                skipped += 1
+            else:
+                pending.append((preset, replay))
+        write_clean = not (out / CLEAN_DIR / name).is_file()
+        if pending or write_clean:
+            jobs.append(_Job(source / sources[name], out, name, write_clean, tuple(pending), seed, gate))
+
+    meta.mkdir(parents=True, exist_ok=True)
+    fresh: list[dict[str, Any]] = []
+    with (
+        manifest_path.open("a", encoding="utf-8") as log,
+        _progress(progress, len(work), len(jobs)) as advance,
+    ):
+        for records in _execute(jobs, workers):
+            for record in records:
+                log.write(json.dumps(record, sort_keys=True) + "\n")
+            log.flush()
+            fresh.extend(records)
+            advance()
+
+    final = dict(previous)
+    final.update({(r["name"], r["subset"]): r for r in fresh})
+    order = {subset: i for i, subset in enumerate(SUBSETS)}
+    ordered = sorted(final.values(), key=lambda r: (r["name"], order.get(r["subset"], 99)))
+    _write_meta(out, ordered, sources, scene_map, seed, gate, preset_list, source, manifest_in)
+    return _report(out, ordered, set(work), len(fresh), skipped)
+
+
+def _execute(jobs: list[_Job], workers: int) -> Iterable[list[dict[str, Any]]]:
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _run_job(job)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_single_threaded) as pool:
+        futures = [pool.submit(_run_job, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _single_threaded() -> None:
+    """Each worker owns one core; OpenCV's own thread pool would only oversubscribe it."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+class _progress:
+    """A rich progress bar over images (or a no-op), advanced once per finished image."""
+
+    def __init__(self, enabled: bool, total: int, todo: int) -> None:
+        self.enabled, self.total, self.todo = enabled, total, todo
+
+    def __enter__(self):  # noqa: ANN204 - returns the advance callback
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("synthesizing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self._bar.__enter__()
+        task = self._bar.add_task("images", total=self.total, completed=self.total - self.todo)
+        return lambda: self._bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)
+
+
+def _write_meta(
+    out: Path,
+    records: list[dict[str, Any]],
+    sources: dict[str, str],
+    scene_map: dict[str, str],
+    seed: int,
+    gate: float,
+    presets: list[str],
+    source: Path,
+    manifest_in: Path | None,
+) -> None:
+    meta = out / META_DIR
+    atomic_write_text(meta / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    atomic_write_text(meta / "test.txt", "".join(f"{name}\n" for name in sorted(sources)))
+    labelled = {name: scene_map[name] for name in sorted(sources) if name in scene_map}
+    if labelled:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["name", "scene"])
+        writer.writerows(labelled.items())
+        atomic_write_text(meta / SCENES_FILE, buffer.getvalue())
+    provenance = {
+        "generator": "hmtir.synthesize",
+        "hmtir_version": __version__,
+        "seed": seed,
+        "gate": gate,
+        "presets": sorted({r["preset"] for r in records}, key=list(preset_names()).index),
+        "preset_version": load_preset("hard").version,
+        "source": str(source.resolve()),
+        "from_manifest": str(manifest_in.resolve()) if manifest_in else None,
+        "images": len(sources),
+    }
+    atomic_write_text(meta / DATASET_FILE, json.dumps(provenance, indent=2) + "\n")
+
+
+def _report(
+    out: Path, records: list[dict[str, Any]], names: set[str], written: int, skipped: int
+) -> SynthesisReport:
+    report = SynthesisReport(out=out, images=len(names), written=written, skipped=skipped)
+    for subset in SUBSETS:
+        stats = [r["stats"] for r in records if r["subset"] == subset and r["name"] in names]
+        if stats:
+            report.subsets[subset] = SubsetSummary(
+                images=len(stats),
+                mean_psnr=float(np.mean([s["psnr"] for s in stats if s["psnr"] is not None] or [np.inf])),
+                mean_grey_shift=float(np.mean([s["grey_shift"] for s in stats])),
+            )
+    return report

@@ -1,0 +1,93 @@
+"""The batched torch cascade: agreement with the numpy reference, sampled statistics, the training mix."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hmtir.degrade.ops import STEPS, apply_steps, sample_params
+from hmtir.degrade.presets import preset_names
+from hmtir.degrade.torch_ops import COMPOSITE, MIX_LABELS, apply_params, degrade, sample_batch_params
+from hmtir.errors import HmtirError
+
+SHAPE = (40, 56)
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_torch_matches_numpy_within_one_grey_level(preset: str) -> None:
+    rng = np.random.default_rng(0)
+    clean = np.random.default_rng(1).random((6, *SHAPE), dtype=np.float32)
+    records = [sample_params(preset, rng, SHAPE, gate=0.8) for _ in range(6)]
+    batch = apply_params(torch.from_numpy(clean)[:, None], records, keep_steps=True)
+    for i, record in enumerate(records):
+        reference = apply_steps(clean[i], record)
+        for step in STEPS:
+            diff = np.abs(batch.steps[step][i, 0].numpy() - reference[step]).max()
+            assert diff <= 1 / 255, (preset, i, step, diff)
+    assert torch.equal(batch.degraded, batch.steps["noise"])
+
+
+def test_torch_matches_numpy_with_every_op_and_the_largest_kernel() -> None:
+    record = sample_params("hard", np.random.default_rng(3), SHAPE, gate=1.0)
+    record["ops"]["blur"].update(ksize=23, sigma=3.0)
+    clean = np.random.default_rng(2).random(SHAPE, dtype=np.float32)
+    ours = apply_params(torch.from_numpy(clean), record).degraded[0, 0].numpy()
+    assert np.abs(ours - apply_steps(clean, record)["noise"]).max() < 1e-4
+
+
+def test_sampled_batch_statistics_follow_the_preset() -> None:
+    g = torch.Generator().manual_seed(0)
+    params = sample_batch_params("hard", 4000, (8, 8), g, gate=0.8)
+    tolerance = 4 * math.sqrt(0.8 * 0.2 / 4000)
+    for op, mask in params.applied.items():
+        assert abs(mask.float().mean().item() - 0.8) < tolerance, op
+    assert set(params.ksize.tolist()) == set(range(7, 24, 2))
+    assert 0.2 <= params.alpha.min() and params.alpha.max() <= 0.8
+    assert 0.2 <= params.beta.min() and params.beta.max() <= 0.4
+    assert set(params.delta.long().tolist()) == set(range(15, 76))
+    noise_sd = params.gaussian.std(dim=(1, 2, 3)) * 255
+    assert 5 * 0.5 < noise_sd.min() and noise_sd.max() < 20 * 1.6
+
+
+def test_single_presets_only_enable_their_ops() -> None:
+    g = torch.Generator().manual_seed(1)
+    params = sample_batch_params("single-noise", 64, (8, 8), g, gate=0.8)
+    assert not params.applied["contrast"].any() and not params.applied["blur"].any()
+    assert params.applied["stripe"].all() and params.applied["gaussian"].all()
+
+
+def test_degrade_is_deterministic_for_a_generator_seed_and_returns_steps() -> None:
+    clean = torch.rand(4, 1, *SHAPE, generator=torch.Generator().manual_seed(5))
+    a = degrade(clean, "normal", torch.Generator().manual_seed(9), return_steps=True)
+    b = degrade(clean, "normal", torch.Generator().manual_seed(9), return_steps=True)
+    assert torch.equal(a.degraded, b.degraded)
+    assert a.degraded.shape == clean.shape and 0 <= a.degraded.min() and a.degraded.max() <= 1
+    assert list(a.steps) == list(STEPS) and torch.equal(a.steps["noise"], a.degraded)
+
+
+def test_training_mix_half_single_step_samples_with_labels() -> None:
+    clean = torch.rand(400, 1, 16, 16, generator=torch.Generator().manual_seed(2))
+    out = degrade(clean, "hard", torch.Generator().manual_seed(3), return_steps=True, training_mix=True)
+    labels = out.labels
+    assert abs((labels == COMPOSITE).float().mean().item() - 0.5) < 4 * math.sqrt(0.25 / 400)
+    for step_index, step in enumerate(STEPS):
+        single = labels == step_index
+        assert single.sum() > 40, MIX_LABELS[step_index]
+        for op, mask in out.params.applied.items():
+            from hmtir.degrade.ops import DEGRADATIONS
+
+            assert bool(mask[single].all()) == (DEGRADATIONS.meta(op).step == step)
+            assert not mask[single].any() or DEGRADATIONS.meta(op).step == step
+    contrast_only = labels == STEPS.index("contrast")
+    expected = (clean * out.params.alpha.view(-1, 1, 1, 1) + out.params.beta.view(-1, 1, 1, 1)).clamp(0, 1)
+    assert torch.allclose(out.degraded[contrast_only], expected[contrast_only], atol=1e-6)
+    blur_only = labels == STEPS.index("blur")
+    assert torch.equal(out.steps["contrast"][blur_only], clean[blur_only])
+
+
+def test_bad_batch_shape_is_a_clear_error() -> None:
+    with pytest.raises(HmtirError, match="degrade expects a B×1×H×W batch, got shape \\(2, 3, 8, 8\\)"):
+        degrade(torch.zeros(2, 3, 8, 8), "hard", torch.Generator())
