@@ -66,6 +66,7 @@ class Registry(Generic[M]):
         self._modules = list(modules)
         self._entries: dict[str, Entry[M]] = {}
         self._loaded = False
+        self.load_errors: dict[str, str] = {}  # module -> why it failed to import
 
     def register(self, name: str | None = None, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: ``@REG.register("name", paper=..., license=...)`` on a factory function or class."""
@@ -84,7 +85,12 @@ class Registry(Generic[M]):
             return
         self._loaded = True
         for module in self._modules:
-            importlib.import_module(module)
+            # One broken entry module (a missing optional package, say) must not take the others down;
+            # the failure is kept and shown wherever the entry would have been listed or used.
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                self.load_errors[module] = f"{type(err).__name__}: {err}"
 
     def names(self) -> list[str]:
         self._ensure_loaded()
@@ -104,7 +110,8 @@ class Registry(Generic[M]):
             return self._entries[name]
         except KeyError:
             known = ", ".join(sorted(self._entries)) or "none"
-            raise HmtirError(f"unknown {self.kind} '{name}' (available: {known})") from None
+            broken = "".join(f"; {mod} failed to load ({why})" for mod, why in self.load_errors.items())
+            raise HmtirError(f"unknown {self.kind} '{name}' (available: {known}){broken}") from None
 
     def meta(self, name: str) -> M:
         return self.entry(name).meta

@@ -15,10 +15,17 @@ class Identity(Method):
     def __init__(self, meta: MethodMeta) -> None:
         self.meta = meta
 
-    def restore(self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite") -> torch.Tensor:
+    def restore(
+        self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
+    ) -> torch.Tensor:
         return batch
 
 
-@METHODS.register("identity", kind="reference", summary="No restoration: scores the degraded input itself.", license="MIT")
+@METHODS.register(
+    "identity",
+    kind="reference",
+    summary="No restoration: scores the degraded input itself.",
+    license="MIT",
+)
 def identity() -> Method:
     return Identity(METHODS.meta("identity"))

@@ -1,0 +1,131 @@
+"""``hmtir list``: what is registered — methods, metrics, models, degradation presets, download sources.
+
+Each catalog is imported only when listed, and a catalog whose module is missing or broken is reported
+in one line instead of hiding the others (one broken entry must not break discovery).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+# kind -> (module, attribute, what to read). The attribute is a Registry, a name -> entry mapping, or a
+# zero-argument function returning either.
+CATALOGS: dict[str, tuple[str, str]] = {
+    "methods": ("hmtir.methods", "METHODS"),
+    "metrics": ("hmtir.metrics", "METRICS"),
+    "models": ("hmtir.models", "MODELS"),
+    "presets": ("hmtir.commands.catalog", "_presets"),
+    "sources": ("hmtir.data.sources", "load_sources"),
+}
+
+# Fields every entry has but a table has no room for (shown with --json).
+_HIDDEN = ("name", "summary", "params", "ranges", "files", "mirrors", "citation", "source", "paper")
+
+
+def _presets() -> dict[str, Any]:
+    """Presets are data (``presets.yaml``), not a Registry: read them through their loader."""
+    from hmtir.degrade.presets import load_preset, preset_names
+
+    return {name: load_preset(name) for name in preset_names()}
+
+
+def _as_dict(entry: Any) -> dict[str, Any]:
+    meta = getattr(entry, "meta", entry)  # Registry entries carry metadata in .meta
+    if hasattr(meta, "as_dict"):
+        return dict(meta.as_dict())
+    if dataclasses.is_dataclass(meta) and not isinstance(meta, type):
+        return dataclasses.asdict(meta)
+    if isinstance(meta, Mapping):
+        return dict(meta)
+    return {"summary": str(meta)}
+
+
+def load_catalog(kind: str) -> dict[str, dict[str, Any]]:
+    """name → metadata dict for one catalog; raises ImportError/AttributeError when it does not exist yet."""
+    module_name, attribute = CATALOGS[kind]
+    source = getattr(importlib.import_module(module_name), attribute)
+    if callable(source) and not hasattr(source, "names"):
+        source = source()
+    from hmtir.registry import Registry
+
+    if isinstance(source, Registry):
+        return {entry.meta.name: _as_dict(entry) for entry in source}
+    if isinstance(source, Mapping):
+        return {str(name): {"name": str(name), **_as_dict(value)} for name, value in sorted(source.items())}
+    raise TypeError(f"{module_name}.{attribute} is neither a Registry nor a mapping")
+
+
+def _format(value: Any) -> str:
+    if value is None or value == () or value == {}:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, Mapping):
+        return str(value.get("filename") or value.get("name") or json.dumps(value, default=str))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _columns(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Fields with something to show, in first-seen order; hidden bulky fields are left to --json."""
+    seen: list[str] = []
+    for row in rows.values():
+        for key, value in row.items():
+            if key not in _HIDDEN and key not in seen and _format(value):
+                seen.append(key)
+    return seen
+
+
+def _render(kind: str, rows: dict[str, dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"{kind} ({len(rows)})", title_justify="left")
+    table.add_column("name", style="bold")
+    columns = _columns(rows)
+    for column in columns:
+        table.add_column(column)
+    table.add_column("summary", overflow="fold")
+    for name, row in rows.items():
+        table.add_row(name, *(_format(row.get(c)) for c in columns), _format(row.get("summary")))
+    return table
+
+
+def _unavailable(kind: str, err: Exception) -> str:
+    module_name, attribute = CATALOGS[kind]
+    return (
+        f"{kind}: not available ({module_name}.{attribute} could not be loaded: {type(err).__name__}: {err})"
+    )
+
+
+@click.command("list")
+@click.argument("kinds", nargs=-1, type=click.Choice([*CATALOGS, "all"]))
+@click.option("--json", "as_json", is_flag=True, help="Print the full metadata as JSON instead of tables.")
+def list_entries(kinds: tuple[str, ...], as_json: bool) -> None:
+    """List registered methods, metrics, models, presets and sources (all when no KIND is given)."""
+    from rich.console import Console
+
+    wanted = list(CATALOGS) if not kinds or "all" in kinds else list(dict.fromkeys(kinds))
+    console = Console()
+    collected: dict[str, Any] = {}
+    for kind in wanted:
+        try:
+            rows = load_catalog(kind)
+        except Exception as err:  # one missing or broken catalog is reported; the others are still listed
+            if as_json:
+                collected[kind] = {"error": f"{type(err).__name__}: {err}"}
+            else:
+                console.print(_unavailable(kind, err), markup=False, highlight=False, soft_wrap=True)
+            continue
+        if as_json:
+            collected[kind] = rows
+        else:
+            console.print(_render(kind, rows))
+    if as_json:
+        click.echo(json.dumps(collected, indent=2, default=str))

@@ -1,0 +1,76 @@
+"""Resumable evaluation: finished per-image rows, keyed by everything that determines their scores.
+
+The cache is an append-only JSON-lines log next to the results. One line is written per finished image,
+so an interrupted run loses at most the image in flight; a torn last line (power cut mid-write) is
+ignored on reading. The key covers the method (name + weights sha256), the exact input and target bytes,
+the prompts, the metric definitions, the scoring convention and the seed, so a changed method, weight
+file, image or metric can never be served a stale score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CACHE_FILE = "cache.jsonl"
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def config_digest(
+    method: str,
+    weights_sha256: str | None,
+    metric_definitions: Mapping[str, Any],
+    convention: str,
+    seed: int,
+) -> str:
+    """The per-run half of every image key: what is the same for all images of one evaluation."""
+    return _digest(
+        {
+            "method": method,
+            "weights_sha256": weights_sha256,
+            "metrics": metric_definitions,
+            "convention": convention,
+            "seed": seed,
+        }
+    )
+
+
+def image_key(
+    config: str, degradation: str, scenario: str, input_sha256: str, target_sha256: str | None
+) -> str:
+    """The cache key of one image under one run configuration."""
+    return _digest([config, degradation, scenario, input_sha256, target_sha256])
+
+
+class ResultCache:
+    """Key → finished row, backed by ``cache.jsonl`` (appended to, never rewritten)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._rows: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                    self._rows[record["key"]] = record["row"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a torn or foreign line: that image is simply recomputed
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._rows.get(key)
+
+    def put(self, key: str, row: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"key": key, "row": row}) + "\n")
+            fh.flush()
+        self._rows[key] = row
