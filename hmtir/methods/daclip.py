@@ -1,0 +1,111 @@
+"""``daclip``: DA-CLIP universal restoration (visible-light all-in-one baseline) on grey TIR frames.
+
+The released model is RGB: a grey frame is replicated to three channels, restored, clamped to [0, 1] (the
+release clamps when writing 8-bit images) and averaged back to one channel. Sampling is seeded per frame, so
+a frame's output does not depend on batch size or device order of noise draws; it is slow on CPU (100 U-Net
+calls per frame) and memory can be bounded with ``tile_size``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hmtir.errors import HmtirError
+from hmtir.methods import METHODS
+from hmtir.methods.base import Method, MethodMeta
+from hmtir.registry import WeightsSpec
+from hmtir.weights import resolve_weights, sha256_file
+
+if TYPE_CHECKING:  # the registry imports this module to list methods; torch loads only when one is built
+    import torch
+
+_HF = "https://huggingface.co/weblzw/daclip-uir-ViT-B-32-irsde/resolve/main/"
+UNET_WEIGHTS = WeightsSpec("universal-ir.pth", url=_HF + "universal-ir.pth", source="daclip", license="MIT")
+CLIP_WEIGHTS = WeightsSpec(
+    "daclip_ViT-B-32.pt", url=_HF + "daclip_ViT-B-32.pt", source="daclip", license="MIT"
+)
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "tile_size": None,
+    "tile_overlap": 32,
+    "clip_weights": CLIP_WEIGHTS.filename,
+}
+
+
+def restore_grey_with_rgb_model(
+    batch: torch.Tensor, run_rgb: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """B×1×H×W → replicate to RGB → ``run_rgb`` → clamp to [0, 1] → channel mean → B×1×H×W."""
+    if batch.ndim != 4 or batch.shape[1] != 1:
+        raise HmtirError(f"daclip expects a B×1×H×W grey batch, got shape {tuple(batch.shape)}")
+    rgb_out = run_rgb(batch.expand(-1, 3, -1, -1).contiguous())
+    return rgb_out.clamp(0, 1).mean(dim=1, keepdim=True)
+
+
+class Daclip(Method):
+    def __init__(
+        self, meta: MethodMeta, restorer: Any, seed: int, weights_sha256: str | None, clip_sha256: str | None
+    ):
+        self.meta = meta
+        self.restorer = restorer
+        self.seed = seed
+        self.weights_sha256 = weights_sha256
+        self.clip_weights_sha256 = clip_sha256
+
+    def restore(
+        self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
+    ) -> torch.Tensor:
+        return restore_grey_with_rgb_model(
+            batch, lambda rgb: self.restorer.restore(rgb, [self.seed] * rgb.shape[0])
+        )
+
+    def to(self, device: str) -> Daclip:
+        self.restorer.to(device)
+        return super().to(device)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "clip_weights_sha256": self.clip_weights_sha256}
+
+
+@METHODS.register(
+    "daclip",
+    kind="learned",
+    summary="DA-CLIP: CLIP degradation/content embeddings steer an IR-SDE U-Net (100 posterior steps); RGB model on grey.",
+    paper="Controlling Vision-Language Models for Multi-Task Image Restoration (Luo et al., ICLR 2024)",
+    license="MIT",
+    weights=UNET_WEIGHTS,
+    params=DEFAULTS,
+    needs_gpu=False,
+)
+def daclip(
+    weights: str | Path | None = None,
+    clip_weights: str | Path | None = None,
+    seed: int = DEFAULTS["seed"],
+    tile_size: int | None = DEFAULTS["tile_size"],
+    tile_overlap: int = DEFAULTS["tile_overlap"],
+) -> Method:
+    """``weights``/``clip_weights`` override the lookup of ``universal-ir.pth``/``daclip_ViT-B-32.pt``."""
+    if tile_size is not None and (tile_size < 32 or not 0 <= tile_overlap < tile_size):
+        raise HmtirError(
+            f"daclip tile_size must be ≥ 32 with 0 ≤ tile_overlap < tile_size (got {tile_size}, {tile_overlap})"
+        )
+    unet_path = resolve_weights(UNET_WEIGHTS, weights)
+    clip_path = resolve_weights(CLIP_WEIGHTS, clip_weights)
+
+    from hmtir.models.checkpoint import extract_state_dict, load_state_dict_strict, read_checkpoint
+    from hmtir.models.daclip import DaclipRestorer, daclip_clip, daclip_unet, release_schedule
+
+    def loaded(network: torch.nn.Module, path: Path) -> Any:
+        # Strict for both files (the release loads the U-Net non-strictly, silently accepting absent keys).
+        source = f"weights file {path}"
+        load_state_dict_strict(network, extract_state_dict(read_checkpoint(path), source), source)
+        return network
+
+    unet, clip = loaded(daclip_unet(), unet_path), loaded(daclip_clip(), clip_path)
+    restorer = DaclipRestorer(clip, unet, release_schedule(), tile_size, tile_overlap)
+    meta = METHODS.with_meta(
+        "daclip", params={**DEFAULTS, "seed": seed, "tile_size": tile_size, "tile_overlap": tile_overlap}
+    )
+    return Daclip(meta, restorer, seed, sha256_file(unet_path), sha256_file(clip_path))
