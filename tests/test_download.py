@@ -257,6 +257,7 @@ def test_pyiqa_weights_land_in_pyiqa_cache_and_hf_cache(server, tmp_path, monkey
         "niqe_modelparameters.mat": b"MATLAB 5.0",
         "NIMA_InceptionV2_ava-b0c77c00.pth": PAYLOAD,
         "musiq_koniq_ckpt-e95806b9.pth": PAYLOAD[:999],
+        "brisque_svm_weights.pth": PAYLOAD[:500],
     }
     iqa_route = hf_route("chaofengc/IQA-PyTorch-Weights", iqa)
     timm_route = hf_route("timm/inception_resnet_v2.tf_in1k", {"model.safetensors": b"safetensors!"})

@@ -1,0 +1,181 @@
+"""PSNR and SSIM exactly as the HM-TIR paper evaluates them (float, single channel, data range 1).
+
+* PSNR = 20·log10(1 / RMSE) of the prediction and target clamped to [0, 1], accumulated in float64.
+  Identical images give ``+inf``: that is the true value, so it is returned as such. The mean over a set
+  that contains an identical pair is therefore ``+inf`` too; evaluation reports should show the number of
+  infinite scores next to any mean rather than drop or cap them silently.
+* SSIM = Gaussian window 11×11 with σ = 1.5, "valid" filtering (no padding), K1 = 0.01, K2 = 0.03,
+  data range 1, map computed in float32, mean over the map (accumulated in float64 so a score does not
+  depend on the batch it was computed in) and then over channels: the definition of
+  ``pytorch_msssim.ssim(x, y, data_range=1, size_average=False)``, equal to scikit-image's
+  ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1)``
+  to within 1e-5. (pyiqa's ``ssim`` is a different definition: 8-bit rounding, Y channel, ReLU on the
+  contrast-structure map.)
+
+The separable Gaussian is applied as 11 shifted multiply-adds per axis on the five stacked moment maps,
+which on CPU beats ``conv2d`` with one-channel 1-D kernels (see ``benchmarks/bench_metrics.py``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from hmtir.errors import HmtirError
+from hmtir.metrics import METRICS, Metric, create_metric
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+# On CPU, images are filtered a few at a time so the five moment maps stay cache-sized.
+_CPU_CHUNK_PIXELS = 1 << 20
+
+
+@lru_cache(maxsize=8)
+def gaussian_taps(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> tuple[float, ...]:
+    """Normalised 1-D Gaussian taps, computed in float32 exactly as pytorch_msssim builds its window."""
+    coords = torch.arange(size, dtype=torch.float32) - size // 2
+    taps = torch.exp(-(coords**2) / (2 * sigma**2))
+    return tuple((taps / taps.sum()).tolist())
+
+
+def _filter_valid(maps: torch.Tensor, taps: tuple[float, ...]) -> torch.Tensor:
+    """Separable 'valid' correlation of ``(N, H, W)`` maps with ``taps`` along H then W."""
+    size = len(taps)
+    out_h, out_w = maps.shape[-2] - size + 1, maps.shape[-1] - size + 1
+    rows = maps[:, 0:out_h] * taps[0]
+    for k in range(1, size):
+        rows.add_(maps[:, k : k + out_h], alpha=taps[k])
+    cols = rows[..., 0:out_w] * taps[0]
+    for k in range(1, size):
+        cols.add_(rows[..., k : k + out_w], alpha=taps[k])
+    return cols
+
+
+def _ssim_chunk(pred: torch.Tensor, target: torch.Tensor, taps: tuple[float, ...]) -> torch.Tensor:
+    batch, channels, height, width = pred.shape
+    moments = torch.stack([pred, target, pred * pred, target * target, pred * target], dim=1)
+    filtered = _filter_valid(moments.reshape(batch * 5 * channels, height, width), taps)
+    size = len(taps)
+    mu_p, mu_t, e_pp, e_tt, e_pt = filtered.reshape(
+        batch, 5, channels, height - size + 1, width - size + 1
+    ).unbind(1)
+    c1, c2 = SSIM_K1**2, SSIM_K2**2  # data range 1
+    mu_pt, mu_pp, mu_tt = mu_p * mu_t, mu_p * mu_p, mu_t * mu_t
+    contrast_structure = (2 * (e_pt - mu_pt) + c2) / ((e_pp - mu_pp) + (e_tt - mu_tt) + c2)
+    ssim_map = (2 * mu_pt + c1) / (mu_pp + mu_tt + c1) * contrast_structure
+    # float64 mean: the score of an image must not depend on which batch it was scored in
+    return ssim_map.flatten(2).to(torch.float64).mean(-1).mean(1)
+
+
+def ssim_scores(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM (shape ``(B,)``, float64 mean of the float32 map) of ``B×C×H×W`` float32 tensors already clamped to [0, 1]."""
+    height, width = pred.shape[-2:]
+    if min(height, width) < SSIM_WINDOW:
+        raise HmtirError(
+            f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} px, got {height}×{width}"
+        )
+    taps = gaussian_taps()
+    if pred.device.type != "cpu":
+        return _ssim_chunk(pred, target, taps)
+    per_chunk = max(1, _CPU_CHUNK_PIXELS // (height * width * pred.shape[1]))
+    return torch.cat(
+        [
+            _ssim_chunk(pred[i : i + per_chunk], target[i : i + per_chunk], taps)
+            for i in range(0, pred.shape[0], per_chunk)
+        ]
+    )
+
+
+def psnr_scores(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR (shape ``(B,)``, float64) of tensors already clamped to [0, 1]; ``+inf`` if identical."""
+    diff = pred.to(torch.float64) - target.to(torch.float64)
+    mse = diff.square().flatten(1).mean(1)
+    return 20.0 * torch.log10(1.0 / mse.sqrt())
+
+
+class PSNR(Metric):
+    def _score(self, pred: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+        assert target is not None
+        return psnr_scores(pred, target)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "formula": "20*log10(1/RMSE)",
+            "data_range": 1.0,
+            "clamp": [0.0, 1.0],
+            "accumulate": "float64",
+        }
+
+
+class SSIM(Metric):
+    def _score(self, pred: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+        assert target is not None
+        return ssim_scores(pred, target)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "window": "gaussian",
+            "window_size": SSIM_WINDOW,
+            "sigma": SSIM_SIGMA,
+            "filtering": "valid",
+            "K1": SSIM_K1,
+            "K2": SSIM_K2,
+            "data_range": 1.0,
+            "dtype": "float32 map, float64 mean",
+            "reduction": "mean over map, then over channels",
+            "equivalent_to": "pytorch_msssim.ssim(x, y, data_range=1, size_average=False)",
+        }
+
+
+@METRICS.register(
+    "psnr",
+    mode="FR",
+    lower_better=False,
+    score_range=(0.0, float("inf")),
+    version="1",
+    summary="PSNR = 20*log10(1/RMSE) on images clamped to [0,1], float64 accumulation; identical images give +inf",
+    paper="HM-TIR (NeurIPS 2025) evaluation protocol",
+)
+def _psnr(quantize_8bit: bool = False) -> PSNR:
+    return PSNR(METRICS.meta("psnr"), quantize_8bit=quantize_8bit)
+
+
+@METRICS.register(
+    "ssim",
+    mode="FR",
+    lower_better=False,
+    score_range=(-1.0, 1.0),
+    version="1",
+    summary="SSIM, Gaussian 11x11 window sigma=1.5, valid filtering, K1=0.01, K2=0.03, data range 1, float32, "
+    "mean over the map (pytorch_msssim definition)",
+    paper="Wang et al., IEEE TIP 2004; HM-TIR (NeurIPS 2025) evaluation protocol",
+)
+def _ssim(quantize_8bit: bool = False) -> SSIM:
+    return SSIM(METRICS.meta("ssim"), quantize_8bit=quantize_8bit)
+
+
+def _as_batch(image: np.ndarray, role: str) -> torch.Tensor:
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise HmtirError(f"{role} must be an H×W array, got shape {array.shape}")
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None, None]
+
+
+def _numpy_score(name: str, pred: np.ndarray, target: np.ndarray) -> float:
+    metric = create_metric(name)
+    return float(metric(_as_batch(pred, "prediction"), _as_batch(target, "target"))[0])
+
+
+def psnr_numpy(pred: np.ndarray, target: np.ndarray) -> float:
+    """PSNR of two H×W arrays in [0, 1] (the registered ``psnr`` definition)."""
+    return _numpy_score("psnr", pred, target)
+
+
+def ssim_numpy(pred: np.ndarray, target: np.ndarray) -> float:
+    """SSIM of two H×W arrays in [0, 1] (the registered ``ssim`` definition)."""
+    return _numpy_score("ssim", pred, target)
