@@ -1,0 +1,169 @@
+"""Learned-network methods: ``ppfn`` (PPFN + SPT) and the prompt-free "Baseline" rows ``restormer``/``nafnet``.
+
+Weights, for every entry: ``weights=None`` → the compact checkpoint shipped in ``hmtir/models/weights``;
+``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank from the weights
+dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a bare/official
+state_dict (then the released architecture of the entry is assumed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from hmtir.errors import HmtirError
+from hmtir.methods import METHODS
+from hmtir.methods.base import Method, MethodMeta
+from hmtir.models.checkpoint import LoadedModel, load_checkpoint
+from hmtir.models.prompts import PromptBank
+from hmtir.models.restormer import PPFN_PAPER, RESTORMER_PAPER, RESTORMER_RELEASED
+from hmtir.models.spt import spt_restore
+from hmtir.registry import WeightsSpec
+from hmtir.weights import resolve_weights, sha256_file
+
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
+SHIPPED = {
+    "ppfn": SHIPPED_WEIGHTS_DIR / "ppfn_nafnet_spt.pt",
+    "nafnet": SHIPPED_WEIGHTS_DIR / "nafnet_baseline.pt",
+}
+# The released PPFN checkpoint (Google Drive, via `hmtir download ppfn-official`); a {"state_dict": ...} dict.
+OFFICIAL_PPFN_WEIGHTS = WeightsSpec(filename="Restormer_PPFN.pth", source="ppfn-official", license="MIT")
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad bottom/right to a multiple of ``multiple`` (reflect; replicate when the image is too small)."""
+    height, width = x.shape[-2:]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if pad_h or pad_w:
+        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return x, (height, width)
+
+
+class NetworkMethod(Method):
+    """Runs a loaded network (SPT for PPFN models, one pass otherwise) at any input size."""
+
+    def __init__(self, meta: MethodMeta, loaded: LoadedModel, weights_sha256: str | None) -> None:
+        self.meta = meta
+        self.loaded = loaded
+        self.weights_sha256 = weights_sha256
+
+    def to(self, device: str) -> Method:
+        self.loaded.model.to(device)
+        return super().to(device)
+
+    def restore(
+        self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
+    ) -> torch.Tensor:
+        model = self.loaded.model
+        x = batch.to(self.device, torch.float32)
+        padded, (height, width) = pad_to_multiple(x, model.size_multiple)
+        with torch.inference_mode():
+            out = spt_restore(model, self.loaded.bank, padded, degradation, scenario, clamp=True)
+        return out[..., :height, :width]
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        bank = self.loaded.bank
+        info.update(
+            model=self.loaded.name,
+            model_config=self.loaded.config,
+            prompt_bank=None if bank is None else bank.origin,
+            checkpoint=None if self.loaded.path is None else self.loaded.path.name,
+        )
+        return info
+
+
+def _shipped(method: str) -> Path:
+    path = SHIPPED.get(method)
+    if path is None:
+        raise HmtirError(
+            f"method '{method}' ships no weights: pass --weights PATH (an hmtir checkpoint or a state_dict)"
+        )
+    if not path.is_file():
+        raise HmtirError(
+            f"the shipped checkpoint {path.name} for method '{method}' is missing from {path.parent}; "
+            f"reinstall hmtir or pass --weights PATH"
+        )
+    return path
+
+
+def _load(
+    method: str, weights: str | Path | None, default_model: str, default_config: dict[str, Any]
+) -> tuple[LoadedModel, str]:
+    bank: PromptBank | None = None
+    if weights == "official":
+        if method != "ppfn":
+            raise HmtirError(f"--weights official exists only for method 'ppfn' (not '{method}')")
+        path = resolve_weights(OFFICIAL_PPFN_WEIGHTS)
+        bank = PromptBank.official()
+    else:
+        path = (
+            _shipped(method)
+            if weights is None
+            else resolve_weights(WeightsSpec(filename=Path(weights).name), explicit=weights)
+        )
+    loaded = load_checkpoint(path, default_model=default_model, default_config=default_config, bank=bank)
+    if loaded.model.uses_prompts and loaded.bank is None:
+        loaded.bank = PromptBank.official()  # a bare state_dict of a PPFN model: the release's bank
+    return loaded, sha256_file(path)
+
+
+def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str | None = None) -> None:
+    if loaded.model.uses_prompts != prompts or (model_name is not None and loaded.name != model_name):
+        wanted = "a PPFN (prompted) model" if prompts else f"the prompt-free '{model_name}' model"
+        raise HmtirError(
+            f"checkpoint {loaded.path} holds model '{loaded.name}', but method '{method}' needs {wanted}"
+        )
+
+
+@METHODS.register(
+    "ppfn",
+    kind="learned",
+    backbone="nafnet",
+    uses_prompts=True,
+    summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet.",
+    paper=PPFN_PAPER,
+    license="MIT",
+    params={"weights": "shipped | official | PATH"},
+)
+def ppfn(weights: str | Path | None = None) -> Method:
+    loaded, digest = _load("ppfn", weights, "ppfn_restormer", RESTORMER_RELEASED)
+    _check_fits("ppfn", loaded, prompts=True)
+    backbone = loaded.name.removeprefix("ppfn_")
+    return NetworkMethod(METHODS.with_meta("ppfn", backbone=backbone), loaded, digest)
+
+
+@METHODS.register(
+    "restormer",
+    kind="learned",
+    backbone="restormer",
+    summary="Restormer without prompts or SPT (the paper's Baseline row); needs --weights PATH.",
+    paper=RESTORMER_PAPER,
+    license="MIT",
+    params={"weights": "PATH"},
+)
+def restormer(weights: str | Path | None = None) -> Method:
+    loaded, digest = _load("restormer", weights, "restormer", RESTORMER_RELEASED)
+    _check_fits("restormer", loaded, prompts=False, model_name="restormer")
+    return NetworkMethod(METHODS.meta("restormer"), loaded, digest)
+
+
+@METHODS.register(
+    "nafnet",
+    kind="learned",
+    backbone="nafnet",
+    summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
+    paper="Simple Baselines for Image Restoration (Chen et al., ECCV 2022)",
+    license="MIT",
+    params={"weights": "shipped | PATH"},
+)
+def nafnet(weights: str | Path | None = None) -> Method:
+    from hmtir.models.nafnet import NAFNET_COMPACT
+
+    loaded, digest = _load("nafnet", weights, "nafnet", NAFNET_COMPACT)
+    _check_fits("nafnet", loaded, prompts=False, model_name="nafnet")
+    return NetworkMethod(METHODS.meta("nafnet"), loaded, digest)

@@ -1,0 +1,103 @@
+"""PPFN as a plug-in: any backbone that names its modulation points gets prompt units, FiLM heads and prompts.
+
+A backbone subclasses :class:`PromptableNet`, lists its :class:`FilmPoint` s (channels and which prompt
+unit feeds each), calls :meth:`PromptableNet.setup_prompts` at the end of ``__init__`` and, in its
+forward, passes each modulated feature through :meth:`PromptableNet.film`. With ``prompt=None`` the same
+class is the plain "Baseline" backbone and ``film`` is the identity.
+
+Prompt modules are registered on the backbone itself (``F_ext_net1..K``, ``prompt_scale<head>``,
+``prompt_shift<head>``), which is exactly the key layout of the released Restormer-PPFN weights.
+
+Call shape shared by every network here (training and inference)::
+
+    out = net(x)                                    # plain backbone
+    out = net(x, degradation_prompt, scenario_prompt)  # PPFN: prompts from a PromptBank
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from hmtir.models.prompts import PromptConfig, PromptUnit
+
+
+@dataclass(frozen=True)
+class FilmPoint:
+    """A feature map the prompts modulate: heads ``prompt_scale<head>``/``prompt_shift<head>``."""
+
+    head: str
+    channels: int
+    unit: int  # 1-based index of the prompt unit (F_ext_net<unit>) whose feature drives this point
+
+
+def film(feature: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Per-channel FiLM with an identity path: ``F·(1+γ)+β``, written ``F·γ + β + F`` as the release does."""
+    gamma = scale.view(scale.shape[0], -1, 1, 1)
+    beta = shift.view(shift.shape[0], -1, 1, 1)
+    return feature * gamma + beta + feature
+
+
+Modulation = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+class PromptableNet(nn.Module):
+    """Base of every backbone: knows its config, its padding multiple and (optionally) its prompt modules."""
+
+    film_points: tuple[FilmPoint, ...] = ()
+    size_multiple: int = 1  # inputs must be padded to a multiple of this (number of downsamplings)
+    config: dict[str, Any]
+
+    def setup_prompts(self, prompt: PromptConfig | None, points: tuple[FilmPoint, ...]) -> None:
+        self.prompt_config = prompt
+        self.film_points = points
+        if prompt is None:
+            return
+        for unit in sorted({p.unit for p in points}):
+            self.add_module(f"F_ext_net{unit}", PromptUnit(prompt))
+        for p in points:
+            self.add_module(f"prompt_scale{p.head}", nn.Linear(prompt.dim, p.channels))
+        for p in points:
+            self.add_module(f"prompt_shift{p.head}", nn.Linear(prompt.dim, p.channels))
+
+    @property
+    def uses_prompts(self) -> bool:
+        return self.prompt_config is not None
+
+    def modulation(
+        self, degradation_prompt: torch.Tensor | None, scenario_prompt: torch.Tensor | None
+    ) -> Modulation | None:
+        """(γ, β) for every film point, or None for a plain backbone. Each unit runs once per forward."""
+        if self.prompt_config is None:
+            if degradation_prompt is not None or scenario_prompt is not None:
+                raise ValueError(f"{type(self).__name__} was built without prompts but prompts were given")
+            return None
+        if degradation_prompt is None:
+            raise ValueError(
+                f"{type(self).__name__} is a PPFN model: pass a degradation (and scenario) prompt"
+            )
+        features = {
+            unit: getattr(self, f"F_ext_net{unit}")(degradation_prompt, scenario_prompt)
+            for unit in sorted({p.unit for p in self.film_points})
+        }
+        return {
+            p.head: (
+                getattr(self, f"prompt_scale{p.head}")(features[p.unit]),
+                getattr(self, f"prompt_shift{p.head}")(features[p.unit]),
+            )
+            for p in self.film_points
+        }
+
+    @staticmethod
+    def film(feature: torch.Tensor, modulation: Modulation | None, head: str) -> torch.Tensor:
+        if modulation is None:
+            return feature
+        scale, shift = modulation[head]
+        return film(feature, scale, shift)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,123 @@
+"""Selective Progressive Training (SPT): undo a composite degradation one stage at a time.
+
+A composite frame is contrast loss → blur → noise (the order the cascade applies them). SPT removes them
+in reverse: pass 1 with the *noise* prompt, pass 2 *blur*, pass 3 *contrast*, always with the *composite*
+scenario prompt, each pass feeding the next (clamped to [0, 1]). A single-degradation frame gets one
+pass with its degradation prompt and the *single* scenario prompt.
+
+Training uses the same schedule: pass k of a composite sample is supervised by the image degraded up to
+the stage that pass k has not yet undone, i.e. targets ``(contrast+blur, contrast-only, clean)`` for the
+``(noise, blur, contrast)`` passes; the next pass sees the previous output with stop-gradient, and the
+losses of all passes are summed into one optimiser step (:func:`spt_losses`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from hmtir.errors import HmtirError
+from hmtir.models.prompts import DEGRADATION_PROMPTS, PromptBank
+
+SPT_ORDER = ("noise", "blur", "contrast")  # composite passes, first to last
+
+
+def _uses_prompts(model: torch.nn.Module) -> bool:
+    """Works through wrappers (DistributedDataParallel, torch.compile) that hide the network's attributes."""
+    inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None) or model
+    return bool(getattr(inner, "uses_prompts", False))
+
+
+def pass_schedule(degradation: str, scenario: str | None = None) -> list[tuple[str, str]]:
+    """(degradation prompt, scenario prompt) for each pass: three for ``composite``, else one."""
+    if degradation == "composite":
+        return [(stage, "composite") for stage in SPT_ORDER]
+    if degradation not in DEGRADATION_PROMPTS:
+        raise HmtirError(
+            f"unknown degradation '{degradation}' (available: composite, {', '.join(DEGRADATION_PROMPTS)})"
+        )
+    return [(degradation, scenario or "single")]
+
+
+def run_pass(
+    model: torch.nn.Module, bank: PromptBank | None, x: torch.Tensor, degradation: str, scenario: str
+) -> torch.Tensor:
+    """One forward pass with the named prompts (a prompt-free model ignores them)."""
+    if not _uses_prompts(model):
+        return model(x)
+    if bank is None:
+        raise HmtirError("this PPFN model needs a prompt bank (the checkpoint has none and none was given)")
+    deg, scen = bank.prompts(degradation, scenario, device=x.device, dtype=x.dtype)
+    return model(x, deg, scen)
+
+
+def spt_restore(
+    model: torch.nn.Module,
+    bank: PromptBank | None,
+    x: torch.Tensor,
+    degradation: str = "composite",
+    scenario: str | None = None,
+    clamp: bool = True,
+    on_pass: Callable[[int, str, str], None] | None = None,
+) -> torch.Tensor:
+    """SPT inference; ``clamp`` clamps to [0, 1] after every pass. A prompt-free model runs once.
+
+    ``on_pass(index, degradation, scenario)`` is called before each pass (progress, tests).
+    """
+    schedule = pass_schedule(degradation, scenario) if _uses_prompts(model) else [("none", "none")]
+    out = x
+    for index, (deg, scen) in enumerate(schedule):
+        if on_pass is not None:
+            on_pass(index, deg, scen)
+        out = run_pass(model, bank, out, deg, scen)
+        if clamp:
+            out = out.clamp(0.0, 1.0)
+    return out
+
+
+@dataclass
+class SPTLosses:
+    """Result of one SPT training step: ``total`` to backpropagate, per-pass losses and outputs."""
+
+    total: torch.Tensor
+    per_pass: list[torch.Tensor]
+    outputs: list[torch.Tensor]
+    schedule: list[tuple[str, str]]
+
+
+def spt_losses(
+    model: torch.nn.Module,
+    bank: PromptBank | None,
+    degraded: torch.Tensor,
+    targets: Sequence[torch.Tensor],
+    degradation: str = "composite",
+    scenario: str | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.l1_loss,
+    clamp_between: bool = True,
+) -> SPTLosses:
+    """Losses of one SPT step on a batch sharing one degradation type.
+
+    ``targets``: one tensor per pass — for ``composite`` the images after undoing noise, blur and contrast
+    (i.e. contrast+blur, contrast-only, clean); for a single degradation just the clean image. Gradients do
+    not flow from a pass into the previous one (its output is detached before it becomes the next input).
+    A prompt-free model is trained composite → clean in one pass (give one target, the clean image).
+    """
+    schedule = pass_schedule(degradation, scenario) if _uses_prompts(model) else [("none", "none")]
+    if len(targets) != len(schedule):
+        raise ValueError(
+            f"{degradation}: expected {len(schedule)} target(s) (one per pass), got {len(targets)}"
+        )
+    per_pass: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
+    current = degraded
+    for (deg, scen), target in zip(schedule, targets):
+        out = run_pass(model, bank, current, deg, scen)
+        per_pass.append(loss_fn(out, target))
+        outputs.append(out)
+        current = out.detach()
+        if clamp_between:
+            current = current.clamp(0.0, 1.0)
+    return SPTLosses(torch.stack(per_pass).sum(), per_pass, outputs, schedule)

@@ -1,0 +1,246 @@
+"""Backbones, PPFN plug-in, FiLM, prompt banks, SPT and checkpoints — tiny configs, CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hmtir.errors import HmtirError
+from hmtir.models import MODELS, create_model
+from hmtir.models.checkpoint import (
+    extract_state_dict,
+    load_checkpoint,
+    load_state_dict_strict,
+    save_checkpoint,
+)
+from hmtir.models.ppfn import count_parameters, film
+from hmtir.models.prompts import PromptBank, PromptConfig
+from hmtir.models.spt import SPT_ORDER, pass_schedule, spt_losses, spt_restore
+
+TINY = {
+    "restormer": {"dim": 8, "num_blocks": [1, 1, 1, 1], "num_refinement_blocks": 1},
+    "focalnet": {"dim": 8, "num_blocks": [1, 1, 1, 1], "num_refinement_blocks": 1},
+    "nafnet": {"width": 4, "enc_blocks": [1, 1], "middle_blocks": 1, "dec_blocks": [1, 1]},
+}
+SMALL_PROMPT = {"dim": 8, "scenario_dim": 64}
+
+
+def tiny(name: str, **extra: object) -> torch.nn.Module:
+    base = name.removeprefix("ppfn_")
+    kwargs = {**TINY[base], **extra}
+    if name.startswith("ppfn_") and "prompt" not in kwargs:
+        kwargs["prompt"] = SMALL_PROMPT
+    torch.manual_seed(0)
+    return create_model(name, **kwargs).eval()
+
+
+@pytest.fixture(scope="module")
+def bank() -> PromptBank:
+    return PromptBank.seeded(map_size=32)
+
+
+def test_registry_lists_backbones_with_metadata() -> None:
+    names = MODELS.names()
+    for base in ("restormer", "nafnet", "focalnet"):
+        assert base in names and f"ppfn_{base}" in names
+        meta = MODELS.meta(f"ppfn_{base}")
+        assert meta.paper and meta.license == "MIT" and meta.needs_gpu is False and meta.params
+
+
+def test_compact_nafnet_is_under_three_million_parameters() -> None:
+    with torch.device("meta"):
+        assert count_parameters(create_model("ppfn_nafnet")) <= 3_000_000
+        assert count_parameters(create_model("nafnet")) < count_parameters(create_model("ppfn_nafnet"))
+
+
+@pytest.mark.parametrize("name", ["restormer", "nafnet", "focalnet"])
+def test_shapes_with_and_without_prompts(name: str, bank: PromptBank) -> None:
+    x = torch.rand(2, 1, 32, 48)
+    with torch.no_grad():
+        assert tiny(name)(x).shape == x.shape
+        deg, scen = bank.prompts("blur", "single")
+        assert tiny(f"ppfn_{name}")(x, deg, scen).shape == x.shape
+
+
+def test_prompt_free_model_rejects_prompts_and_ppfn_requires_them(bank: PromptBank) -> None:
+    x = torch.rand(1, 1, 16, 16)
+    deg, scen = bank.prompts("noise", "single")
+    with pytest.raises(ValueError, match="without prompts"):
+        tiny("nafnet")(x, deg, scen)
+    with pytest.raises(ValueError, match="PPFN model"):
+        tiny("ppfn_nafnet")(x)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        {"fusion": "concat", "activation": "relu"},
+        {"fusion": "multiply", "activation": "relu"},
+        {"fusion": "concat", "activation": "none"},
+        {"fusion": "degradation", "activation": "relu"},
+    ],
+)
+def test_prompt_ablation_variants_run_and_differ(prompt: dict, bank: PromptBank) -> None:
+    model = tiny("ppfn_nafnet", prompt={**SMALL_PROMPT, **prompt})
+    unit = model.F_ext_net1
+    assert hasattr(unit, "T_ext") == (prompt["fusion"] != "degradation")
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        for head in ("scale", "shift"):  # make the prompt path visible in the output
+            torch.nn.init.normal_(getattr(model, f"prompt_{head}out").weight, std=0.5)
+        outs = [model(x, *bank.prompts(d, "single")) for d in ("contrast", "blur", "noise")]
+    assert all(o.shape == x.shape and torch.isfinite(o).all() for o in outs)
+    assert (outs[0] - outs[1]).abs().max() > 1e-4  # the degradation prompt changes the output
+
+
+def test_unknown_prompt_options_are_one_line_errors() -> None:
+    with pytest.raises(HmtirError, match="unknown prompt fusion 'sum'"):
+        PromptConfig(fusion="sum")
+    with pytest.raises(HmtirError, match="unknown prompt option"):
+        PromptConfig.from_any({"dims": 3})
+
+
+def test_film_is_identity_when_gamma_and_beta_are_zero() -> None:
+    feature = torch.randn(2, 5, 4, 3)
+    zeros = torch.zeros(2, 5)
+    assert torch.equal(film(feature, zeros, zeros), feature)
+    gamma, beta = torch.full((2, 5), 0.5), torch.full((2, 5), 1.0)
+    assert torch.allclose(film(feature, gamma, beta), feature * 1.5 + 1.0)
+
+
+def test_ppfn_with_zero_heads_equals_its_backbone(bank: PromptBank) -> None:
+    """FiLM with γ=β=0 everywhere makes PPFN exactly the prompt-free backbone with the same weights."""
+    ppfn, plain = tiny("ppfn_restormer"), tiny("restormer")
+    state = ppfn.state_dict()
+    for key in state:
+        if key.startswith(("prompt_scale", "prompt_shift")):
+            state[key].zero_()
+    ppfn.load_state_dict(state)
+    plain.load_state_dict({k: v for k, v in state.items() if not k.startswith(("prompt_", "F_ext_net"))})
+    x = torch.rand(1, 1, 24, 16)
+    with torch.no_grad():
+        assert torch.equal(ppfn(x, *bank.prompts("contrast", "composite")), plain(x))
+
+
+def test_bank_is_deterministic_and_round_trips() -> None:
+    a, b = PromptBank.seeded(), PromptBank.seeded()
+    assert all(torch.equal(a.degradation[k], b.degradation[k]) for k in a.degradation)
+    assert a.degradation["contrast"].shape == (1, 128, 128) and a.scenario["single"].shape == (64,)
+    assert not torch.equal(a.degradation["blur"], a.degradation["noise"])
+    back = PromptBank.from_dict(a.to_dict())
+    assert back.origin == a.origin and torch.equal(back.scenario["composite"], a.scenario["composite"])
+    with pytest.raises(HmtirError, match="unknown degradation prompt 'haze'"):
+        a.prompts("haze", "single")
+
+
+def test_official_multi2_recipe_matches_numpy_seed() -> None:
+    """The README says multi2.npy = np.random.seed(1234); rand(2, 64): our from_arrays keeps its row order."""
+    np.random.seed(1234)
+    rows = np.random.rand(2, 64)
+    bank = PromptBank.from_arrays(np.zeros((7, 8, 8)), rows, origin="test")
+    assert torch.equal(bank.scenario["single"], torch.tensor(rows[0], dtype=torch.float32))
+    assert torch.equal(bank.scenario["composite"], torch.tensor(rows[1], dtype=torch.float32))
+
+
+def test_spt_pass_order_and_prompts(bank: PromptBank) -> None:
+    assert pass_schedule("composite") == [
+        ("noise", "composite"),
+        ("blur", "composite"),
+        ("contrast", "composite"),
+    ]
+    assert pass_schedule("blur") == [("blur", "single")]
+    model = tiny("ppfn_nafnet")
+    seen: list[tuple[int, str, str]] = []
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        out = spt_restore(model, bank, x, "composite", on_pass=lambda *a: seen.append(a))
+        manual = x
+        for stage in SPT_ORDER:
+            manual = model(manual, *bank.prompts(stage, "composite")).clamp(0, 1)
+    assert seen == [(0, "noise", "composite"), (1, "blur", "composite"), (2, "contrast", "composite")]
+    assert torch.equal(out, manual)
+    seen.clear()
+    with torch.no_grad():
+        spt_restore(model, bank, x, "contrast", "single", on_pass=lambda *a: seen.append(a))
+    assert seen == [(0, "contrast", "single")]
+    with pytest.raises(HmtirError, match="unknown degradation 'fog'"):
+        pass_schedule("fog")
+
+
+def test_spt_losses_stop_gradient_between_passes(bank: PromptBank) -> None:
+    model = tiny("ppfn_nafnet").train()
+    x = torch.rand(2, 1, 16, 16)
+    targets = [torch.rand_like(x) for _ in range(3)]
+    result = spt_losses(model, bank, x, targets)
+    assert [s for s, _ in result.schedule] == list(SPT_ORDER) and len(result.per_pass) == 3
+    assert torch.allclose(result.total, sum(result.per_pass))
+    # Pass 2's loss must not reach pass 1's output: its graph starts from a detached tensor.
+    out1 = result.outputs[0]
+    (grad,) = torch.autograd.grad(result.per_pass[1], [out1], allow_unused=True)
+    assert grad is None
+    result.total.backward()
+    assert model.prompt_scale1.weight.grad is not None
+    with pytest.raises(ValueError, match="expected 1 target"):
+        spt_losses(model, bank, x, targets, degradation="noise")
+
+
+def test_spt_sees_through_parallel_wrappers(bank: PromptBank) -> None:
+    """Trainers wrap the net (DataParallel/DDP expose it as ``.module``); SPT must still use prompts."""
+    model = tiny("ppfn_nafnet")
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(spt_restore(torch.nn.DataParallel(model), bank, x), spt_restore(model, bank, x))
+    assert len(spt_losses(torch.nn.DataParallel(model), bank, x, [x, x, x]).per_pass) == 3
+
+
+def test_checkpoint_round_trip_is_self_describing(tmp_path, bank: PromptBank) -> None:
+    model = tiny("ppfn_nafnet")
+    path = save_checkpoint(tmp_path / "m.pt", "ppfn_nafnet", model, bank, meta={"recipe": "test"})
+    loaded = load_checkpoint(path)
+    assert loaded.name == "ppfn_nafnet" and loaded.meta == {"recipe": "test"} and loaded.bank is not None
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(spt_restore(loaded.model, loaded.bank, x), spt_restore(model, bank, x))
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == "hmtir-model/1" and raw["config"]["width"] == 4
+
+
+def test_strict_loading_accepts_wrapper_and_module_prefix() -> None:
+    model = tiny("nafnet")
+    state = model.state_dict()
+    wrapped = {"state_dict": {f"module.{k}": v for k, v in state.items()}}
+    unwrapped = extract_state_dict(wrapped)
+    assert list(unwrapped) == list(state)
+    load_state_dict_strict(tiny("nafnet"), unwrapped, source="x")
+    assert list(extract_state_dict({"params": state})) == list(state)
+
+
+def test_strict_loading_lists_missing_unexpected_and_mismatched_keys() -> None:
+    model = tiny("nafnet")
+    state = dict(model.state_dict())
+    state.pop("intro.weight")
+    state.pop("ending.bias")
+    state["extra.weight"] = torch.zeros(1)
+    state["intro.bias"] = torch.zeros(7)
+    with pytest.raises(HmtirError) as err:
+        load_state_dict_strict(tiny("nafnet"), state, source="checkpoint w.pt")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("checkpoint w.pt does not fit NAFNet: missing keys: intro.weight, ending.bias")
+    assert "unexpected keys: extra.weight" in message and "intro.bias (7,)≠(4,)" in message
+
+
+def test_bad_checkpoint_files_are_one_line_errors(tmp_path) -> None:
+    with pytest.raises(HmtirError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "absent.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(HmtirError, match="cannot read checkpoint"):
+        load_checkpoint(broken)
+    bare = tmp_path / "bare.pt"
+    torch.save({"state_dict": tiny("nafnet").state_dict()}, bare)
+    with pytest.raises(HmtirError, match="names no model"):
+        load_checkpoint(bare)
+    loaded = load_checkpoint(bare, default_model="nafnet", default_config=TINY["nafnet"])
+    assert loaded.name == "nafnet" and loaded.bank is None
