@@ -1,0 +1,96 @@
+"""``diffuir``: the released DiffUIR-L all-in-one restorer (visible-light RGB) run on grey TIR frames.
+
+The grey frame is replicated to three channels, restored by 3 deterministic residual-diffusion steps with
+the checkpoint's EMA weights, and the output channels are averaged back to grey. Each frame's single noise
+draw comes from its own CPU generator seeded with ``seed``, so results are reproducible and independent of
+batch composition. Low-light histogram equalisation (applied by the release to LOL inputs only) is not
+used: TIR frames are not low-light RGB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hmtir.errors import HmtirError
+from hmtir.methods import METHODS
+from hmtir.methods.base import Method, MethodMeta
+from hmtir.methods.daclip import restore_grey_with_rgb_model
+from hmtir.models.diffuir import PAPER, RELEASE, DiffuirRestorer, load_unet, release_schedule
+from hmtir.registry import WeightsSpec
+from hmtir.weights import resolve_weights, sha256_file
+
+DIFFUIR_WEIGHTS = WeightsSpec(
+    filename=RELEASE["weights"]["file"],
+    url=RELEASE["weights"]["google_drive_folder"],
+    source="diffuir",
+    license="MIT",
+)
+DEFAULTS: dict[str, Any] = {"seed": 0, "tile_size": None, "tile_overlap": 32}
+
+
+class DiffuirMethod(Method):
+    def __init__(
+        self, meta: MethodMeta, restorer: DiffuirRestorer, seed: int, checkpoint: str, weights_sha256: str
+    ) -> None:
+        self.meta = meta
+        self.restorer = restorer
+        self.seed = seed
+        self.checkpoint = checkpoint
+        self.weights_sha256 = weights_sha256
+
+    def to(self, device: str) -> Method:
+        self.restorer.to(device)
+        return super().to(device)
+
+    def restore(
+        self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
+    ) -> torch.Tensor:
+        return restore_grey_with_rgb_model(
+            batch.to(self.device, torch.float32),
+            lambda rgb: self.restorer.restore(rgb, [self.seed] * rgb.shape[0]),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(
+            checkpoint=self.checkpoint,
+            weights_copy="ema",
+            unet_config=self.restorer.unet.config,
+        )
+        return info
+
+
+@METHODS.register(
+    "diffuir",
+    kind="learned",
+    summary="DiffUIR-L all-in-one diffusion restorer (RGB model on replicated grey; 3 steps; slow on CPU).",
+    paper=PAPER,
+    license="MIT",
+    weights=DIFFUIR_WEIGHTS,
+    needs_gpu=False,
+    params=DEFAULTS,
+)
+def diffuir(
+    weights: str | Path | None = None,
+    seed: int = DEFAULTS["seed"],
+    tile_size: int | None = DEFAULTS["tile_size"],
+    tile_overlap: int = DEFAULTS["tile_overlap"],
+) -> Method:
+    """``weights``: a DiffUIR trainer checkpoint (default: ``model-300.pt`` from the weights folder).
+
+    ``tile_size`` (e.g. 256) caps memory by running the U-Net on overlapping tiles; the default runs the
+    whole frame as the release does (a 640×512 frame peaks at about 2.5 GB of CPU memory).
+    """
+    if tile_size is not None and (tile_size < 32 or not 0 <= tile_overlap < tile_size):
+        raise HmtirError(
+            f"diffuir tile_size must be ≥ 32 with 0 ≤ tile_overlap < tile_size (got {tile_size}, {tile_overlap})"
+        )
+    path = resolve_weights(DIFFUIR_WEIGHTS, explicit=weights)
+    restorer = DiffuirRestorer(load_unet(path), release_schedule(), tile_size, tile_overlap)
+    meta = METHODS.with_meta(
+        "diffuir", params={**DEFAULTS, "seed": seed, "tile_size": tile_size, "tile_overlap": tile_overlap}
+    )
+    return DiffuirMethod(meta, restorer, seed, path.name, sha256_file(path))
