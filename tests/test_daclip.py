@@ -15,7 +15,8 @@ import torch
 
 from hmtir.errors import HmtirError
 from hmtir.methods import METHODS, load_method
-from hmtir.methods.daclip import Daclip, restore_grey_with_rgb_model
+from hmtir.methods.daclip import Daclip
+from hmtir.methods.identity import Identity
 from hmtir.models.daclip import (
     ConditionalUNet,
     DaCLIP,
@@ -216,12 +217,13 @@ def test_grey_is_replicated_to_rgb_and_averaged_back() -> None:
         return rgb * torch.tensor([0.5, 1.0, 1.5]).view(1, 3, 1, 1)
 
     grey = torch.tensor([[[[0.2, 0.8]]]])
-    out = restore_grey_with_rgb_model(grey, fake_rgb_model)
+    method = Identity(METHODS.meta("daclip"))
+    out = method.restore_with_rgb_model(grey, fake_rgb_model)
     assert seen["rgb"].shape == (1, 3, 1, 2) and torch.equal(seen["rgb"][:, 2], grey[:, 0])
     # per-channel clamp to [0, 1] before the mean: 0.8 → (0.4 + 0.8 + 1.0) / 3
     torch.testing.assert_close(out, torch.tensor([[[[0.2, (0.4 + 0.8 + 1.0) / 3]]]]))
-    with pytest.raises(HmtirError, match="B×1×H×W"):
-        restore_grey_with_rgb_model(torch.zeros(1, 3, 4, 4), fake_rgb_model)
+    with pytest.raises(HmtirError, match="^daclip expects a B×1×H×W grey batch, got shape \\(1, 3, 4, 4\\)$"):
+        method.restore_with_rgb_model(torch.zeros(1, 3, 4, 4), fake_rgb_model)
 
 
 @pytest.fixture(scope="module")

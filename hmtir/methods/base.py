@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,15 @@ class Method:
         self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
     ) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not implement restore()")
+
+    def restore_with_rgb_model(
+        self, batch: torch.Tensor, run_rgb: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        """For visible-light RGB models: grey → 3 equal channels → ``run_rgb`` → clamp to [0, 1] → channel mean."""
+        if batch.ndim != 4 or batch.shape[1] != 1:
+            raise HmtirError(f"{self.meta.name} expects a B×1×H×W grey batch, got shape {tuple(batch.shape)}")
+        rgb_out = run_rgb(batch.expand(-1, 3, -1, -1).contiguous())
+        return rgb_out.clamp(0, 1).mean(dim=1, keepdim=True)
 
     def to(self, device: str) -> Method:
         """Move the method to ``device`` (subclasses holding networks move them too and call super)."""

@@ -8,7 +8,6 @@ calls per frame) and memory can be bounded with ``tile_size``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +33,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def restore_grey_with_rgb_model(
-    batch: torch.Tensor, run_rgb: Callable[[torch.Tensor], torch.Tensor]
-) -> torch.Tensor:
-    """B×1×H×W → replicate to RGB → ``run_rgb`` → clamp to [0, 1] → channel mean → B×1×H×W."""
-    if batch.ndim != 4 or batch.shape[1] != 1:
-        raise HmtirError(f"daclip expects a B×1×H×W grey batch, got shape {tuple(batch.shape)}")
-    rgb_out = run_rgb(batch.expand(-1, 3, -1, -1).contiguous())
-    return rgb_out.clamp(0, 1).mean(dim=1, keepdim=True)
-
-
 class Daclip(Method):
     def __init__(
         self, meta: MethodMeta, restorer: Any, seed: int, weights_sha256: str | None, clip_sha256: str | None
@@ -57,7 +46,7 @@ class Daclip(Method):
     def restore(
         self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
     ) -> torch.Tensor:
-        return restore_grey_with_rgb_model(
+        return self.restore_with_rgb_model(
             batch, lambda rgb: self.restorer.restore(rgb, [self.seed] * rgb.shape[0])
         )
 

@@ -17,7 +17,6 @@ import torch
 from hmtir.errors import HmtirError
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
-from hmtir.methods.daclip import restore_grey_with_rgb_model
 from hmtir.models.diffuir import PAPER, RELEASE, DiffuirRestorer, load_unet, release_schedule
 from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights, sha256_file
@@ -48,7 +47,7 @@ class DiffuirMethod(Method):
     def restore(
         self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
     ) -> torch.Tensor:
-        return restore_grey_with_rgb_model(
+        return self.restore_with_rgb_model(
             batch.to(self.device, torch.float32),
             lambda rgb: self.restorer.restore(rgb, [self.seed] * rgb.shape[0]),
         )

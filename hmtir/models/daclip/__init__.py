@@ -13,9 +13,10 @@ from typing import Any
 
 from hmtir.models import MODELS
 from hmtir.models.daclip.controller import ControlTransformer, DaCLIP, clip_preprocess
-from hmtir.models.daclip.pipeline import DaclipRestorer, tile_starts
-from hmtir.models.daclip.sde import IRSDESchedule, NoiseStream, sample_posterior
+from hmtir.models.daclip.pipeline import DaclipRestorer
+from hmtir.models.daclip.sde import IRSDESchedule, sample_posterior
 from hmtir.models.daclip.unet import ConditionalUNet
+from hmtir.models.tiling import NoiseStream, tile_starts
 
 RELEASE: dict[str, Any] = json.loads(resources.files(__name__).joinpath("release.json").read_text())
 

@@ -7,16 +7,9 @@ from collections.abc import Callable, Sequence
 import torch
 
 from hmtir.models.daclip.controller import DaCLIP, clip_preprocess
-from hmtir.models.daclip.sde import IRSDESchedule, NoiseStream, sample_posterior
+from hmtir.models.daclip.sde import IRSDESchedule, sample_posterior
 from hmtir.models.daclip.unet import ConditionalUNet
-
-
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Offsets of overlapping tiles covering ``length``; the last tile is flush with the end."""
-    if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile, tile - overlap))
-    return [*starts, length - tile]
+from hmtir.models.tiling import NoiseStream, tiled_map
 
 
 class DaclipRestorer:
@@ -70,17 +63,7 @@ class DaclipRestorer:
         def run(ys: slice, xs: slice) -> torch.Tensor:
             return self.unet(xt[..., ys, xs], lq[..., ys, xs], float(t), degra_context, image_context)
 
-        h, w = xt.shape[-2:]
-        if self.tile_size is None or (h <= self.tile_size and w <= self.tile_size):
-            return run(slice(None), slice(None))
-        total = torch.zeros_like(xt)
-        count = torch.zeros((1, 1, h, w), device=xt.device, dtype=xt.dtype)
-        for y in tile_starts(h, self.tile_size, self.tile_overlap):
-            for x in tile_starts(w, self.tile_size, self.tile_overlap):
-                ys, xs = slice(y, y + self.tile_size), slice(x, x + self.tile_size)
-                total[..., ys, xs] += run(ys, xs)
-                count[..., ys, xs] += 1
-        return total / count
+        return tiled_map(run, *xt.shape[-2:], self.tile_size, self.tile_overlap)
 
     @torch.no_grad()
     def restore(

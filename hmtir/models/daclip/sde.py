@@ -8,7 +8,7 @@ the same operation order as the release, so a trajectory matches the reference s
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -78,25 +78,6 @@ class IRSDESchedule:
         var = (1 - a**2) * (1 - c**2) / denom
         std = (0.5 * torch.log(torch.clamp(var, min=1e-20 * self.dt))).exp() * self.max_sigma
         return mean + std * z
-
-
-class NoiseStream:
-    """Standard-normal draws, one CPU generator per sample, so a frame's result never depends on its batch.
-
-    With a single sample this reproduces ``torch.manual_seed(seed)`` followed by ``torch.randn`` calls, i.e. the
-    release's draws on CPU; drawing on CPU and moving the result makes CPU and GPU runs share their noise.
-    """
-
-    def __init__(
-        self, seeds: Sequence[int], sample_shape: Sequence[int], device: torch.device | str = "cpu"
-    ) -> None:
-        self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
-        self.sample_shape = (1, *sample_shape)
-        self.device = device
-
-    def __call__(self) -> torch.Tensor:
-        draws = [torch.randn(self.sample_shape, generator=g) for g in self.generators]
-        return torch.cat(draws).to(self.device)
 
 
 NoisePredictor = Callable[[torch.Tensor, int], torch.Tensor]

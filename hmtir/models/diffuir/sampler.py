@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from hmtir.models.daclip.pipeline import tile_starts
-from hmtir.models.daclip.sde import NoiseStream
 from hmtir.models.diffuir.unet import DiffuirUNet
+from hmtir.models.tiling import NoiseStream, tiled_map
 
 ResidualPredictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -139,19 +138,10 @@ class DiffuirRestorer:
 
     @torch.no_grad()
     def predict_residual(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        tile = self.tile_size
-        if tile is None or (h <= tile and w <= tile):
-            return self.unet(x, time)
-        channels = self.unet.config["channels"]
-        total = x.new_zeros((x.shape[0], channels, h, w))
-        count = x.new_zeros((1, 1, h, w))
-        for y in tile_starts(h, tile, self.tile_overlap):
-            for x0 in tile_starts(w, tile, self.tile_overlap):
-                window = (..., slice(y, y + tile), slice(x0, x0 + tile))
-                total[window] += self.unet(x[window], time)
-                count[window] += 1
-        return total / count
+        def run(rows: slice, cols: slice) -> torch.Tensor:
+            return self.unet(x[..., rows, cols], time)
+
+        return tiled_map(run, *x.shape[-2:], self.tile_size, self.tile_overlap)
 
     @torch.no_grad()
     def restore(
