@@ -368,3 +368,16 @@ def test_real_hit_uav_frames(hit_uav_dir: Path, tmp_path: Path) -> None:
         # lossless re-encode as PNG is exact
         write_image(tmp_path / f"{path.stem}.png", frame.data)
         np.testing.assert_array_equal(read_image(tmp_path / f"{path.stem}.png").data, frame.data)
+
+
+def test_atomic_files_get_default_permissions(tmp_path):
+    """mkstemp's private 0600 mode must not leak into finished files (published sites, shared results)."""
+    import os
+
+    from hmtir.io.atomic import atomic_write_text
+
+    umask = os.umask(0)
+    os.umask(umask)
+    target = tmp_path / "out.txt"
+    atomic_write_text(target, "x")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

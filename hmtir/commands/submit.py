@@ -1,0 +1,84 @@
+"""``hmtir submit validate|score``: check leaderboard submissions and score them against the ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_DATA_HELP = "HM-TIR layout holding the ground truth (optional for validate on the demo benchmark)."
+
+
+@click.group()
+def submit() -> None:
+    """Validate and score leaderboard submissions (submissions/<name>/)."""
+
+
+@submit.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), default=None, help=_DATA_HELP)
+def validate(paths: tuple[Path, ...], data: Path | None) -> None:
+    """Check each submission completely (metadata, every test image, sizes, pixel types, hostile files)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hmtir.leaderboard.submission import validate_submission
+
+    table = Table(title="Valid submissions", title_justify="left")
+    for column in ("submission", "method", "benchmark", "subsets", "images", "sha256"):
+        table.add_column(column, justify="right" if column == "images" else "left")
+    for path in paths:
+        report = validate_submission(path, data)
+        table.add_row(
+            report["path"], report["method"], report["benchmark"], ", ".join(report["subsets"]),
+            str(report["images"]), report["sha256"][:12],
+        )  # fmt: skip
+    Console().print(table)
+
+
+@submit.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--data", type=click.Path(path_type=Path), required=True, help="HM-TIR layout with the ground truth."
+)
+@click.option(
+    "--leaderboard", type=click.Path(path_type=Path), default=Path("leaderboard"), show_default=True,
+    help="Leaderboard data folder the result is written into (results/ and records/).",
+)  # fmt: skip
+@click.option("--metrics", default="psnr,ssim", show_default=True, help="Comma list of leaderboard metrics.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@click.option("--dry-run", is_flag=True, help="Score and show, but write nothing.")
+def score(path: Path, data: Path, leaderboard: Path, metrics: str, device: str, dry_run: bool) -> None:
+    """Recompute every metric from the submitted images (self-reported numbers are ignored)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from hmtir.leaderboard.scoring import score_submission
+    from hmtir.leaderboard.submission import validate_submission
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    total = validate_submission(path, data)["images"]
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as bar:
+        task = bar.add_task(f"scoring {path.name}", total=total)
+        outcome = score_submission(
+            path, data, None if dry_run else leaderboard, names, device, advance=lambda _: bar.advance(task)
+        )
+    entry = outcome.entry
+    table = Table(
+        title=f"{entry['method']['display_name']} on {entry['benchmark']['name']} (recomputed by hmtir)",
+        title_justify="left",
+    )
+    table.add_column("subset", style="bold")
+    table.add_column("images", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    for subset, block in entry["subsets"].items():
+        cells = [f"{v:.4f}" if (v := block["metrics"][n]) is not None else "—" for n in names]
+        table.add_row(subset, str(block["images"]), *cells)
+    Console().print(table)
+    where = "dry run: nothing written" if outcome.path is None else f"written to {outcome.path}"
+    Console().print(f"[green]{where}[/green]")

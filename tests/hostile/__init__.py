@@ -1,0 +1,1 @@
+"""Generated hostile submissions (built in tmp folders by the tests; nothing binary is committed)."""

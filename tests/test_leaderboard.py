@@ -1,0 +1,229 @@
+"""Leaderboard results schema, ranking rules, reported rows, evaluate → result, rendering and compare."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hostile.corpus import make_valid
+from test_browser import DEMO_SUBSETS, _entry, _write
+
+from cli import cli
+from hmtir.errors import HmtirError
+from hmtir.leaderboard.compare import compare_grid, detailed_crop, parse_crop
+from hmtir.leaderboard.ranking import competition_ranks, rank
+from hmtir.leaderboard.render import build_site, markdown, pareto_front
+from hmtir.leaderboard.schema import get_benchmark, load_results, validate_result
+from hmtir.leaderboard.scoring import result_from_evaluation, score_submission
+from hmtir.leaderboard.seed import build_demo_data, reported_entries
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_data(get_benchmark("demo"), tmp_path_factory.mktemp("bench") / "demo")
+
+
+def test_competition_ranks_share_ties_at_display_precision() -> None:
+    assert competition_ranks([30.004, 29.0, 30.001, None], lower_better=False, decimals=2) == [1, 3, 1, None]
+    assert competition_ranks([8.47, 8.78, 8.47], lower_better=True, decimals=2) == [1, 3, 1]
+
+
+def test_missing_subset_is_empty_not_averaged_and_groups_stay_apart() -> None:
+    full = {s: 30.0 for s in DEMO_SUBSETS}
+    entries = [
+        _entry("alpha", "learned", "verified", full, 0.5, 10),
+        _entry("bravo", "classical", "recomputed", {**full, "single/noise": 31.0}, 0.1, 0),
+        _entry("delta", "learned", "verified", {"composited/normal": 99.0}, 1.0, 10),
+        _entry("echo", "learned", "reported", {"composited/normal": 50.0}, None, None),
+        _entry("foxtrot", "learned", "reported", {"composited/normal": 20.0}, None, None, bench="hm-tir"),
+    ]
+    for e in entries:
+        e["records"] = (
+            None if e["trust"] == "reported" else {"file": "records/x.csv", "sha256": "0" * 64, "rows": 1}
+        )
+    groups = {(g.benchmark.name, g.group): g for g in rank(entries)}
+    assert set(groups) == {("demo", "measured"), ("demo", "reported"), ("hm-tir", "reported")}
+    measured = {r.method: r for r in groups[("demo", "measured")].rows}
+    assert measured["delta"].subset_ranks["composited/normal"] == 1
+    assert measured["delta"].mean_rank is None and measured["delta"].averages["psnr"] is None
+    assert measured["delta"].overall_rank is None
+    assert (
+        measured["alpha"].subset_ranks["single/noise"] == 2
+        and measured["bravo"].subset_ranks["single/noise"] == 1
+    )
+    # normal: delta 1, alpha and bravo tie at 2; hard/contrast/blur: alpha and bravo tie at 1; noise: bravo 1
+    assert measured["bravo"].mean_rank == pytest.approx((2 + 1 + 1 + 1 + 1) / 5)
+    assert measured["alpha"].mean_rank == pytest.approx((2 + 1 + 1 + 1 + 2) / 5)
+    assert measured["bravo"].averages["psnr"] == pytest.approx(30.2)
+    assert [r.method for r in groups[("demo", "measured")].rows] == ["bravo", "alpha", "delta"]
+    assert [r.method for r in groups[("demo", "reported")].rows] == [
+        "echo"
+    ]  # 50 dB never outranks measured rows
+
+
+def test_rows_scored_on_different_data_are_not_ranked_together() -> None:
+    a = _entry("alpha", "learned", "verified", {"composited/normal": 30.0}, 0.5, 10)
+    b = _entry("bravo", "learned", "verified", {"composited/normal": 31.0}, 0.5, 10)
+    b["benchmark"]["manifest_sha256"] = "cd" * 32
+    with pytest.raises(HmtirError, match="alpha was scored on data abababababab but bravo on cdcdcdcdcdcd"):
+        rank([a, b])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda e: e["subsets"]["composited/normal"]["metrics"].update(psnr=math.nan),
+            "metrics.psnr: expected number or null, got nan",
+        ),
+        (
+            lambda e: e["subsets"]["composited/normal"]["metrics"].pop("musiq"),
+            "missing required field 'musiq'",
+        ),
+        (lambda e: e.update(trust="trusted"), "trust: must be one of recomputed, verified, reported"),
+        (
+            lambda e: e["subsets"].update({"single/rain": e["subsets"]["composited/normal"]}),
+            "not part of benchmark demo",
+        ),
+        (lambda e: e.update(records=None), "a verified row needs its per-image records file"),
+        (lambda e: e["benchmark"].update(version="2"), "is not the current version 1"),
+        (lambda e: e["method"].update(name="../x"), "method.name: '../x' does not match"),
+    ],
+)
+def test_invalid_results_are_rejected_with_the_field_named(mutate, message: str) -> None:
+    entry = _entry("alpha", "learned", "verified", {"composited/normal": 30.0}, 0.5, 10)
+    entry["records"] = {"file": "records/alpha__demo-v1.csv", "sha256": "0" * 64, "rows": 1}
+    validate_result(entry, "x.json")
+    mutate(entry)
+    with pytest.raises(HmtirError, match=re.escape(message)):
+        validate_result(entry, "x.json")
+
+
+def test_tampered_records_file_is_detected(tmp_path: Path) -> None:
+    _write(tmp_path, _entry("alpha", "learned", "verified", {"composited/normal": 30.0}, 0.5, 10))
+    assert len(load_results(tmp_path)) == 1
+    record = tmp_path / "records" / "alpha__demo-v1.csv"
+    record.write_text(record.read_text().replace("30.000000", "35.000000"))
+    with pytest.raises(HmtirError, match="does not match its recorded sha256"):
+        load_results(tmp_path)
+
+
+def test_reported_rows_hold_exactly_the_papers_numbers() -> None:
+    rows = {e["method"]["name"]: e for e in reported_entries(REPO / "leaderboard" / "reported.yaml")}
+    assert set(rows) == {"restormer", "ppfn", "wfaf", "lrsid", "daclip", "diffuir"}
+    assert all(e["trust"] == "reported" and e["benchmark"]["name"] == "hm-tir" for e in rows.values())
+    normal = {m: rows[m]["subsets"]["composited/normal"]["metrics"] for m in ("restormer", "ppfn")}
+    assert (normal["restormer"]["psnr"], normal["restormer"]["ssim"]) == (23.28, 0.796)
+    assert (normal["ppfn"]["psnr"], normal["ppfn"]["ssim"]) == (25.32, 0.818)
+    iray = {
+        m: tuple(e["subsets"]["real/iray"]["metrics"][k] for k in ("nima", "musiq", "niqe"))
+        for m, e in rows.items()
+    }
+    assert iray == {
+        "wfaf": (3.73, 25.13, 10.35), "lrsid": (3.57, 24.21, 8.68), "daclip": (3.70, 27.79, 9.19),
+        "diffuir": (3.59, 26.81, 9.34), "restormer": (3.58, 27.78, 8.78), "ppfn": (3.83, 30.91, 8.47),
+    }  # fmt: skip
+    assert rows["wfaf"]["subsets"]["real/iray"]["metrics"]["psnr"] is None  # unpaired: no PSNR, explicitly
+    [group] = rank(list(rows.values()))
+    ranked = {r.method: r for r in group.rows}
+    assert ranked["ppfn"].subset_ranks == {"composited/normal": 1, "real/iray": 1}  # MUSIQ ranks real/iray
+    assert ranked["ppfn"].overall_rank == 1 and ranked["wfaf"].overall_rank is None
+
+
+def test_verified_evaluation_and_recomputed_submission_agree(tmp_path: Path, demo: Path) -> None:
+    """identity evaluated by the engine (verified) == the same images submitted and recomputed."""
+    from hmtir.evaluate import evaluate
+
+    result = evaluate("identity", data=demo, subsets="composited/normal", metrics="psnr,ssim", device="cpu",
+                      out=tmp_path / "run", progress=False)  # fmt: skip
+    verified = result_from_evaluation(result.out, "demo", parameters=0).entry
+    recomputed = score_submission(make_valid(tmp_path / "sub", demo), demo, None).entry
+    for metric in ("psnr", "ssim"):
+        a = verified["subsets"]["composited/normal"]["metrics"][metric]
+        assert a == pytest.approx(result.mean(metric), abs=1e-12)
+        assert a == pytest.approx(recomputed["subsets"]["composited/normal"]["metrics"][metric], abs=1e-6)
+    assert verified["trust"] == "verified" and verified["runtime"]["measured_by"] == "hmtir"
+    assert verified["benchmark"]["manifest_sha256"] == recomputed["benchmark"]["manifest_sha256"]
+
+
+def test_site_markdown_and_downloads(tmp_path: Path) -> None:
+    board = tmp_path / "board"
+    full = {s: 30.0 for s in DEMO_SUBSETS}
+    _write(board, _entry("alpha", "learned", "verified", full, 0.5, 2_000_000))
+    _write(board, _entry("bravo", "classical", "verified", {s: 31.0 for s in DEMO_SUBSETS}, 0.05, 0))
+    _write(board, _entry("echo", "learned", "reported", {"composited/normal": 40.0}, None, None))
+    report = build_site(board, tmp_path / "site")
+    site = report.out
+    for rel in ("index.html", "app.js", "style.css", "data.js", "leaderboard.csv", "leaderboard.json", "LEADERBOARD.md",
+                "methods/alpha.html", "plots/demo-v1-psnr-runtime.svg", "plots/demo-v1-psnr-parameters.svg"):  # fmt: skip
+        assert (site / rel).is_file(), rel
+    page = (site / "index.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing loaded from outside
+    md = (site / "LEADERBOARD.md").read_text()
+    assert "| 1 | BRAVO | verified | 1.00 | 31.00 | 31.00 | 31.00 | 31.00 | 31.00 | 31.00 | 0.050 | 0 |" in md
+    assert "| 2 | ALPHA | verified | 2.00 | 30.00 |" in md and "reported in papers" in md
+    rows = list(csv.DictReader(io.StringIO((site / "leaderboard.csv").read_text())))
+    assert len(rows) == 5 + 5 + 1 and {r["trust"] for r in rows} == {"verified", "reported"}
+    data = json.loads(
+        (site / "data.js").read_text().removeprefix("window.HMTIR_LEADERBOARD = ").rstrip(";\n")
+    )
+    assert data == json.loads((site / "leaderboard.json").read_text())
+    assert markdown(report.groups) == md
+    result = CliRunner().invoke(
+        cli, ["leaderboard", "build", "--leaderboard", str(board), "--out", str(tmp_path / "s2")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "BRAVO" in result.output
+
+
+def test_pareto_front() -> None:
+    points = [(0.1, 20.0), (1.0, 25.0), (0.5, 19.0), (2.0, 24.0), (0.1, 18.0)]
+    assert pareto_front(points) == [0, 1]
+
+
+def test_compare_grid_scores_and_crop(tmp_path: Path, demo: Path) -> None:
+    scores = compare_grid(demo, "street_000.png", ["identity"], tmp_path / "grid.png")
+    assert scores["identity"] == scores["degraded"]
+    assert (tmp_path / "grid.png").read_bytes().startswith(b"\x89PNG")
+    assert parse_crop("4,5,30,20") == (4, 5, 30, 20)
+    with pytest.raises(HmtirError, match="must be four integers"):
+        parse_crop("1,2,3")
+    with pytest.raises(HmtirError, match="does not fit the 160×128 image"):
+        compare_grid(demo, "street_000.png", ["identity"], tmp_path / "bad.png", crop=(150, 0, 20, 20))
+    assert not (tmp_path / "bad.png").exists()
+    args = [
+        "compare",
+        "--data",
+        str(demo),
+        "--image",
+        "street_000.png",
+        "--methods",
+        "identity",
+        "--crop",
+        "10,10,40,32",
+    ]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "cli.png")])
+    assert result.exit_code == 0, result.output
+    assert f"{scores['degraded'][0]:.2f}" in result.output and (tmp_path / "cli.png").is_file()
+    import numpy as np
+
+    image = np.zeros((64, 80), np.float32)
+    image[40:56, 50:70] = np.indices((16, 20)).sum(0) % 2  # a checkerboard patch: the only detail
+    x, y, w, h = detailed_crop(image)
+    assert (w, h) == (20, 16) and 45 <= x <= 55 and 36 <= y <= 44
+
+
+def test_committed_leaderboard_is_valid() -> None:
+    results = REPO / "leaderboard" / "results"
+    if not results.is_dir():
+        pytest.skip("no leaderboard/results in this checkout")
+    groups = rank(load_results(REPO / "leaderboard"))
+    assert {g.benchmark.name for g in groups} >= {"hm-tir"}
