@@ -6,22 +6,53 @@ first lookup, so importing :mod:`hmtir.methods` is cheap.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from hmtir.methods.base import DEGRADATIONS, SCENARIOS, Method, MethodMeta
+from hmtir.errors import HmtirError
+from hmtir.methods.base import DEGRADATIONS, METHOD_KINDS, SCENARIOS, Method, MethodMeta, check_prompts
 from hmtir.registry import Registry
 
 _METHOD_MODULES = [
     "hmtir.methods.identity",
+    "hmtir.methods.daclip",
+    "hmtir.methods.wfaf",
+    "hmtir.methods.lrsid",
+    "hmtir.methods.ppfn",
+    "hmtir.methods.diffuir",
 ]
 
 METHODS: Registry[MethodMeta] = Registry("method", MethodMeta, _METHOD_MODULES)
 
 
 def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
-    """Build a registered method (keyword arguments such as ``weights=`` go to its factory) on ``device``."""
-    method = METHODS.create(name, **kwargs)
+    """Build a registered method (keyword arguments such as ``weights=`` go to its factory) on ``device``.
+
+    Keyword arguments the factory does not take are a one-line error (e.g. ``--weights`` for ``identity``)
+    instead of a TypeError from deep inside the factory.
+    """
+    factory = METHODS.entry(name).factory
+    params = inspect.signature(factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unexpected = sorted(k for k in kwargs if k not in params and not takes_any)
+    if unexpected:
+        accepted = (
+            ", ".join(p for p in params if params[p].kind is not inspect.Parameter.VAR_POSITIONAL) or "none"
+        )
+        raise HmtirError(f"method '{name}' does not take {', '.join(unexpected)} (its options: {accepted})")
+    method = factory(**kwargs)
+    if not isinstance(method, Method):
+        raise TypeError(f"factory of method '{name}' returned {type(method).__name__}, not a Method")
     return method.to(device)
 
 
-__all__ = ["DEGRADATIONS", "METHODS", "SCENARIOS", "Method", "MethodMeta", "load_method"]
+__all__ = [
+    "DEGRADATIONS",
+    "METHODS",
+    "METHOD_KINDS",
+    "SCENARIOS",
+    "Method",
+    "MethodMeta",
+    "check_prompts",
+    "load_method",
+]
