@@ -16,15 +16,24 @@ from hmtir.errors import HmtirError
 
 # name -> (module:attribute, one-line help shown by `hmtir --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("hmtir.commands.demo:demo", "Build the embedded demo benchmark and evaluate on it (no network, no GPU)."),
-    "synthesize": ("hmtir.commands.synthesize:synthesize", "Degrade clean TIR frames into the HM-TIR layout."),
+    "demo": (
+        "hmtir.commands.demo:demo",
+        "Build the embedded demo benchmark and evaluate on it (no network, no GPU).",
+    ),
+    "synthesize": (
+        "hmtir.commands.synthesize:synthesize",
+        "Degrade clean TIR frames into the HM-TIR layout.",
+    ),
     "evaluate": ("hmtir.commands.evaluate:evaluate", "Run a method on a benchmark and score it."),
     "enhance": ("hmtir.commands.enhance:enhance", "Enhance your own TIR frames with a method."),
     "train": ("hmtir.commands.train:train", "Train a PPFN/backbone model (single process or torchrun)."),
     "download": ("hmtir.commands.download:download", "Download datasets and weights."),
     "verify": ("hmtir.commands.verify:verify", "Check an HM-TIR tree for missing or broken files."),
     "export": ("hmtir.commands.export:export", "Export an HM-TIR tree (e.g. as a Hugging Face DatasetDict)."),
-    "list": ("hmtir.commands.catalog:list_entries", "List registered methods, metrics, models, presets, sources."),
+    "list": (
+        "hmtir.commands.catalog:list_entries",
+        "List registered methods, metrics, models, presets, sources.",
+    ),
     "submit": ("hmtir.commands.submit:submit", "Validate and score leaderboard submissions."),
     "leaderboard": ("hmtir.commands.leaderboard:leaderboard", "Build the leaderboard site and tables."),
     "compare": ("hmtir.commands.compare:compare", "Side-by-side visual comparison of methods on one image."),

@@ -68,7 +68,9 @@ class Registry(Generic[M]):
         self._loaded = False
         self.load_errors: dict[str, str] = {}  # module -> why it failed to import
 
-    def register(self, name: str | None = None, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(
+        self, name: str | None = None, **meta: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: ``@REG.register("name", paper=..., license=...)`` on a factory function or class."""
 
         def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:

@@ -41,9 +41,17 @@ def resolve_weights(
         path = folder / spec.filename
         if path.is_file():
             if verify and spec.sha256 and sha256_file(path) != spec.sha256:
-                raise HmtirError(f"weights file {path} has the wrong sha256 (expected {spec.sha256}); delete it and download again")
+                raise HmtirError(
+                    f"weights file {path} has the wrong sha256 (expected {spec.sha256}); delete it and download again"
+                )
             return path
-    how = f"run `hmtir download {spec.source}`" if spec.source else f"get it from {spec.url}" if spec.url else "obtain it"
+    how = (
+        f"run `hmtir download {spec.source}`"
+        if spec.source
+        else f"get it from {spec.url}"
+        if spec.url
+        else "obtain it"
+    )
     raise HmtirError(
         f"missing weights {spec.filename}: {how}, or put the file in {folders[0]} (searched: {', '.join(map(str, folders))})"
     )

@@ -9,7 +9,13 @@ from typing import Any
 
 from hmtir.registry import EntryMeta, Registry
 
-_MODEL_MODULES: list[str] = []
+_MODEL_MODULES: list[str] = [
+    "hmtir.models.restormer",
+    "hmtir.models.nafnet",
+    "hmtir.models.focalnet",
+    "hmtir.models.daclip",
+    "hmtir.models.diffuir",
+]
 
 MODELS: Registry[EntryMeta] = Registry("model", EntryMeta, _MODEL_MODULES)
 
