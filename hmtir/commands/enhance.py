@@ -77,8 +77,12 @@ def enhance_paths(
     weights: str | None = None,
     device: str = "auto",
     on_done: Callable[[EnhanceResult], None] | None = None,
+    method_options: dict[str, object] | None = None,
 ) -> list[EnhanceResult]:
-    """Enhance each job's frame with ``method`` and write it in the input's bit depth (atomic writes)."""
+    """Enhance each job's frame with ``method`` and write it in the input's bit depth (atomic writes).
+
+    ``method_options`` go to the method's factory (e.g. ``{"precision": "bf16", "compile": True}``).
+    """
     import torch
 
     from hmtir.evaluate.engine import resolve_device
@@ -89,7 +93,7 @@ def enhance_paths(
         raise HmtirError(f"unknown --degradation '{degradation}' (use {', '.join(DEGRADATION_CHOICES)})")
     scenario = "composite" if degradation == "composite" else "single"
     kwargs = {"weights": weights} if weights is not None else {}
-    runner = load_method(method, device=resolve_device(device), **kwargs)
+    runner = load_method(method, device=resolve_device(device), **kwargs, **(method_options or {}))
     results = []
     for job in jobs:
         frame = read_image(job.source)
@@ -125,13 +129,32 @@ def enhance_paths(
 @click.option(
     "--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda or cuda:N."
 )
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="Autocast precision of the network (fp32 reproduces the release's numerics).",
+)
+@click.option("--channels-last", is_flag=True, help="NHWC memory format (GPU speed-up).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the network (cached on disk).")
 def enhance(
-    inputs: tuple[Path, ...], out_dir: Path, method: str, degradation: str, weights: str | None, device: str
+    inputs: tuple[Path, ...],
+    out_dir: Path,
+    method: str,
+    degradation: str,
+    weights: str | None,
+    device: str,
+    precision: str,
+    channels_last: bool,
+    compile_: bool,
 ) -> None:
     """Enhance real TIR frames (files or folders) and write them to --out in their own bit depth."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
+
+    from hmtir.commands.evaluate import network_options
 
     jobs = plan_outputs(inputs, out_dir)
     console = Console(stderr=True)
@@ -140,7 +163,13 @@ def enhance(
     ) as progress:
         task = progress.add_task("enhance", total=len(jobs))
         results = enhance_paths(
-            jobs, method, degradation, weights, device, on_done=lambda _: progress.advance(task)
+            jobs,
+            method,
+            degradation,
+            weights,
+            device,
+            on_done=lambda _: progress.advance(task),
+            method_options=network_options(precision, channels_last, compile_),
         )
     table = Table(title=f"hmtir enhance: {method} ({degradation})")
     for column in ("input", "output", "size", "bits", "seconds"):

@@ -7,6 +7,16 @@ from pathlib import Path
 import click
 
 
+def network_options(precision: str, channels_last: bool, compile_: bool) -> dict[str, object]:
+    """Only the options that differ from the defaults, so methods without them still run by default."""
+    options: dict[str, object] = {"precision": precision} if precision != "fp32" else {}
+    if channels_last:
+        options["channels_last"] = True
+    if compile_:
+        options["compile"] = True
+    return options
+
+
 @click.command()
 @click.option("--method", "method", required=True, help="Registered method name (see `hmtir list methods`).")
 @click.option(
@@ -64,6 +74,15 @@ import click
     "--seed", type=int, default=0, show_default=True, help="Seed for methods that draw random numbers."
 )
 @click.option("--overwrite", is_flag=True, help="Replace a finished result in --out instead of refusing.")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="Network methods: autocast precision (fp32 reproduces the release's numerics).",
+)
+@click.option("--channels-last", is_flag=True, help="Network methods: NHWC memory format (GPU speed-up).")
+@click.option("--compile", "compile_", is_flag=True, help="Network methods: torch.compile (cached on disk).")
 def evaluate(
     method: str,
     data: Path | None,
@@ -78,6 +97,9 @@ def evaluate(
     weights: str | None,
     seed: int,
     overwrite: bool,
+    precision: str,
+    channels_last: bool,
+    compile_: bool,
 ) -> None:
     """Run a method on a benchmark and score it; resumes an interrupted run in the same --out."""
     from rich.console import Console
@@ -100,6 +122,7 @@ def evaluate(
         progress=True,
         seed=seed,
         overwrite=overwrite,
+        method_options=network_options(precision, channels_last, compile_),
     )
     console = Console()
     for table in summary_tables(result.summary):

@@ -14,10 +14,12 @@ Outputs in ``out/`` (all written atomically; ``summary.json`` last, so its prese
 from __future__ import annotations
 
 import hashlib
+import queue
 import random
 import shutil
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,15 +134,18 @@ def _build_metrics(metrics: str | Sequence[Any], device: str, convention: str) -
     return built
 
 
-def _resolve_method(method: str | Method, device: str, weights: str | Path | None) -> Method:
+def _resolve_method(
+    method: str | Method, device: str, weights: str | Path | None, options: Mapping[str, Any]
+) -> Method:
     if isinstance(method, Method):
-        if weights is not None:
+        if weights is not None or options:
             raise HmtirError(
-                "weights= applies only when the method is given by name; load the Method with them"
+                "weights= and method_options= apply only when the method is given by name; "
+                "load the Method with them"
             )
         return method.to(device)
     kwargs = {"weights": weights} if weights is not None else {}
-    return load_method(method, device=device, **kwargs)
+    return load_method(method, device=device, **kwargs, **options)
 
 
 def _sha256(path: Path) -> str:
@@ -231,6 +236,56 @@ def default_out_dir(method: str, root: Path, real: bool, fingerprint: dict[str, 
 # --- running -------------------------------------------------------------------------------------------
 
 
+_END = object()
+
+
+def prefetch(source: Iterable[Any], depth: int = 2) -> Iterator[Any]:
+    """Yield ``source``'s items while a background thread already produces the next ``depth`` of them.
+
+    Image decoding releases the GIL, so reading batch k+1 overlaps the GPU (or the scorer) working on batch
+    k. Items arrive in order; an exception raised while producing is re-raised here, at the item where it
+    happened. Closing the consumer early stops the thread.
+    """
+    if depth < 1:
+        yield from source
+        return
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not offer((item, None)):
+                    return
+        except BaseException as err:  # handed to the consumer, raised there
+            offer((_END, err))
+            return
+        offer((_END, None))
+
+    worker = threading.Thread(target=produce, name="hmtir-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = slots.get()
+            if item is _END:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def _batches(items: Sequence[_Item], batch_size: int) -> Iterator[list[tuple[_Item, Any, Any]]]:
     """Read images in order and group consecutive frames of equal size (a batch needs one shape)."""
     from hmtir.io.image import read_image
@@ -319,12 +374,17 @@ def evaluate(
     progress: bool = True,
     seed: int = 0,
     overwrite: bool = False,
+    method_options: Mapping[str, Any] | None = None,
+    prefetch_batches: int = 2,
 ) -> EvaluationResult:
     """Score ``method`` on every requested subset of an HM-TIR layout (or on unpaired ``real`` frames).
 
     ``metrics`` are registry names (or metric objects with the same protocol). ``convention="uint8"``
     scores outputs rounded to 8 bits, as when results are saved as PNG. Interrupted runs resume from
     ``out/cache.jsonl``; a finished ``out`` is only replaced with ``overwrite=True``.
+    ``method_options`` go to the method's factory (e.g. ``{"precision": "bf16"}``) and into the result's
+    identity, so runs with different options never share a cache or a default folder.
+    ``prefetch_batches`` batches are read ahead on a background thread (0: read inline).
     """
     if convention not in CONVENTIONS:
         raise HmtirError(f"unknown --convention '{convention}' (use {' or '.join(CONVENTIONS)})")
@@ -338,7 +398,8 @@ def evaluate(
         root, jobs = _plan_real(Path(real), metric_objects)
     else:
         root, jobs = _plan_paired(Path(data) if data is not None else None, subsets)
-    restorer = _resolve_method(method, device, weights)
+    options = dict(method_options or {})
+    restorer = _resolve_method(method, device, weights, options)
     metric_names = [m.meta.name for m in metric_objects]
     definitions = {m.meta.name: m.definition() for m in metric_objects}
 
@@ -351,6 +412,8 @@ def evaluate(
             "seed": seed,
             "weights_sha256": restorer.weights_sha256,
         }
+        if options:
+            fingerprint["method_options"] = options
         out = default_out_dir(restorer.name, root, real is not None, fingerprint)
     out = Path(out)
     _prepare_out(out, overwrite)
@@ -359,7 +422,8 @@ def evaluate(
     np.random.seed(seed)
     torch.manual_seed(seed)
     cache = ResultCache(out / CACHE_FILE)
-    run_config = config_digest(restorer.name, restorer.weights_sha256, definitions, convention, seed)
+    identity = restorer.name if not options else f"{restorer.name}{sorted(options.items())}"
+    run_config = config_digest(identity, restorer.weights_sha256, definitions, convention, seed)
     rows = _run_jobs(
         restorer,
         jobs,
@@ -372,6 +436,7 @@ def evaluate(
         save_images,
         out,
         progress,
+        prefetch_batches,
     )
 
     records = pd.DataFrame(
@@ -397,6 +462,7 @@ def evaluate(
         "seed": seed,
         "convention": convention,
         "batch_size": batch_size,
+        **({"method_options": options} if options else {}),
         "subsets": summarize_records(
             records,
             metric_names,
@@ -419,6 +485,7 @@ def _run_jobs(
     save_images: bool,
     out: Path,
     progress: bool,
+    prefetch_batches: int = 2,
 ) -> list[dict[str, Any]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -459,7 +526,7 @@ def _run_jobs(
                     continue
                 pending.append(item)
                 keys[item.name], hashes[item.name] = key, input_sha
-            for batch in _batches(pending, batch_size):
+            for batch in prefetch(_batches(pending, batch_size), prefetch_batches):
                 output, seconds = _restore(method, job, batch, device)
                 scored = _apply_convention(output, convention)
                 targets = None

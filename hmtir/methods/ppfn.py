@@ -4,6 +4,10 @@ Weights, for every entry: ``weights=None`` → the compact checkpoint shipped in
 ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank from the weights
 dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a bare/official
 state_dict (then the released architecture of the entry is assumed).
+
+Inference options, for every entry (defaults reproduce the fp32 eager numerics of the release):
+``precision`` (``fp32``/``bf16``/``fp16`` autocast), ``channels_last`` (NHWC weights and inputs) and
+``compile`` (``torch.compile`` with a persistent kernel cache); see :mod:`hmtir.models.accel`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ import torch.nn.functional as F
 from hmtir.errors import HmtirError
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
+from hmtir.models.accel import (
+    InferenceOptions,
+    autocast,
+    bank_on_device,
+    channels_last_input,
+    compile_module,
+    to_channels_last,
+)
 from hmtir.models.checkpoint import LoadedModel, load_checkpoint
 from hmtir.models.prompts import PromptBank
 from hmtir.models.restormer import PPFN_PAPER, RESTORMER_PAPER, RESTORMER_RELEASED
@@ -46,24 +58,39 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 class NetworkMethod(Method):
     """Runs a loaded network (SPT for PPFN models, one pass otherwise) at any input size."""
 
-    def __init__(self, meta: MethodMeta, loaded: LoadedModel, weights_sha256: str | None) -> None:
+    def __init__(
+        self,
+        meta: MethodMeta,
+        loaded: LoadedModel,
+        weights_sha256: str | None,
+        options: InferenceOptions | None = None,
+    ) -> None:
         self.meta = meta
         self.loaded = loaded
         self.weights_sha256 = weights_sha256
+        self.options = options or InferenceOptions()
+        if self.options.channels_last:
+            to_channels_last(self.loaded.model)
+        self._network: torch.nn.Module = loaded.model
+        self._bank = loaded.bank
 
     def to(self, device: str) -> Method:
         self.loaded.model.to(device)
+        self._bank = bank_on_device(self.loaded.bank, device)  # no host→device prompt copy per pass
+        if self.options.compile:
+            self._network, _ = compile_module(self.loaded.model, device)
         return super().to(device)
 
     def restore(
         self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
     ) -> torch.Tensor:
-        model = self.loaded.model
         x = batch.to(self.device, torch.float32)
-        padded, (height, width) = pad_to_multiple(x, model.size_multiple)
-        with torch.inference_mode():
-            out = spt_restore(model, self.loaded.bank, padded, degradation, scenario, clamp=True)
-        return out[..., :height, :width]
+        padded, (height, width) = pad_to_multiple(x, self.loaded.model.size_multiple)
+        if self.options.channels_last:
+            padded = channels_last_input(padded)
+        with torch.inference_mode(), autocast(self.device, self.options.precision):
+            out = spt_restore(self._network, self._bank, padded, degradation, scenario, clamp=True)
+        return out[..., :height, :width].float()
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -73,8 +100,12 @@ class NetworkMethod(Method):
             model_config=self.loaded.config,
             prompt_bank=None if bank is None else bank.origin,
             checkpoint=None if self.loaded.path is None else self.loaded.path.name,
+            inference=self.options.as_dict(),
         )
         return info
+
+
+_OPTION_PARAMS = {"precision": "fp32 | bf16 | fp16", "channels_last": False, "compile": False}
 
 
 def _shipped(method: str) -> Path:
@@ -128,13 +159,19 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
     summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet.",
     paper=PPFN_PAPER,
     license="MIT",
-    params={"weights": "shipped | official | PATH"},
+    params={"weights": "shipped | official | PATH", **_OPTION_PARAMS},
 )
-def ppfn(weights: str | Path | None = None) -> Method:
+def ppfn(
+    weights: str | Path | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,
+) -> Method:
+    options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load("ppfn", weights, "ppfn_restormer", RESTORMER_RELEASED)
     _check_fits("ppfn", loaded, prompts=True)
     backbone = loaded.name.removeprefix("ppfn_")
-    return NetworkMethod(METHODS.with_meta("ppfn", backbone=backbone), loaded, digest)
+    return NetworkMethod(METHODS.with_meta("ppfn", backbone=backbone), loaded, digest, options)
 
 
 @METHODS.register(
@@ -144,12 +181,18 @@ def ppfn(weights: str | Path | None = None) -> Method:
     summary="Restormer without prompts or SPT (the paper's Baseline row); needs --weights PATH.",
     paper=RESTORMER_PAPER,
     license="MIT",
-    params={"weights": "PATH"},
+    params={"weights": "PATH", **_OPTION_PARAMS},
 )
-def restormer(weights: str | Path | None = None) -> Method:
+def restormer(
+    weights: str | Path | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,
+) -> Method:
+    options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load("restormer", weights, "restormer", RESTORMER_RELEASED)
     _check_fits("restormer", loaded, prompts=False, model_name="restormer")
-    return NetworkMethod(METHODS.meta("restormer"), loaded, digest)
+    return NetworkMethod(METHODS.meta("restormer"), loaded, digest, options)
 
 
 @METHODS.register(
@@ -159,11 +202,17 @@ def restormer(weights: str | Path | None = None) -> Method:
     summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
     paper="Simple Baselines for Image Restoration (Chen et al., ECCV 2022)",
     license="MIT",
-    params={"weights": "shipped | PATH"},
+    params={"weights": "shipped | PATH", **_OPTION_PARAMS},
 )
-def nafnet(weights: str | Path | None = None) -> Method:
+def nafnet(
+    weights: str | Path | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,
+) -> Method:
     from hmtir.models.nafnet import NAFNET_COMPACT
 
+    options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load("nafnet", weights, "nafnet", NAFNET_COMPACT)
     _check_fits("nafnet", loaded, prompts=False, model_name="nafnet")
-    return NetworkMethod(METHODS.meta("nafnet"), loaded, digest)
+    return NetworkMethod(METHODS.meta("nafnet"), loaded, digest, options)

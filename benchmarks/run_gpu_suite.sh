@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one device call for issue 8 (GPU performance). Pass exactly this to the device tool:
+#
+#   run(command="bash benchmarks/run_gpu_suite.sh", timeout_s=540)
+#
+# 540 s of command + ~1-2 min machine start fits the 15-minute device budget with ~3 min to spare; the
+# suite itself stops starting new rows at --budget-s 450 (estimates per row) and rewrites its table after
+# every row, so even a killed run returns every finished number in $OUT (5 files: gpu_suite.md/.json/.log,
+# console.log, nvidia-smi.csv). A follow-up on the still-warm machine can re-run single sections, e.g.
+#   run(command="BUDGET_S=150 bash benchmarks/run_gpu_suite.sh --only compile", timeout_s=200)
+# hmtir is not installed on the device: the checkout is put on PYTHONPATH (its image has torch, Triton,
+# numpy, opencv, pandas, pyarrow, rich, click, pyyaml, tifffile; pyiqa/open_clip are not needed here).
+set -o pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export HMTIR_HOME="${HMTIR_HOME:-/tmp/hmtir-home}"  # torch.compile cache: $HMTIR_HOME/torch-compile
+OUT="${OUT:-$PWD/gpu-suite-out}"
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw \
+  --format=csv >"$OUT/nvidia-smi.csv" 2>&1 || true
+python3 benchmarks/gpu_suite.py --out "$OUT" --budget-s "${BUDGET_S:-450}" "$@" 2>&1 | tee "$OUT/console.log"
