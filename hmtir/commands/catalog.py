@@ -90,7 +90,7 @@ def _render(kind: str, rows: dict[str, dict[str, Any]]) -> Any:
     table.add_column("name", style="bold", no_wrap=True)
     columns = _columns(rows)
     for column in columns:  # metadata stays on one line each; the summary takes the remaining width
-        table.add_column(column, overflow="ellipsis", max_width=18)
+        table.add_column(column, overflow="fold", max_width=18)
     table.add_column("summary", overflow="fold")
     for name, row in rows.items():
         table.add_row(name, *(_format(row.get(c)) for c in columns), _format(row.get("summary")))
