@@ -25,7 +25,23 @@ CATALOGS: dict[str, tuple[str, str]] = {
 }
 
 # Fields every entry has but a table has no room for (shown with --json).
-_HIDDEN = ("name", "summary", "params", "ranges", "files", "mirrors", "citation", "source", "paper")
+# Bulky or secondary fields stay out of the table (an 80-column terminal must still show name, kind and summary);
+# `hmtir list --json` has everything.
+_HIDDEN = (
+    "name",
+    "summary",
+    "params",
+    "ranges",
+    "files",
+    "mirrors",
+    "citation",
+    "source",
+    "paper",
+    "backbone",
+    "uses_prompts",
+    "version",
+    "score_range",
+)
 
 
 def _presets() -> dict[str, Any]:
