@@ -1,0 +1,232 @@
+"""``hmtir train``: a thin shell over :func:`hmtir.train.loop.train` (options, progress bar, summary table).
+
+Also the entry of ``python -m hmtir.train`` and ``torchrun --nproc_per_node N -m hmtir.train``; under
+torchrun only rank 0 draws the progress bar and prints.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hmtir.errors import HmtirError
+
+
+@click.command()
+@click.option("--model", default=None, help="Model name (see `hmtir list models`) [recipe: ppfn_nafnet].")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder of clean frames, or an HM-TIR root (imgs/ + meta/train.txt).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("runs/train"),
+    show_default=True,
+    help="Run folder: checkpoints/last.pt, model.pt, scalars.csv, tensorboard/.",
+)
+@click.option(
+    "--val-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Held-out clean frames, degraded once with a fixed seed, scored (PSNR/SSIM) every --val-every steps.",
+)
+@click.option("--recipe", default="official", show_default=True, help="Shipped recipe name or a YAML file.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimizer steps [recipe].")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=None, help="Epochs over --data (overrides --steps)."
+)
+@click.option(
+    "--no-spt", is_flag=True, help="Plain backbone, composite → clean, no prompts (the Baseline row)."
+)
+@click.option(
+    "--amp", type=click.Choice(["none", "bf16"]), default=None, help="Mixed precision [recipe: none]."
+)
+@click.option("--resume", is_flag=True, help="Continue exactly from OUT/checkpoints/last.pt.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Per-process batch [recipe: 4].")
+@click.option("--crop", type=click.IntRange(min=8), default=None, help="Random crop size [recipe: 256].")
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Peak learning rate [recipe: 8e-5].",
+)
+@click.option(
+    "--warmup-steps", type=click.IntRange(min=0), default=None, help="Linear warm-up steps [recipe]."
+)
+@click.option(
+    "--preset", "presets", multiple=True, help="On-the-fly degradation preset(s), cycled [recipe: hard]."
+)
+@click.option("--seed", type=int, default=None, help="Run seed [recipe: 0].")
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="DataLoader workers per process.")
+@click.option(
+    "--threads", type=click.IntRange(min=0), default=None, help="CPU threads per process (0: split cores)."
+)
+@click.option(
+    "--log-every", type=click.IntRange(min=1), default=None, help="Scalar logging interval (steps)."
+)
+@click.option("--val-every", type=click.IntRange(min=1), default=None, help="Validation interval (steps).")
+@click.option("--ckpt-every", type=click.IntRange(min=1), default=None, help="Checkpoint interval (steps).")
+@click.option(
+    "--model-config", default=None, help="JSON overrides of the model config, e.g. '{\"width\": 8}'."
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop (and checkpoint) after this wall-clock budget.",
+)
+@click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda (torchrun: one GPU per rank)."
+)
+def train(
+    model: str | None,
+    data: Path,
+    out: Path,
+    val_data: Path | None,
+    recipe: str,
+    steps: int | None,
+    epochs: int | None,
+    no_spt: bool,
+    amp: str | None,
+    resume: bool,
+    batch_size: int | None,
+    crop: int | None,
+    lr: float | None,
+    warmup_steps: int | None,
+    presets: tuple[str, ...],
+    seed: int | None,
+    workers: int | None,
+    threads: int | None,
+    log_every: int | None,
+    val_every: int | None,
+    ckpt_every: int | None,
+    model_config: str | None,
+    max_minutes: float | None,
+    device: str,
+) -> None:
+    """Train PPFN with SPT (or, with --no-spt, the plain backbone) on clean TIR frames, degraded on the fly."""
+    import json
+
+    from hmtir.train.config import load_config
+
+    try:
+        overrides_model = json.loads(model_config) if model_config else None
+    except json.JSONDecodeError as err:
+        raise HmtirError(f"--model-config is not valid JSON: {err}") from None
+    config = load_config(
+        recipe,
+        model=model,
+        model_config=overrides_model,
+        spt=False if no_spt else None,
+        amp=amp,
+        steps=steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        crop=crop,
+        lr=lr,
+        warmup_steps=warmup_steps,
+        presets=list(presets) or None,
+        seed=seed,
+        workers=workers,
+        threads=threads,
+        log_every=log_every,
+        val_every=val_every,
+        ckpt_every=ckpt_every,
+    )
+    _run(config, data, out, val_data, resume, device, None if max_minutes is None else max_minutes * 60)
+
+
+def _run(
+    config: Any,
+    data: Path,
+    out: Path,
+    val_data: Path | None,
+    resume: bool,
+    device: str,
+    max_seconds: float | None,
+) -> None:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+
+    from hmtir.train.loop import train as run_training
+
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not is_main,
+    )
+    task = progress.add_task("train", total=None, info="")
+
+    def on_step(step: int, total: int, scalars: dict[str, float]) -> None:
+        info = " ".join(f"{k.removeprefix('val/')}={v:.4g}" for k, v in scalars.items())
+        progress.update(task, completed=step, total=total, info=info)
+
+    from hmtir.train.checkpointing import last_checkpoint
+
+    if resume and is_main and not last_checkpoint(out).is_file():
+        console.print(f"[yellow]--resume: no checkpoint at {last_checkpoint(out)}; starting a fresh run")
+    with progress:
+        result = run_training(
+            config,
+            data,
+            out,
+            val_data=val_data,
+            resume=resume,
+            device=device,
+            on_step=on_step,
+            max_seconds=max_seconds,
+        )
+    if not is_main:
+        return
+    table = Table(title="hmtir train")
+    table.add_column("item")
+    table.add_column("value")
+    rows = [
+        (
+            "model",
+            f"{config.model if config.spt else config.plain_model} ({'SPT' if config.spt else 'no prompts'})",
+        ),
+        ("steps", str(result.steps)),
+        ("last loss", f"{result.losses[-1]:.4f}" if result.losses else "-"),
+        *((k, f"{v:.4f}") for k, v in result.validation.items()),
+        ("seconds", f"{result.seconds:.1f}"),
+        ("model", str(result.final_model)),
+        ("resume checkpoint", str(result.last_checkpoint)),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
+
+
+def main() -> None:
+    """Console entry for ``python -m hmtir.train`` with the CLI's one-line error handling."""
+    try:
+        train.main(standalone_mode=False)
+    except HmtirError as err:
+        raise SystemExit(f"Error: {err}") from None
+    except click.ClickException as err:
+        err.show()
+        raise SystemExit(err.exit_code) from None
+    except click.exceptions.Abort:
+        raise SystemExit(1) from None

@@ -1,0 +1,113 @@
+"""Training configuration: a recipe YAML (data, shipped in the package) plus command-line overrides.
+
+The recipe is the single source of the defaults, so ``hmtir train`` with no options reproduces the
+official PPFN/SPT recipe; every run records the resolved config in its checkpoints and summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hmtir.errors import HmtirError
+
+RECIPES_DIR = Path(__file__).with_name("recipes")
+DEFAULT_RECIPE = "official"
+AMP_MODES = ("none", "bf16")
+MIX_MODES = ("official", "composite")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (its identity when resuming)."""
+
+    model: str = "ppfn_nafnet"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    spt: bool = True
+    mix: str = "official"
+    presets: list[str] = field(default_factory=lambda: ["hard"])
+    gate: float = 0.8
+    loss: str = "l1"
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "adam", "betas": [0.9, 0.999]})
+    lr: float = 8e-5
+    lr_min: float = 1e-6
+    warmup_steps: int = 1000
+    batch_size: int = 4
+    crop: int = 256
+    flips: bool = True
+    steps: int = 300000
+    epochs: int | None = None
+    seed: int = 0
+    workers: int = 0
+    log_every: int = 10
+    val_every: int = 5000
+    val_preset: str = "normal"
+    val_crop: int = 0
+    val_max_frames: int = 64
+    ckpt_every: int = 5000
+    amp: str = "none"
+    threads: int = 0  # CPU threads per process; 0 = all cores shared among this node's processes
+
+    def __post_init__(self) -> None:
+        if self.amp not in AMP_MODES:
+            raise HmtirError(f"--amp must be one of {', '.join(AMP_MODES)} (got '{self.amp}')")
+        if self.mix not in MIX_MODES:
+            raise HmtirError(f"recipe key 'mix' must be one of {', '.join(MIX_MODES)} (got '{self.mix}')")
+        if self.loss != "l1":
+            raise HmtirError(f"recipe key 'loss': only 'l1' is implemented (got '{self.loss}')")
+        if str(self.optimizer.get("name", "adam")).lower() != "adam":
+            raise HmtirError(
+                f"recipe key 'optimizer.name': only 'adam' is implemented (got '{self.optimizer['name']}')"
+            )
+        for key in ("batch_size", "crop", "log_every", "ckpt_every", "val_every"):
+            if int(getattr(self, key)) < 1:
+                raise HmtirError(f"--{key.replace('_', '-')} must be at least 1 (got {getattr(self, key)})")
+        if self.steps < 1 and self.epochs is None:
+            raise HmtirError(f"--steps must be at least 1 (got {self.steps})")
+        if self.epochs is not None and self.epochs < 1:
+            raise HmtirError(f"--epochs must be at least 1 (got {self.epochs})")
+        if not self.presets:
+            raise HmtirError("recipe key 'presets' needs at least one degradation preset")
+
+    @property
+    def plain_model(self) -> str:
+        """The backbone trained when SPT/prompts are off (the paper's Baseline row)."""
+        return self.model.removeprefix("ppfn_")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recipe_path(recipe: str | Path) -> Path:
+    """A shipped recipe by name (``official``) or a YAML file path."""
+    path = Path(recipe)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise HmtirError(f"recipe file {path} does not exist")
+        return path
+    shipped = RECIPES_DIR / f"{recipe}.yaml"
+    if not shipped.is_file():
+        names = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+        raise HmtirError(f"unknown recipe '{recipe}' (shipped: {names}; or pass a .yaml path)")
+    return shipped
+
+
+def load_config(recipe: str | Path = DEFAULT_RECIPE, **overrides: Any) -> TrainConfig:
+    """Recipe values, then non-None ``overrides``; unknown keys are refused (typos must not pass silently)."""
+    path = recipe_path(recipe)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise HmtirError(f"recipe {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    data.pop("version", None)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise HmtirError(
+            f"recipe {path.name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return TrainConfig(**data)

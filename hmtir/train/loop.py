@@ -1,0 +1,450 @@
+"""The training loop: on-the-fly degradation, SPT losses, DDP, exact resume, validation, checkpoints.
+
+Determinism is structural rather than stateful, so a resumed (or differently sharded) run repeats an
+uninterrupted one exactly: the sample order of epoch ``e`` comes from ``DistributedSampler`` seeded with
+``(seed, e)``; every item's crop/flip randomness is seeded from ``(seed, epoch, rank, position)``; the
+degradation generator of step ``s`` is reseeded from ``(seed, s, rank)``. The global RNG states are still
+saved and restored, for anything else that draws from them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from hmtir.data.datasets import TrainFrames
+from hmtir.data.layout import CLEAN_DIR, list_images
+from hmtir.degrade.ops import STEPS
+from hmtir.degrade.torch_ops import COMPOSITE, degrade
+from hmtir.errors import HmtirError
+from hmtir.io.atomic import atomic_write_text
+from hmtir.io.image import read_image
+from hmtir.models import create_model
+from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
+from hmtir.models.ppfn import PromptableNet, count_parameters
+from hmtir.models.prompts import PromptBank
+from hmtir.models.spt import spt_losses, spt_restore
+from hmtir.train import distributed
+from hmtir.train.checkpointing import last_checkpoint, load_training_state, restore_rng, save_training_state
+from hmtir.train.config import TrainConfig
+from hmtir.train.logging import ScalarLogger
+
+FINAL_MODEL = "model.pt"
+SUMMARY_FILE = "train_summary.json"
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (SeedSequence mixing: neighbouring inputs give unrelated seeds)."""
+    return int(
+        np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> np.uint64(1)
+    )
+
+
+class SeededItems(Dataset):
+    """Wraps :class:`TrainFrames` so item ``(index, seed)`` draws its crop/flips from ``seed`` alone."""
+
+    def __init__(self, frames: TrainFrames) -> None:
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        index, seed = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            item = self.frames[index]
+        return {"clean": item["clean"]}
+
+
+@dataclass
+class Schedule:
+    """Where global step ``s`` falls: epoch and position inside it (all ranks have equal batch counts)."""
+
+    batches_per_epoch: int
+
+    def locate(self, step: int) -> tuple[int, int]:
+        return divmod(step, self.batches_per_epoch)
+
+
+def batch_keys(
+    sampler: DistributedSampler, epoch: int, batch_size: int, seed: int, rank: int
+) -> list[tuple[int, int]]:
+    """This rank's (index, item seed) list for ``epoch``, cut to whole batches."""
+    sampler.set_epoch(epoch)
+    indices = list(sampler)
+    usable = len(indices) // batch_size * batch_size
+    return [
+        (index, derived_seed(seed, epoch, rank, position)) for position, index in enumerate(indices[:usable])
+    ]
+
+
+def iterate_batches(
+    items: SeededItems, config: TrainConfig, ctx: distributed.DistContext, start_step: int, total_steps: int
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """(global step, clean batch) from ``start_step`` on, epoch after epoch."""
+    sampler = DistributedSampler(
+        items, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed, drop_last=True
+    )
+    schedule = Schedule(len(sampler) // config.batch_size)
+    if schedule.batches_per_epoch < 1:
+        raise HmtirError(
+            f"{len(items)} training frames cannot fill one batch of {config.batch_size} "
+            f"on each of {ctx.world_size} process(es); lower --batch-size or add frames"
+        )
+    step = start_step
+    while step < total_steps:
+        epoch, position = schedule.locate(step)
+        keys = batch_keys(sampler, epoch, config.batch_size, config.seed, ctx.rank)[
+            position * config.batch_size :
+        ]
+        loader = DataLoader(
+            items,
+            batch_size=config.batch_size,
+            sampler=keys,
+            num_workers=config.workers,
+            pin_memory=ctx.device.type == "cuda",
+            persistent_workers=False,
+        )
+        for batch in loader:
+            yield step, batch["clean"]
+            step += 1
+            if step >= total_steps:
+                return
+
+
+def lr_factor(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
+    """Linear warm-up (≤5 % of the run) then cosine from ``lr`` down to ``lr_min``."""
+    warmup = min(config.warmup_steps, max(0, total_steps // 20))
+    floor = config.lr_min / config.lr
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class SPTObjective(nn.Module):
+    """One training objective per batch, wrapped as a module so DDP sees exactly one forward per step.
+
+    The batch follows the official mix: single-step samples train one pass with their degradation prompt
+    and the ``single`` scenario; composite samples train the three SPT passes (targets contrast+blur,
+    contrast-only, clean; stop-gradient between passes). Groups are weighted by their share of the batch.
+    Without SPT (or for a prompt-free net) everything is one pass, degraded → clean.
+    """
+
+    def __init__(self, model: PromptableNet, bank: PromptBank | None, spt: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.bank = bank
+        if model.uses_prompts != spt:
+            raise HmtirError(
+                "SPT training needs a PPFN (prompted) model and prompt-free training a plain one"
+            )
+        self.spt = spt
+
+    def forward(
+        self,
+        degraded: torch.Tensor,
+        clean: torch.Tensor,
+        steps: dict[str, torch.Tensor],
+        labels: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if not self.spt:
+            return spt_losses(self.model, self.bank, degraded, [clean]).total, {}
+        if labels is None:  # mix "composite": every sample is a chained composite
+            labels = torch.full((degraded.shape[0],), COMPOSITE, device=degraded.device)
+        batch = degraded.shape[0]
+        total = degraded.new_zeros(())
+        parts: dict[str, torch.Tensor] = {}
+        for label in torch.unique(labels).tolist():
+            idx = (labels == label).nonzero().flatten()
+            weight = idx.numel() / batch
+            if label == COMPOSITE:
+                targets = [steps["blur"][idx], steps["contrast"][idx], clean[idx]]
+                out = spt_losses(self.model, self.bank, degraded[idx], targets, "composite")
+                for (stage, _), loss in zip(out.schedule, out.per_pass):
+                    parts[f"composite_{stage}"] = loss.detach()
+            else:
+                out = spt_losses(self.model, self.bank, degraded[idx], [clean[idx]], STEPS[label], "single")
+                parts[f"single_{STEPS[label]}"] = out.total.detach()
+            total = total + weight * out.total
+        return total, parts
+
+
+@dataclass
+class ValidationSet:
+    """Held-out frames degraded once (fixed seed) so every validation scores the same inputs."""
+
+    degraded: list[torch.Tensor]
+    clean: list[torch.Tensor]
+    preset: str
+
+    @classmethod
+    def build(cls, folder: Path, config: TrainConfig) -> ValidationSet:
+        root = folder / CLEAN_DIR if (folder / CLEAN_DIR).is_dir() else folder
+        names = list_images(root)[: config.val_max_frames]
+        if not names:
+            raise HmtirError(f"--val-data {folder} holds no images")
+        generator = torch.Generator().manual_seed(derived_seed(config.seed, 7919))
+        degraded, clean = [], []
+        for name in names:
+            image = torch.from_numpy(read_image(root / name, luminance=True).data)[None, None]
+            if config.val_crop:
+                height, width = image.shape[-2:]
+                size_h, size_w = min(config.val_crop, height), min(config.val_crop, width)
+                top, left = (height - size_h) // 2, (width - size_w) // 2
+                image = image[..., top : top + size_h, left : left + size_w].contiguous()
+            degraded.append(degrade(image, config.val_preset, generator, gate=config.gate).degraded)
+            clean.append(image)
+        return cls(degraded, clean, config.val_preset)
+
+    def score(self, model: PromptableNet, bank: PromptBank | None, device: torch.device) -> dict[str, float]:
+        from hmtir.methods.ppfn import pad_to_multiple
+        from hmtir.metrics import create_metric
+
+        metrics = {name: create_metric(name) for name in ("psnr", "ssim")}
+        totals = {name: 0.0 for name in metrics}
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
+            for degraded, clean in zip(self.degraded, self.clean):
+                padded, (height, width) = pad_to_multiple(degraded.to(device), model.size_multiple)
+                out = (
+                    spt_restore(model, bank, padded, "composite", "composite")[..., :height, :width]
+                    .float()
+                    .cpu()
+                )
+                for name, metric in metrics.items():
+                    totals[name] += float(metric(out, clean)[0])
+        model.train(was_training)
+        return {f"val/{name}": total / len(self.degraded) for name, total in totals.items()}
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    steps: int
+    final_model: Path
+    last_checkpoint: Path
+    losses: list[float] = field(default_factory=list)
+    validation: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    rank_checksums: list[float] = field(default_factory=list)
+
+
+def build_network(config: TrainConfig) -> tuple[str, PromptableNet, PromptBank | None]:
+    name = config.model if config.spt else config.plain_model
+    overrides = dict(config.model_config)
+    if not name.startswith("ppfn_"):
+        overrides.pop("prompt", None)
+    try:
+        model = create_model(name, **overrides)
+    except TypeError as err:
+        raise HmtirError(f"--model {name}: bad model config {overrides} ({err})") from None
+    if not isinstance(model, PromptableNet):
+        raise HmtirError(f"--model {name} is not a trainable restoration network")
+    return name, model, PromptBank.seeded() if model.uses_prompts else None
+
+
+def total_steps_for(config: TrainConfig, frames: int, world_size: int) -> int:
+    if config.epochs is None:
+        return config.steps
+    per_rank = frames // world_size
+    batches = per_rank // config.batch_size
+    if batches < 1:
+        raise HmtirError(
+            f"{frames} frames cannot fill one batch of {config.batch_size} on each of {world_size} process(es)"
+        )
+    return config.epochs * batches
+
+
+def parameter_checksum(model: nn.Module) -> float:
+    return float(sum(p.detach().double().sum().item() for p in model.parameters()))
+
+
+ProgressHook = Callable[[int, int, dict[str, float]], None]
+
+
+def train(
+    config: TrainConfig,
+    data: Path | str,
+    out: Path | str,
+    val_data: Path | str | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    on_step: ProgressHook | None = None,
+    max_seconds: float | None = None,
+) -> TrainResult:
+    """Train ``config.model`` on clean frames in ``data``; rank 0 writes checkpoints and logs under ``out``.
+
+    ``max_seconds`` stops early at a wall-clock budget (the final checkpoint records the reached step).
+    """
+    out = Path(out)
+    ctx = distributed.setup(device, config.threads)
+    try:
+        return _train(config, Path(data), out, val_data, resume, ctx, on_step, max_seconds)
+    finally:
+        distributed.teardown(ctx)
+
+
+def _train(
+    config: TrainConfig,
+    data: Path,
+    out: Path,
+    val_data: Path | str | None,
+    resume: bool,
+    ctx: distributed.DistContext,
+    on_step: ProgressHook | None,
+    max_seconds: float | None,
+) -> TrainResult:
+    torch.manual_seed(config.seed)
+    frames = TrainFrames(data, crop=config.crop, flips=config.flips)
+    items = SeededItems(frames)
+    total_steps = total_steps_for(config, len(frames), ctx.world_size)
+    name, model, bank = build_network(config)
+    model.to(ctx.device).train()
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=config.lr,
+        betas=tuple(config.optimizer.get("betas", (0.9, 0.999))),
+        weight_decay=float(config.optimizer.get("weight_decay", 0.0)),
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, total_steps))
+    config_dict = config.as_dict()
+    start_step = 0
+    checkpoint_path = last_checkpoint(out)
+    if distributed.broadcast_flag(ctx, resume and checkpoint_path.is_file()):
+        state = load_training_state(checkpoint_path, config_dict)
+        load_state_dict_strict(model, state["state_dict"], source=f"checkpoint {checkpoint_path}")
+        if state.get("prompt_bank") is not None:
+            bank = PromptBank.from_dict(state["prompt_bank"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"])
+        start_step = int(state["step"])
+    objective = SPTObjective(model, bank, config.spt)
+    if ctx.distributed:
+        ddp_kwargs = {"device_ids": [ctx.device.index]} if ctx.device.type == "cuda" else {}
+        step_module: nn.Module = nn.parallel.DistributedDataParallel(objective, **ddp_kwargs)
+    else:
+        step_module = objective
+    logger = ScalarLogger(out, resume_step=start_step if start_step else None) if ctx.is_main else None
+    validation = ValidationSet.build(Path(val_data), config) if val_data is not None and ctx.is_main else None
+    meta = {
+        "recipe": config_dict,
+        "data": str(Path(data).resolve()),
+        "frames": len(frames),
+        "world_size": ctx.world_size,
+        "parameters": count_parameters(model),
+    }
+
+    def save(step: int, scores: dict[str, float]) -> None:
+        if ctx.is_main:
+            save_training_state(
+                checkpoint_path,
+                name,
+                model,
+                bank,
+                optimizer,
+                scheduler,
+                step,
+                config_dict,
+                {**meta, "step": step, "validation": scores},
+            )
+
+    amp = torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
+    generator = torch.Generator(device=ctx.device)
+    losses: list[float] = []
+    scores: dict[str, float] = {}
+    scored_at = -1
+    started = time.perf_counter()
+    step = start_step
+    for step, clean in iterate_batches(items, config, ctx, start_step, total_steps):
+        clean = clean.to(ctx.device, non_blocking=True)
+        generator.manual_seed(derived_seed(config.seed, step, ctx.rank))
+        preset = config.presets[step % len(config.presets)]
+        with torch.no_grad():
+            batch = degrade(
+                clean,
+                preset,
+                generator,
+                gate=config.gate,
+                return_steps=True,
+                training_mix=config.spt and config.mix == "official",
+            )
+        with amp:
+            loss, parts = step_module(batch.degraded, clean, batch.steps, batch.labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.float().backward()
+        optimizer.step()
+        scheduler.step()
+        done = step + 1
+        global_loss = float(distributed.mean_across(ctx, loss.detach().float()))
+        if not math.isfinite(global_loss):
+            raise HmtirError(
+                f"training diverged at step {done}: loss is {global_loss} (lower --lr or disable --amp)"
+            )
+        losses.append(global_loss)
+        if logger is not None and (done % config.log_every == 0 or done == total_steps):
+            logger.log(
+                done,
+                {
+                    "train/loss": global_loss,
+                    "train/lr": scheduler.get_last_lr()[0],
+                    **{f"train/{k}": float(v) for k, v in parts.items()},
+                },
+            )
+        if validation is not None and done % config.val_every == 0:
+            scores, scored_at = validation.score(model, bank, ctx.device), done
+            logger.log(done, scores)
+        if done % config.ckpt_every == 0:
+            save(done, scores)
+            distributed.barrier(ctx)
+        if on_step is not None:
+            on_step(done, total_steps, {"loss": global_loss, "lr": scheduler.get_last_lr()[0], **scores})
+        step = done
+        if max_seconds is not None and distributed.broadcast_flag(
+            ctx, time.perf_counter() - started > max_seconds
+        ):
+            break
+    final_step = step
+    if validation is not None and scored_at != final_step:
+        scores = validation.score(model, bank, ctx.device)
+        logger.log(final_step, scores)
+    if final_step % config.ckpt_every != 0 or final_step == start_step:
+        save(final_step, scores)
+    checksums = distributed.gather_floats(ctx, parameter_checksum(model))
+    seconds = time.perf_counter() - started
+    final_model = out / FINAL_MODEL
+    if ctx.is_main:
+        save_checkpoint(
+            final_model, name, model, bank, meta={**meta, "step": final_step, "validation": scores}
+        )
+        summary = {
+            "model": name,
+            "steps": final_step,
+            "resumed_from": start_step,
+            "seconds": seconds,
+            "validation": scores,
+            "rank_parameter_checksums": checksums,
+            "config": config_dict,
+            "meta": meta,
+        }
+        atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
+        logger.close()
+    distributed.barrier(ctx)
+    return TrainResult(out, final_step, final_model, checkpoint_path, losses, scores, seconds, checksums)

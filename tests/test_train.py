@@ -1,0 +1,284 @@
+"""Training: SPT objective (targets, pass order, stop-gradient), loss decrease, exact resume, config errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from hmtir.commands.train import train as train_command
+from hmtir.degrade.torch_ops import COMPOSITE, MIX_LABELS, degrade
+from hmtir.errors import HmtirError
+from hmtir.io.image import write_image
+from hmtir.methods import load_method
+from hmtir.models import create_model
+from hmtir.models.checkpoint import read_checkpoint
+from hmtir.models.prompts import PromptBank
+from hmtir.models.spt import run_pass, spt_losses
+from hmtir.train.config import load_config
+from hmtir.train.logging import read_scalars
+from hmtir.train.loop import SPTObjective, lr_factor, train
+
+TINY = {
+    "width": 4,
+    "enc_blocks": [1],
+    "dec_blocks": [1],
+    "middle_blocks": 1,
+    "stem_downsample": 1,
+    "prompt": {"dim": 8},
+}
+TINY_RUN = {
+    "model_config": TINY,
+    "crop": 32,
+    "batch_size": 2,
+    "threads": 1,
+    "log_every": 1,
+    "warmup_steps": 0,
+}
+
+
+def smooth_frames(count: int, size: int = 40, seed: int = 0) -> list[np.ndarray]:
+    """Frames with TIR-like structure (blobs on a gradient) so blur/contrast are learnable signals."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:size, 0:size] / size
+    frames = []
+    for _ in range(count):
+        image = 0.3 + 0.2 * xs + 0.1 * ys
+        for _ in range(3):
+            cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.05, 0.2)
+            image = image + 0.4 * np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * r**2))
+        frames.append(np.clip(image, 0, 1).astype(np.float32))
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("frames")
+    for i, frame in enumerate(smooth_frames(6)):
+        write_image(folder / f"f{i}.png", frame)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # tiny convs on a shared 2-core box: extra threads only contend
+
+
+def tiny_ppfn() -> tuple[torch.nn.Module, PromptBank]:
+    torch.manual_seed(0)
+    return create_model("ppfn_nafnet", **TINY), PromptBank.seeded()
+
+
+def composite_batch(batch: int = 2, seed: int = 3):  # noqa: ANN201 - DegradedBatch
+    clean = torch.from_numpy(np.stack(smooth_frames(batch, 32, seed)))[:, None]
+    return clean, degrade(clean, "hard", torch.Generator().manual_seed(seed), gate=1.0, return_steps=True)
+
+
+def test_composite_targets_follow_the_cascade_in_reverse() -> None:
+    model, bank = tiny_ppfn()
+    clean, batch = composite_batch()
+    labels = torch.full((2,), COMPOSITE)
+    objective = SPTObjective(model, bank, spt=True)
+    total, parts = objective(batch.degraded, clean, batch.steps, labels)
+
+    # Recompute the three passes by hand: noise → blur → contrast prompts, composite scenario, detached chain.
+    out1 = run_pass(model, bank, batch.degraded, "noise", "composite")
+    out2 = run_pass(model, bank, out1.detach().clamp(0, 1), "blur", "composite")
+    out3 = run_pass(model, bank, out2.detach().clamp(0, 1), "contrast", "composite")
+    expected = [
+        F.l1_loss(out1, batch.steps["blur"]),
+        F.l1_loss(out2, batch.steps["contrast"]),
+        F.l1_loss(out3, clean),
+    ]
+    assert [parts[f"composite_{s}"].item() for s in ("noise", "blur", "contrast")] == pytest.approx(
+        [e.item() for e in expected], abs=1e-7
+    )
+    assert total.item() == pytest.approx(sum(e.item() for e in expected), abs=1e-6)
+    # the targets really are distinct stages: contrast-only differs from contrast+blur differs from clean
+    assert (batch.steps["blur"] - batch.steps["contrast"]).abs().mean() > 1e-3
+    assert (batch.steps["contrast"] - clean).abs().mean() > 1e-2
+
+
+def test_stop_gradient_between_passes() -> None:
+    model, bank = tiny_ppfn()
+    clean, batch = composite_batch()
+    degraded = batch.degraded.clone().requires_grad_(True)
+    targets = [batch.steps["blur"], batch.steps["contrast"], clean]
+    losses = spt_losses(model, bank, degraded, targets, "composite")
+    (grad_first,) = torch.autograd.grad(losses.per_pass[0], degraded, retain_graph=True)
+    assert grad_first.abs().sum() > 0
+    for later in losses.per_pass[1:]:  # passes 2 and 3 see pass 1's output detached: no path to the input
+        (grad_later,) = torch.autograd.grad(later, degraded, retain_graph=True, allow_unused=True)
+        assert grad_later is None or grad_later.abs().sum() == 0
+    # and pass 3's loss does not reach pass 1's output through the chain either
+    (through_chain,) = torch.autograd.grad(
+        losses.per_pass[2], losses.outputs[0], retain_graph=True, allow_unused=True
+    )
+    assert through_chain is None
+
+
+def test_single_degradation_samples_use_their_prompt_and_the_single_scenario() -> None:
+    model, bank = tiny_ppfn()
+    clean, batch = composite_batch(batch=4)
+    blur, composite = MIX_LABELS.index("blur"), COMPOSITE
+    labels = torch.tensor([blur, composite, blur, composite])
+    total, parts = SPTObjective(model, bank, spt=True)(batch.degraded, clean, batch.steps, labels)
+    single = [0, 2]
+    expected_single = F.l1_loss(
+        run_pass(model, bank, batch.degraded[single], "blur", "single"), clean[single]
+    )
+    assert parts["single_blur"].item() == pytest.approx(expected_single.item(), abs=1e-7)
+    composite_total = sum(parts[f"composite_{s}"] for s in ("noise", "blur", "contrast"))
+    # groups weighted by their share of the batch
+    assert total.item() == pytest.approx(
+        0.5 * expected_single.item() + 0.5 * composite_total.item(), abs=1e-6
+    )
+
+
+def test_prompt_free_objective_is_one_pass_to_clean() -> None:
+    torch.manual_seed(0)
+    plain = create_model("nafnet", **{k: v for k, v in TINY.items() if k != "prompt"})
+    clean, batch = composite_batch()
+    total, parts = SPTObjective(plain, None, spt=False)(batch.degraded, clean, batch.steps, None)
+    assert parts == {}
+    assert total.item() == pytest.approx(F.l1_loss(plain(batch.degraded), clean).item(), abs=1e-7)
+    with pytest.raises(HmtirError, match="SPT training needs a PPFN"):
+        SPTObjective(plain, None, spt=True)
+
+
+def test_training_decreases_loss_on_a_fixed_batch() -> None:
+    model, bank = tiny_ppfn()
+    clean, batch = composite_batch(batch=4)
+    labels = torch.tensor([COMPOSITE, MIX_LABELS.index("noise"), COMPOSITE, MIX_LABELS.index("contrast")])
+    objective = SPTObjective(model, bank, spt=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(20):
+        loss, _ = objective(batch.degraded, clean, batch.steps, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses[::4]  # measured: 0.717 → 0.222 in 20 steps
+
+
+def test_lr_schedule_warms_up_then_follows_cosine_to_the_floor() -> None:
+    config = load_config(lr=8e-5, lr_min=1e-6, warmup_steps=10)
+    factor = lr_factor(config, total_steps=1000)  # warm-up capped at 5 % = 10 steps here (10 < 50)
+    assert factor(0) == pytest.approx(0.1)
+    assert factor(9) == pytest.approx(1.0)
+    assert factor(10) == pytest.approx(1.0)
+    assert factor(505) == pytest.approx((1e-6 / 8e-5) + (1 - 1e-6 / 8e-5) * 0.5, rel=1e-6)
+    assert factor(1000) * 8e-5 == pytest.approx(1e-6)
+
+
+def test_resume_reproduces_an_uninterrupted_run_bit_for_bit(frames_dir: Path, tmp_path: Path) -> None:
+    k = 3
+    config = load_config(**TINY_RUN, steps=2 * k, ckpt_every=k)
+    straight = train(config, frames_dir, tmp_path / "straight", device="cpu")
+
+    def interrupt(step: int, total: int, scalars: dict) -> None:
+        if step == k:
+            raise KeyboardInterrupt  # as a Ctrl-C right after the step-k checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, frames_dir, tmp_path / "resumed", device="cpu", on_step=interrupt)
+    assert read_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")["step"] == k
+    resumed = train(config, frames_dir, tmp_path / "resumed", resume=True, device="cpu")
+
+    assert resumed.steps == 2 * k and len(resumed.losses) == k
+    curve = read_scalars(tmp_path / "straight", "train/loss")
+    assert [s for s, _ in curve] == list(range(1, 2 * k + 1))
+    assert read_scalars(tmp_path / "resumed", "train/loss") == curve  # exact float equality, every step
+    assert resumed.losses == straight.losses[k:]
+    final_a = read_checkpoint(straight.final_model)["state_dict"]
+    final_b = read_checkpoint(resumed.final_model)["state_dict"]
+    assert all(torch.equal(final_a[key], final_b[key]) for key in final_a)
+
+
+def test_resume_refuses_a_different_config(frames_dir: Path, tmp_path: Path) -> None:
+    train(load_config(**TINY_RUN, steps=1), frames_dir, tmp_path, device="cpu")
+    with pytest.raises(HmtirError, match=r"different config \(lr: 8e-05→0.001\); use a new --out"):
+        train(load_config(**TINY_RUN, steps=2, lr=1e-3), frames_dir, tmp_path, resume=True, device="cpu")
+
+
+def test_checkpoint_loads_as_a_method_and_restores_images(frames_dir: Path, tmp_path: Path) -> None:
+    result = train(load_config(**TINY_RUN, steps=1), frames_dir, tmp_path, device="cpu")
+    saved = read_checkpoint(result.last_checkpoint)
+    assert {"optimizer", "scheduler", "rng", "step"} <= set(saved) and saved["model"] == "ppfn_nafnet"
+    assert set(saved["rng"]) == {"python", "numpy", "torch", "cuda"}
+    for path in (result.final_model, result.last_checkpoint):
+        method = load_method("ppfn", weights=str(path))
+        out = method.restore(torch.rand(1, 1, 37, 45), "composite", "composite")
+        assert out.shape == (1, 1, 37, 45) and 0 <= out.min() and out.max() <= 1
+
+
+def test_cli_no_spt_trains_the_plain_backbone_with_validation(frames_dir: Path, tmp_path: Path) -> None:
+    args = [
+        "--data",
+        str(frames_dir),
+        "--out",
+        str(tmp_path),
+        "--steps",
+        "2",
+        "--no-spt",
+        "--crop",
+        "32",
+        "--batch-size",
+        "2",
+        "--threads",
+        "1",
+        "--val-data",
+        str(frames_dir),
+        "--val-every",
+        "2",
+        "--model-config",
+        '{"width": 4, "enc_blocks": [1], "dec_blocks": [1], "middle_blocks": 1}',
+    ]
+    result = CliRunner().invoke(train_command, args)
+    assert result.exit_code == 0, result.output
+    saved = read_checkpoint(tmp_path / "model.pt")
+    assert saved["model"] == "nafnet" and saved["prompt_bank"] is None
+    psnr = read_scalars(tmp_path, "val/psnr")
+    assert [s for s, _ in psnr] == [2] and 5 < psnr[0][1] < 60
+    assert (tmp_path / "tensorboard").is_dir()
+    load_method("nafnet", weights=str(tmp_path / "model.pt"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--amp", "fp8"], "Invalid value for '--amp'"),
+        (["--recipe", "nope"], "unknown recipe 'nope' (shipped: official; or pass a .yaml path)"),
+        (["--model-config", "{bad"], "--model-config is not valid JSON"),
+    ],
+)
+def test_cli_rejects_bad_options(frames_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(train_command, ["--data", str(frames_dir), "--out", str(tmp_path), *args])
+    assert result.exit_code != 0
+    assert message in (result.output + str(result.exception))
+
+
+def test_recipe_refuses_unknown_keys(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("lr: 1.0e-4\nbatchsize: 8\n")
+    with pytest.raises(HmtirError, match="r.yaml: unknown key\\(s\\) batchsize"):
+        load_config(recipe)
+    assert load_config().lr == 8e-5 and load_config().batch_size == 4 and load_config().crop == 256
+
+
+def test_too_few_frames_for_a_batch_is_a_clear_error(frames_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(
+        HmtirError, match=r"6 training frames cannot fill one batch of 8 on each of 1 process"
+    ):
+        train(load_config(**{**TINY_RUN, "batch_size": 8}, steps=1), frames_dir, tmp_path, device="cpu")
+
+
+def test_bf16_autocast_step_runs_on_cpu(frames_dir: Path, tmp_path: Path) -> None:
+    result = train(load_config(**TINY_RUN, steps=2, amp="bf16"), frames_dir, tmp_path, device="cpu")
+    assert result.steps == 2 and all(np.isfinite(result.losses))
+    assert read_checkpoint(result.final_model)["meta"]["recipe"]["amp"] == "bf16"
