@@ -12,8 +12,9 @@
   to within 1e-5. (pyiqa's ``ssim`` is a different definition: 8-bit rounding, Y channel, ReLU on the
   contrast-structure map.)
 
-The separable Gaussian is applied as 11 shifted multiply-adds per axis on the five stacked moment maps,
-which on CPU beats ``conv2d`` with one-channel 1-D kernels (see ``benchmarks/bench_metrics.py``).
+On GPU the separable Gaussian is 11 shifted multiply-adds per axis on the five stacked moment maps (one
+batched kernel chain); on CPU OpenCV's SIMD ``sepFilter2D`` on each map is about 2× faster still (the "valid"
+region is cropped from its output, so the border mode never matters). See ``benchmarks/bench_metrics.py``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
-# On CPU, images are filtered a few at a time so the five moment maps stay cache-sized.
-_CPU_CHUNK_PIXELS = 1 << 20
 
 
 @lru_cache(maxsize=8)
@@ -82,20 +81,46 @@ def ssim_scores(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     taps = gaussian_taps()
     if pred.device.type != "cpu":
         return _ssim_chunk(pred, target, taps)
-    per_chunk = max(1, _CPU_CHUNK_PIXELS // (height * width * pred.shape[1]))
-    return torch.cat(
-        [
-            _ssim_chunk(pred[i : i + per_chunk], target[i : i + per_chunk], taps)
-            for i in range(0, pred.shape[0], per_chunk)
-        ]
-    )
+    return _ssim_cpu(pred, target, taps)
+
+
+def _ssim_cpu(pred: torch.Tensor, target: torch.Tensor, taps: tuple[float, ...]) -> torch.Tensor:
+    """The same float32 map as :func:`_ssim_chunk`, filtered by OpenCV one image and channel at a time."""
+    import cv2
+
+    kernel = np.asarray(taps, dtype=np.float32)
+    half = len(taps) // 2
+    batch, channels, height, width = pred.shape
+    valid = (slice(half, height - half), slice(half, width - half))
+    c1, c2 = np.float32(SSIM_K1**2), np.float32(SSIM_K2**2)
+    scores = np.zeros(batch, dtype=np.float64)
+
+    def blur(image: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(image, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REFLECT)[valid]
+
+    for b, (p_img, t_img) in enumerate(zip(pred.detach().numpy(), target.detach().numpy())):
+        for p, t in zip(p_img, t_img):
+            mu_p, mu_t = blur(p), blur(t)
+            e_pp, e_tt, e_pt = blur(p * p), blur(t * t), blur(p * t)
+            mu_pt, mu_pp, mu_tt = mu_p * mu_t, mu_p * mu_p, mu_t * mu_t
+            contrast_structure = (2 * (e_pt - mu_pt) + c2) / ((e_pp - mu_pp) + (e_tt - mu_tt) + c2)
+            ssim_map = (2 * mu_pt + c1) / (mu_pp + mu_tt + c1) * contrast_structure
+            scores[b] += ssim_map.mean(dtype=np.float64)
+    return torch.from_numpy(scores / channels)
 
 
 def psnr_scores(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-image PSNR (shape ``(B,)``, float64) of tensors already clamped to [0, 1]; ``+inf`` if identical."""
-    diff = pred.to(torch.float64) - target.to(torch.float64)
-    mse = diff.square().flatten(1).mean(1)
-    return 20.0 * torch.log10(1.0 / mse.sqrt())
+    if pred.device.type == "cpu":  # numpy casts while subtracting and sums with BLAS: ~3× faster on CPU
+        p, t = pred.detach().numpy().reshape(len(pred), -1), target.detach().numpy().reshape(len(target), -1)
+        diff = np.subtract(p, t, dtype=np.float64)
+        # one dot product per image: a score never depends on the batch it was computed in
+        mse = torch.tensor([np.dot(row, row) / row.size for row in diff], dtype=torch.float64)
+    else:
+        diff = pred.to(torch.float64) - target.to(torch.float64)
+        mse = diff.square().flatten(1).mean(1)
+    with np.errstate(divide="ignore"):
+        return 20.0 * torch.log10(1.0 / mse.sqrt())
 
 
 class PSNR(Metric):
