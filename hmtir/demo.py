@@ -46,21 +46,25 @@ def run_demo(
     seed: int = 0,
     workers: int = 1,
     progress: bool = True,
+    size: tuple[int, int] = (512, 640),
 ) -> DemoResult:
-    """Build the demo benchmark under ``out`` and evaluate ``methods`` on all of its subsets."""
+    """Build the demo benchmark under ``out`` and evaluate ``methods`` on all of its subsets.
+
+    ``size`` (height, width) exists for quick tests; the demo itself uses HM-TIR's 640×512 frames.
+    """
     from hmtir.data.scenes import make_scenes
     from hmtir.degrade.synthesize import synthesize
     from hmtir.evaluate.engine import SUMMARY_FILE, evaluate
     from hmtir.methods import METHODS
 
+    metas = {name: METHODS.meta(name) for name in methods}  # unknown names fail before any work
     out = Path(out)
     clean, bench = out / "clean", out / "benchmark"
-    make_scenes(clean, per_category=per_category, seed=seed)
+    make_scenes(clean, per_category=per_category, seed=seed, size=size)
     synthesize(clean, bench, seed=seed, workers=workers, progress=progress)
 
     result = DemoResult(out=out, benchmark=bench)
-    for name in methods:
-        meta = METHODS.meta(name)  # unknown names fail here, before any work
+    for name, meta in metas.items():
         if meta.needs_gpu:
             result.skipped[name] = "needs a GPU"
             continue

@@ -24,7 +24,7 @@ def demo(out: Path, per_category: int, methods: str | None, seed: int, workers: 
     from rich.console import Console
     from rich.table import Table
 
-    from hmtir.demo import DEFAULT_METHODS, METRICS, run_demo
+    from hmtir.demo import DEFAULT_METHODS, run_demo
 
     chosen = [m.strip() for m in methods.split(",")] if methods else list(DEFAULT_METHODS)
     result = run_demo(out, per_category=per_category, methods=chosen, seed=seed, workers=workers)
@@ -32,16 +32,15 @@ def demo(out: Path, per_category: int, methods: str | None, seed: int, workers: 
     console = Console()
     if table_data:
         subsets = list(next(iter(table_data.values())))
-        table = Table(
-            title=f"Demo benchmark ({per_category * 8} frames × {len(subsets)} subsets): PSNR dB / SSIM"
-        )
-        table.add_column("method", no_wrap=True)
-        for subset in subsets:
-            table.add_column(subset.split("/")[-1], justify="right", no_wrap=True)
-        for method, per_subset in table_data.items():
-            cells = [f"{per_subset[s][METRICS[0]]:.2f} / {per_subset[s][METRICS[1]]:.3f}" for s in subsets]
-            table.add_row(method, *cells)
-        console.print(table)
+        for metric, unit, digits in (("psnr", " (dB)", 2), ("ssim", "", 3)):
+            title = f"Demo benchmark, {per_category * 8} frames per subset: {metric.upper()}{unit}, higher is better"
+            table = Table(title=title)
+            table.add_column("method", no_wrap=True)
+            for subset in subsets:
+                table.add_column(subset.split("/")[-1], justify="right", no_wrap=True)
+            for method, per_subset in table_data.items():
+                table.add_row(method, *(f"{per_subset[s][metric]:.{digits}f}" for s in subsets))
+            console.print(table)
     for method, why in result.skipped.items():
         console.print(f"[yellow]skipped {method}[/]: {why}")
     console.print(f"benchmark: {result.benchmark}   results: {out / 'results'}   figure: {result.figure}")
