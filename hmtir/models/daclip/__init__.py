@@ -16,7 +16,7 @@ from hmtir.models.daclip.controller import ControlTransformer, DaCLIP, clip_prep
 from hmtir.models.daclip.pipeline import DaclipRestorer
 from hmtir.models.daclip.sde import IRSDESchedule, sample_posterior
 from hmtir.models.daclip.unet import ConditionalUNet
-from hmtir.models.tiling import NoiseStream, tile_starts
+from hmtir.models.diffusion_parts import NoiseStream, tile_starts
 
 RELEASE: dict[str, Any] = json.loads(resources.files(__name__).joinpath("release.json").read_text())
 

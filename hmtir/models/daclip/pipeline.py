@@ -9,7 +9,7 @@ import torch
 from hmtir.models.daclip.controller import DaCLIP, clip_preprocess
 from hmtir.models.daclip.sde import IRSDESchedule, sample_posterior
 from hmtir.models.daclip.unet import ConditionalUNet
-from hmtir.models.tiling import NoiseStream, tiled_map
+from hmtir.models.diffusion_parts import NoiseStream, tiled_map
 
 
 class DaclipRestorer:

@@ -12,11 +12,11 @@ one-token context by cross-attention at the deepest level and in the middle.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from hmtir.models.diffusion_parts import ChannelLayerNorm, PreNorm, Residual, SinusoidalTimeEmbedding
 
 HEAD_CHANNELS = 32  # channels per attention head in the cross-attention blocks
 CROSS_ATTENTION_FROM_LEVEL = 3  # levels with index >= 3 (and the middle) use cross-attention when enabled
@@ -25,33 +25,6 @@ CROSS_ATTENTION_FROM_LEVEL = 3  # levels with index >= 3 (and the middle) use cr
 def _conv(dim_in: int, dim_out: int, kernel: int = 3) -> nn.Conv2d:
     """The release's plain convolution: 'same' zero padding and no bias."""
     return nn.Conv2d(dim_in, dim_out, kernel, padding=kernel // 2, bias=False)
-
-
-class SinusoidalTimeEmbedding(nn.Module):
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        half = self.dim // 2
-        step = math.log(10000) / (half - 1)
-        freqs = torch.exp(torch.arange(half, device=t.device) * -step)
-        angles = t[:, None] * freqs[None, :]
-        return torch.cat((angles.sin(), angles.cos()), dim=-1)
-
-
-class ChannelLayerNorm(nn.Module):
-    """LayerNorm over the channel axis of a B×C×H×W map, gain only (eps 1e-5 in fp32, 1e-3 otherwise)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.g = nn.Parameter(torch.ones(1, dim, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        eps = 1e-5 if x.dtype == torch.float32 else 1e-3
-        var = torch.var(x, dim=1, unbiased=False, keepdim=True)
-        mean = torch.mean(x, dim=1, keepdim=True)
-        return (x - mean) * (var + eps).rsqrt() * self.g
 
 
 class ConvAct(nn.Module):
@@ -194,25 +167,6 @@ class SpatialTransformer(nn.Module):
         for block in self.transformer_blocks:
             tokens = block(tokens, context)
         return self.proj_out(tokens.transpose(1, 2).reshape(b, -1, h, w)) + x
-
-
-class PreNorm(nn.Module):
-    def __init__(self, dim: int, fn: nn.Module) -> None:
-        super().__init__()
-        self.fn = fn
-        self.norm = ChannelLayerNorm(dim)
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
-        return self.fn(self.norm(x), context)
-
-
-class Residual(nn.Module):
-    def __init__(self, fn: nn.Module) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
-        return self.fn(x, context) + x
 
 
 def _attention(dim: int, cross: bool, context_dim: int) -> Residual:

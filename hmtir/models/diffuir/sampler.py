@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from hmtir.models.diffuir.unet import DiffuirUNet
-from hmtir.models.tiling import NoiseStream, tiled_map
+from hmtir.models.diffusion_parts import NoiseStream, tiled_map
 
 ResidualPredictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

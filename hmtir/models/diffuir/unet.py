@@ -9,17 +9,19 @@ bottom/right and the prediction is cropped back, as the release does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _eps_for(x: torch.Tensor) -> float:
-    """The release normalises with eps 1e-5 in float32 and a looser 1e-3 in half precision."""
-    return 1e-5 if x.dtype == torch.float32 else 1e-3
+from hmtir.models.diffusion_parts import (
+    ChannelLayerNorm,
+    PreNorm,
+    Residual,
+    SinusoidalTimeEmbedding,
+    norm_eps,
+)
 
 
 class WeightStandardizedConv2d(nn.Conv2d):
@@ -29,55 +31,8 @@ class WeightStandardizedConv2d(nn.Conv2d):
         weight = self.weight
         mean = weight.mean(dim=(1, 2, 3), keepdim=True)
         var = weight.var(dim=(1, 2, 3), unbiased=False, keepdim=True)
-        weight = (weight - mean) * (var + _eps_for(x)).rsqrt()
+        weight = (weight - mean) * (var + norm_eps(x)).rsqrt()
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-
-class ChannelLayerNorm(nn.Module):
-    """LayerNorm across channels at every pixel, with a gain ``g`` and no bias."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.g = nn.Parameter(torch.ones(1, dim, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        var = x.var(dim=1, unbiased=False, keepdim=True)
-        mean = x.mean(dim=1, keepdim=True)
-        return (x - mean) * (var + _eps_for(x)).rsqrt() * self.g
-
-
-class PreNorm(nn.Module):
-    def __init__(self, dim: int, fn: nn.Module) -> None:
-        super().__init__()
-        self.fn = fn
-        self.norm = ChannelLayerNorm(dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(self.norm(x))
-
-
-class Residual(nn.Module):
-    def __init__(self, fn: nn.Module) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x) + x
-
-
-class SinusoidalTimeEmbedding(nn.Module):
-    """``[sin(t·f_k), cos(t·f_k)]`` with ``f_k = exp(-k·ln(10000)/(dim/2 − 1))``; ``t`` is a float per sample."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        half = self.dim // 2
-        step = math.log(10000) / (half - 1)
-        freqs = torch.exp(torch.arange(half, device=t.device) * -step)
-        angles = t[:, None] * freqs[None, :]
-        return torch.cat((angles.sin(), angles.cos()), dim=-1)
 
 
 class ConvBlock(nn.Module):

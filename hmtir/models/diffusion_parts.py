@@ -1,10 +1,12 @@
-"""Shared pieces of the diffusion baselines: overlapping tiles (bounded memory) and per-frame noise streams."""
+"""Pieces DA-CLIP's and DiffUIR's U-Nets share: layers with the releases' exact numerics, tiles, noise streams."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
+from torch import nn
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -57,3 +59,57 @@ class NoiseStream:
     def __call__(self) -> torch.Tensor:
         draws = [torch.randn(self.sample_shape, generator=g) for g in self.generators]
         return torch.cat(draws).to(self.device)
+
+
+def norm_eps(x: torch.Tensor) -> float:
+    """Both releases normalise with eps 1e-5 in float32 and a looser 1e-3 in half precision."""
+    return 1e-5 if x.dtype == torch.float32 else 1e-3
+
+
+class SinusoidalTimeEmbedding(nn.Module):
+    """``[sin(t·f_k), cos(t·f_k)]`` with ``f_k = exp(-k·ln(10000)/(dim/2 − 1))``; ``t`` is a float per sample."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        step = math.log(10000) / (half - 1)
+        freqs = torch.exp(torch.arange(half, device=t.device) * -step)
+        angles = t[:, None] * freqs[None, :]
+        return torch.cat((angles.sin(), angles.cos()), dim=-1)
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm across channels at every pixel, with a gain ``g`` and no bias."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.g = nn.Parameter(torch.ones(1, dim, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        var = x.var(dim=1, unbiased=False, keepdim=True)
+        mean = x.mean(dim=1, keepdim=True)
+        return (x - mean) * (var + norm_eps(x)).rsqrt() * self.g
+
+
+class PreNorm(nn.Module):
+    """``fn(norm(x), *extra)``: extra arguments (e.g. a cross-attention context) pass straight through."""
+
+    def __init__(self, dim: int, fn: nn.Module) -> None:
+        super().__init__()
+        self.fn = fn
+        self.norm = ChannelLayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, *extra: torch.Tensor | None) -> torch.Tensor:
+        return self.fn(self.norm(x), *extra)
+
+
+class Residual(nn.Module):
+    def __init__(self, fn: nn.Module) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor, *extra: torch.Tensor | None) -> torch.Tensor:
+        return self.fn(x, *extra) + x
