@@ -23,6 +23,7 @@ _API = {
     "make_scenes": "hmtir.data.scenes",
     "download": "hmtir.data.download",
     "verify": "hmtir.data.verify",
+    "enhance_paths": "hmtir.enhance",
     "TrainFrames": "hmtir.data.datasets",
     "TestSubset": "hmtir.data.datasets",
 }

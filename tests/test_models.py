@@ -244,3 +244,14 @@ def test_bad_checkpoint_files_are_one_line_errors(tmp_path) -> None:
         load_checkpoint(bare)
     loaded = load_checkpoint(bare, default_model="nafnet", default_config=TINY["nafnet"])
     assert loaded.name == "nafnet" and loaded.bank is None
+
+
+def test_non_checkpoint_file_is_named_in_one_line(tmp_path) -> None:
+    from hmtir.errors import HmtirError
+    from hmtir.models.checkpoint import read_checkpoint
+
+    text = tmp_path / "notes.pt"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(HmtirError) as err:
+        read_checkpoint(text)
+    assert str(err.value) == f"cannot read checkpoint {text}: not a PyTorch checkpoint file"

@@ -1,113 +1,12 @@
-"""``hmtir enhance``: run a method on your own TIR frames (any size, 8/16-bit), keeping the bit depth.
-
-The library function :func:`enhance_paths` does the work; the click command adds parsing, a progress
-bar and the summary table. Outputs are lossless: PNG (8/16-bit), or TIFF when the input is a TIFF
-(so 32-bit float frames stay float). Folders are walked recursively and their layout is mirrored.
-"""
+"""``hmtir enhance``: a thin shell over :mod:`hmtir.enhance` (parsing, progress bar, summary table)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from hmtir.errors import HmtirError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-DEGRADATION_CHOICES = ("composite", "contrast", "blur", "noise")
-
-
-@dataclass(frozen=True)
-class EnhanceJob:
-    source: Path
-    target: Path
-
-
-@dataclass(frozen=True)
-class EnhanceResult:
-    source: Path
-    target: Path
-    size: tuple[int, int]
-    bit_depth: int
-    seconds: float
-
-
-def plan_outputs(inputs: Sequence[str | Path], out_dir: str | Path) -> list[EnhanceJob]:
-    """Input files (folders expanded recursively) → output paths under ``out_dir``; collisions are errors."""
-    out_dir = Path(out_dir)
-    jobs: list[EnhanceJob] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(
-                p
-                for p in item.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-            )
-            if not found:
-                raise HmtirError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {item}")
-            jobs += [EnhanceJob(p, out_dir / item.name / _output_name(p.relative_to(item))) for p in found]
-        elif item.is_file():
-            if item.suffix.lower() not in IMAGE_SUFFIXES:
-                raise HmtirError(f"{item} is not an image file (expected one of {', '.join(IMAGE_SUFFIXES)})")
-            jobs.append(EnhanceJob(item, out_dir / _output_name(Path(item.name))))
-        else:
-            raise HmtirError(f"input not found: {item}")
-    seen: dict[Path, Path] = {}
-    for job in jobs:
-        if job.target in seen:
-            raise HmtirError(
-                f"{seen[job.target]} and {job.source} would both be written to {job.target}; enhance them separately"
-            )
-        seen[job.target] = job.source
-    return jobs
-
-
-def _output_name(relative: Path) -> Path:
-    suffix = relative.suffix.lower()
-    return relative if suffix in (".png", ".tif", ".tiff") else relative.with_suffix(".png")
-
-
-def enhance_paths(
-    jobs: Iterable[EnhanceJob],
-    method: str = "ppfn",
-    degradation: str = "composite",
-    weights: str | None = None,
-    device: str = "auto",
-    on_done: Callable[[EnhanceResult], None] | None = None,
-    method_options: dict[str, object] | None = None,
-) -> list[EnhanceResult]:
-    """Enhance each job's frame with ``method`` and write it in the input's bit depth (atomic writes).
-
-    ``method_options`` go to the method's factory (e.g. ``{"precision": "bf16", "compile": True}``).
-    """
-    import torch
-
-    from hmtir.evaluate.engine import resolve_device
-    from hmtir.io.image import read_image, write_image
-    from hmtir.methods import load_method
-
-    if degradation not in DEGRADATION_CHOICES:
-        raise HmtirError(f"unknown --degradation '{degradation}' (use {', '.join(DEGRADATION_CHOICES)})")
-    scenario = "composite" if degradation == "composite" else "single"
-    kwargs = {"weights": weights} if weights is not None else {}
-    runner = load_method(method, device=resolve_device(device), **kwargs, **(method_options or {}))
-    results = []
-    for job in jobs:
-        frame = read_image(job.source)
-        start = time.perf_counter()
-        batch = torch.from_numpy(frame.data)[None, None].to(runner.device)
-        restored = runner.restore(batch, degradation=degradation, scenario=scenario)
-        data = restored[0, 0].float().clamp(0.0, 1.0).cpu().numpy()
-        seconds = time.perf_counter() - start
-        write_image(job.target, data, bit_depth=frame.bit_depth)
-        result = EnhanceResult(job.source, job.target, tuple(frame.data.shape), frame.bit_depth, seconds)
-        results.append(result)
-        if on_done is not None:
-            on_done(result)
-    return results
+from hmtir.methods.base import DEGRADATIONS
 
 
 @click.command("enhance")
@@ -120,7 +19,7 @@ def enhance_paths(
 )
 @click.option(
     "--degradation",
-    type=click.Choice(DEGRADATION_CHOICES),
+    type=click.Choice(DEGRADATIONS),
     default="composite",
     show_default=True,
     help="composite: 3 SPT passes (noise, blur, contrast); otherwise one pass with that prompt.",
@@ -155,22 +54,22 @@ def enhance(
     from rich.table import Table
 
     from hmtir.commands.evaluate import network_options
+    from hmtir.enhance import enhance_paths, plan_outputs
+    from hmtir.evaluate.engine import resolve_device
+    from hmtir.methods import load_method
 
     jobs = plan_outputs(inputs, out_dir)
+    # build the method first: a missing checkpoint is reported before any progress bar appears
+    options = network_options(precision, channels_last, compile_)
+    if weights is not None:
+        options["weights"] = weights
+    runner = load_method(method, device=resolve_device(device), **options)
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]enhance"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
     ) as progress:
         task = progress.add_task("enhance", total=len(jobs))
-        results = enhance_paths(
-            jobs,
-            method,
-            degradation,
-            weights,
-            device,
-            on_done=lambda _: progress.advance(task),
-            method_options=network_options(precision, channels_last, compile_),
-        )
+        results = enhance_paths(jobs, runner, degradation, on_done=lambda _: progress.advance(task))
     table = Table(title=f"hmtir enhance: {method} ({degradation})")
     for column in ("input", "output", "size", "bits", "seconds"):
         table.add_column(column, justify="right" if column in ("bits", "seconds") else "left")

@@ -96,6 +96,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise HmtirError(f"checkpoint not found: {path}")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive; the legacy format starts with a pickle protocol byte (0x80)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):
+        raise HmtirError(f"cannot read checkpoint {path}: not a PyTorch checkpoint file")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or pickled-object files
