@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -389,10 +390,23 @@ def test_real_frames_scored_with_no_reference_metric_and_composite_prompts(tmp_p
 
 
 def test_missing_dataset_says_how_to_get_it() -> None:
+    from hmtir.paths import dataset_dir
+
+    where = re.escape(str(dataset_dir("hm-tir") / "HM-TIR"))
     with pytest.raises(
-        HmtirError, match=r"no HM-TIR dataset at .*hm-tir: run `hmtir download hm-tir`.*`hmtir demo`"
+        HmtirError, match=rf"no HM-TIR dataset at {where}: run `hmtir download hm-tir`.*`hmtir demo`"
     ):
         evaluate("identity", metrics=("psnr",), device="cpu", progress=False)
+
+
+def test_default_data_is_where_download_unpacks_hm_tir(layout: Path, tmp_path: Path) -> None:
+    """`hmtir download hm-tir` unpacks HM-TIR.zip into <data home>/datasets/hm-tir/HM-TIR: evaluate looks there."""
+    from hmtir.data.sources import load_sources
+
+    root = load_sources().meta("hm-tir").dataset_root()
+    shutil.copytree(layout, root)
+    result = evaluate("identity", metrics=("psnr",), device="cpu", progress=False, out=tmp_path / "r")
+    assert result.summary["data"]["root"] == str(root.resolve())
 
 
 def test_bad_inputs_are_one_line_errors(layout: Path, tmp_path: Path) -> None:

@@ -114,6 +114,11 @@ class SourceMeta(EntryMeta):
             return pyiqa_cache_dir()
         return dataset_dir(self.name)
 
+    def dataset_root(self) -> Path:
+        """Where a downloaded dataset's tree lives: the folder its (first) archive unpacks into."""
+        archives = [f for f in self.files if f.extract]
+        return self.default_dir() / archives[0].folder if archives else self.default_dir()
+
 
 def hf_endpoint() -> str | None:
     """The hub endpoint to use: ``$HMTIR_HF_ENDPOINT``, else huggingface_hub's own (``HF_ENDPOINT``)."""

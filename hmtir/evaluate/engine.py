@@ -43,7 +43,6 @@ from hmtir.evaluate.provenance import environment
 from hmtir.evaluate.summary import summarize_records
 from hmtir.io.atomic import atomic_path, atomic_write_text
 from hmtir.methods import Method, check_prompts, load_method
-from hmtir.paths import dataset_dir
 
 SCHEMA = "hmtir.evaluation/1"
 CONVENTIONS = ("float", "uint8")
@@ -162,8 +161,15 @@ def _missing_dataset_error(root: Path) -> HmtirError:
     )
 
 
+def default_data_root() -> Path:
+    """Where `hmtir download hm-tir` unpacks the benchmark: the default of ``--data``."""
+    from hmtir.data.sources import load_sources
+
+    return load_sources().meta("hm-tir").dataset_root()
+
+
 def _plan_paired(data: Path | None, subsets: str | Sequence[str]) -> tuple[Path, list[_Job]]:
-    root = Path(data).expanduser() if data is not None else dataset_dir("hm-tir")
+    root = Path(data).expanduser() if data is not None else default_data_root()
     if data is None and not (root / CLEAN_DIR).is_dir():
         raise _missing_dataset_error(root)
     if not root.is_dir():
