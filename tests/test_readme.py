@@ -1,0 +1,41 @@
+"""README.md's promises stay true: CI runs its exact test command, and its library example runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _fenced(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_one() -> None:
+    commands = [
+        line for block in _fenced("bash") for line in block.splitlines() if line and not line.startswith("#")
+    ]
+    assert len(commands) == 2
+    setup_demo, setup_tests = commands
+    assert setup_demo.endswith("hmtir demo") and setup_tests.endswith("python -m pytest")
+    assert setup_tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_library_example_runs(tmp_path, monkeypatch) -> None:
+    from hmtir.data.scenes import make_scenes
+    from hmtir.io.image import write_image
+
+    monkeypatch.chdir(tmp_path)
+    make_scenes("clean_frames", per_category=1, size=(64, 80))
+    (tmp_path / "clean_frames" / "scenes.csv").unlink()  # the example works on any folder of frames
+    write_image("frame.tiff", np.full((16, 16), 0.25, dtype=np.float32), bit_depth=16)
+    [example] = _fenced("python")
+    namespace: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    result = namespace["result"]
+    assert np.isfinite(result.mean("psnr", "composited/normal"))  # type: ignore[attr-defined]
+    assert namespace["bit_depth"] == 16 and namespace["method"].meta.name == "lrsid"  # type: ignore[attr-defined]
