@@ -93,7 +93,11 @@ def export_hf(root: str | Path, out: str | Path, subsets: list[str] | None = Non
             )
             for s in chosen
         }
-        datasets.DatasetDict(splits).save_to_disk(str(staging / "dataset"))
+        datasets.disable_progress_bars()  # one tqdm bar per shard would bury the CLI's own summary
+        try:
+            datasets.DatasetDict(splits).save_to_disk(str(staging / "dataset"))
+        finally:
+            datasets.enable_progress_bars()
         os.replace(staging / "dataset", out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
