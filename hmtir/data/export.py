@@ -86,6 +86,7 @@ def export_hf(root: str | Path, out: str | Path, subsets: list[str] | None = Non
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    datasets.disable_progress_bars()  # datasets' per-split/per-shard tqdm bars would bury the CLI summary
     try:
         splits = {
             split_name(s): datasets.Dataset.from_generator(
@@ -93,12 +94,9 @@ def export_hf(root: str | Path, out: str | Path, subsets: list[str] | None = Non
             )
             for s in chosen
         }
-        datasets.disable_progress_bars()  # one tqdm bar per shard would bury the CLI's own summary
-        try:
-            datasets.DatasetDict(splits).save_to_disk(str(staging / "dataset"))
-        finally:
-            datasets.enable_progress_bars()
+        datasets.DatasetDict(splits).save_to_disk(str(staging / "dataset"))
         os.replace(staging / "dataset", out)
     finally:
+        datasets.enable_progress_bars()
         shutil.rmtree(staging, ignore_errors=True)
     return out
