@@ -30,8 +30,9 @@ from hmtir.models.accel import (
     to_channels_last,
 )
 from hmtir.models.checkpoint import LoadedModel, load_checkpoint
+from hmtir.models.ppfn import PPFN_PAPER
 from hmtir.models.prompts import PromptBank
-from hmtir.models.restormer import PPFN_PAPER, RESTORMER_PAPER, RESTORMER_RELEASED
+from hmtir.models.restormer import RESTORMER_PAPER, RESTORMER_RELEASED
 from hmtir.models.spt import spt_restore
 from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights, sha256_file

@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hmtir.models import MODELS
-from hmtir.models.prompts import PromptConfig
-from hmtir.models.restormer import PPFN_PAPER, TOKEN_MIXERS, Restormer
+from hmtir.models.ppfn import register_backbone
+from hmtir.models.restormer import TOKEN_MIXERS, Restormer
 
 FOCALNET_PAPER = (
     "Focal Modulation Networks (Yang et al., NeurIPS 2022), in a Restormer-style restoration U-Net"
@@ -77,26 +76,11 @@ class FocalModulation(nn.Module):
 
 TOKEN_MIXERS["focal"] = FocalModulation
 
-_META = {"license": "MIT", "needs_gpu": False}
-
-
-@MODELS.register(
+register_backbone(
     "focalnet",
-    summary="FocalNet-style U-Net (focal-modulation mixer in the Restormer skeleton); prompt-free Baseline.",
+    Restormer,
+    FOCALNET_DEFAULT,
     paper=FOCALNET_PAPER,
-    params=FOCALNET_DEFAULT,
-    **_META,
+    summary="FocalNet-style U-Net (focal-modulation mixer in the Restormer skeleton); prompt-free Baseline.",
+    ppfn_summary="PPFN on the FocalNet-style U-Net (same prompt units and modulation points as Restormer-PPFN).",
 )
-def focalnet(**overrides: Any) -> Restormer:
-    return Restormer(**{**FOCALNET_DEFAULT, **overrides, "prompt": None})
-
-
-@MODELS.register(
-    "ppfn_focalnet",
-    summary="PPFN on the FocalNet-style U-Net (same prompt units and modulation points as Restormer-PPFN).",
-    paper=PPFN_PAPER,
-    params={**FOCALNET_DEFAULT, "prompt": PromptConfig().as_dict()},
-    **_META,
-)
-def ppfn_focalnet(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> Restormer:
-    return Restormer(**{**FOCALNET_DEFAULT, **overrides}, prompt=PromptConfig.from_any(prompt))

@@ -14,10 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hmtir.models import MODELS
-from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet
+from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet, register_backbone
 from hmtir.models.prompts import PromptConfig
-from hmtir.models.restormer import PPFN_PAPER
 
 NAFNET_PAPER = "Simple Baselines for Image Restoration (Chen et al., ECCV 2022)"
 
@@ -155,26 +153,11 @@ class NAFNet(PromptableNet):
         return out + x if self.global_residual else out
 
 
-_NAFNET_META = {"license": "MIT", "needs_gpu": False}
-
-
-@MODELS.register(
+register_backbone(
     "nafnet",
-    summary="NAFNet U-Net, 1-channel, compact config (width 16); the prompt-free Baseline of the shipped model.",
+    NAFNet,
+    NAFNET_COMPACT,
     paper=NAFNET_PAPER,
-    params=NAFNET_COMPACT,
-    **_NAFNET_META,
+    summary="NAFNet U-Net, 1-channel, compact config (width 16); the prompt-free Baseline of the shipped model.",
+    ppfn_summary="PPFN-NAFNet: compact NAFNet with PPFN prompt units and FiLM heads (shipped reference model).",
 )
-def nafnet(**overrides: Any) -> NAFNet:
-    return NAFNet(**{**NAFNET_COMPACT, **overrides, "prompt": None})
-
-
-@MODELS.register(
-    "ppfn_nafnet",
-    summary="PPFN-NAFNet: compact NAFNet with PPFN prompt units and FiLM heads (shipped reference model).",
-    paper=PPFN_PAPER,
-    params={**NAFNET_COMPACT, "prompt": PromptConfig().as_dict()},
-    **_NAFNET_META,
-)
-def ppfn_nafnet(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> NAFNet:
-    return NAFNet(**{**NAFNET_COMPACT, **overrides}, prompt=PromptConfig.from_any(prompt))

@@ -16,6 +16,7 @@ Call shape shared by every network here (training and inference)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,3 +102,39 @@ class PromptableNet(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+PPFN_PAPER = "Enhancing Infrared Vision: Progressive Prompt Fusion Network and Benchmark (NeurIPS 2025)"
+
+
+def register_backbone(
+    name: str,
+    build: Callable[..., PromptableNet],
+    defaults: dict[str, Any],
+    *,
+    paper: str,
+    summary: str,
+    ppfn_summary: str,
+    license: str = "MIT",
+) -> None:
+    """Register ``name`` (the prompt-free "Baseline" backbone) and ``ppfn_<name>`` (the same with PPFN prompts).
+
+    Every backbone enters the model registry this one way, so PPFN stays a plug-in around any of them.
+    """
+    from hmtir.models import MODELS
+
+    def plain(**overrides: Any) -> PromptableNet:
+        return build(**{**defaults, **overrides, "prompt": None})
+
+    def prompted(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> PromptableNet:
+        return build(**{**defaults, **overrides}, prompt=PromptConfig.from_any(prompt))
+
+    common = {"license": license, "needs_gpu": False}
+    MODELS.register(name, summary=summary, paper=paper, params=defaults, **common)(plain)
+    MODELS.register(
+        f"ppfn_{name}",
+        summary=ppfn_summary,
+        paper=PPFN_PAPER,
+        params={**defaults, "prompt": PromptConfig().as_dict()},
+        **common,
+    )(prompted)

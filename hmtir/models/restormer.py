@@ -18,14 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hmtir.models import MODELS
-from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet
+from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet, register_backbone
 from hmtir.models.prompts import PromptConfig
 
 RESTORMER_PAPER = (
     "Restormer: Efficient Transformer for High-Resolution Image Restoration (Zamir et al., CVPR 2022)"
 )
-PPFN_PAPER = "Enhancing Infrared Vision: Progressive Prompt Fusion Network and Benchmark (NeurIPS 2025)"
 
 # Constructor arguments of the released Restormer-PPFN (names as in its config, so it loads unchanged).
 RESTORMER_RELEASED: dict[str, Any] = {
@@ -256,27 +254,11 @@ class Restormer(PromptableNet):
         return out + x if self.global_residual else out
 
 
-_RESTORMER_META = {"license": "MIT", "needs_gpu": False}
-_DEFAULT_PROMPT = PromptConfig().as_dict()
-
-
-@MODELS.register(
+register_backbone(
     "restormer",
-    summary="Restormer U-Net, 1-channel, released configuration (26.0 M parameters); the prompt-free Baseline.",
+    Restormer,
+    RESTORMER_RELEASED,
     paper=RESTORMER_PAPER,
-    params=RESTORMER_RELEASED,
-    **_RESTORMER_META,
+    summary="Restormer U-Net, 1-channel, released configuration (26.0 M parameters); the prompt-free Baseline.",
+    ppfn_summary="Restormer-PPFN: the released PPFN model (26.6 M parameters); loads the official weights strictly.",
 )
-def restormer(**overrides: Any) -> Restormer:
-    return Restormer(**{**RESTORMER_RELEASED, **overrides, "prompt": None})
-
-
-@MODELS.register(
-    "ppfn_restormer",
-    summary="Restormer-PPFN: the released PPFN model (26.6 M parameters); loads the official weights strictly.",
-    paper=PPFN_PAPER,
-    params={**RESTORMER_RELEASED, "prompt": _DEFAULT_PROMPT},
-    **_RESTORMER_META,
-)
-def ppfn_restormer(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> Restormer:
-    return Restormer(**{**RESTORMER_RELEASED, **overrides}, prompt=PromptConfig.from_any(prompt))
