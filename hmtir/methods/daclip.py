@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hmtir.errors import HmtirError
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
 from hmtir.registry import WeightsSpec
@@ -76,10 +75,9 @@ def daclip(
     tile_overlap: int = DEFAULTS["tile_overlap"],
 ) -> Method:
     """``weights``/``clip_weights`` override the lookup of ``universal-ir.pth``/``daclip_ViT-B-32.pt``."""
-    if tile_size is not None and (tile_size < 32 or not 0 <= tile_overlap < tile_size):
-        raise HmtirError(
-            f"daclip tile_size must be ≥ 32 with 0 ≤ tile_overlap < tile_size (got {tile_size}, {tile_overlap})"
-        )
+    from hmtir.models.diffusion_parts import check_tiling
+
+    check_tiling("daclip", tile_size, tile_overlap)
     unet_path = resolve_weights(UNET_WEIGHTS, weights)
     clip_path = resolve_weights(CLIP_WEIGHTS, clip_weights)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from hmtir.errors import HmtirError
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
 from hmtir.models.diffuir import PAPER, RELEASE, DiffuirRestorer, load_unet, release_schedule
@@ -83,10 +82,9 @@ def diffuir(
     ``tile_size`` (e.g. 256) caps memory by running the U-Net on overlapping tiles; the default runs the
     whole frame as the release does (a 640×512 frame peaks at about 2.5 GB of CPU memory).
     """
-    if tile_size is not None and (tile_size < 32 or not 0 <= tile_overlap < tile_size):
-        raise HmtirError(
-            f"diffuir tile_size must be ≥ 32 with 0 ≤ tile_overlap < tile_size (got {tile_size}, {tile_overlap})"
-        )
+    from hmtir.models.diffusion_parts import check_tiling
+
+    check_tiling("diffuir", tile_size, tile_overlap)
     path = resolve_weights(DIFFUIR_WEIGHTS, explicit=weights)
     restorer = DiffuirRestorer(load_unet(path), release_schedule(), tile_size, tile_overlap)
     meta = METHODS.with_meta(

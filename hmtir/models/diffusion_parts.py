@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from hmtir.errors import HmtirError
+
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Offsets of overlapping tiles covering ``length``; the last tile is flush with the end."""
@@ -15,6 +17,14 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
         return [0]
     starts = list(range(0, length - tile, tile - overlap))
     return [*starts, length - tile]
+
+
+def check_tiling(owner: str, tile_size: int | None, tile_overlap: int) -> None:
+    """Tiles must be at least 32 px (the U-Nets' deepest level) and overlap by less than a whole tile."""
+    if tile_size is not None and (tile_size < 32 or not 0 <= tile_overlap < tile_size):
+        raise HmtirError(
+            f"{owner} tile_size must be ≥ 32 with 0 ≤ tile_overlap < tile_size (got {tile_size}, {tile_overlap})"
+        )
 
 
 def tiled_map(

@@ -9,7 +9,7 @@ import torch
 from hmtir.models.daclip.controller import DaCLIP, clip_preprocess
 from hmtir.models.daclip.sde import IRSDESchedule, sample_posterior
 from hmtir.models.daclip.unet import ConditionalUNet
-from hmtir.models.diffusion_parts import NoiseStream, tiled_map
+from hmtir.models.diffusion_parts import NoiseStream, check_tiling, tiled_map
 
 
 class DaclipRestorer:
@@ -28,10 +28,7 @@ class DaclipRestorer:
         tile_size: int | None = None,
         tile_overlap: int = 32,
     ) -> None:
-        if tile_size is not None and not 0 <= tile_overlap < tile_size:
-            raise ValueError(
-                f"tile_overlap must be in [0, tile_size), got {tile_overlap} for tile_size {tile_size}"
-            )
+        check_tiling("DaclipRestorer", tile_size, tile_overlap)
         self.clip = clip.eval().requires_grad_(False)
         self.unet = unet.eval().requires_grad_(False)
         self.schedule = schedule

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from hmtir.models.diffuir.unet import DiffuirUNet
-from hmtir.models.diffusion_parts import NoiseStream, tiled_map
+from hmtir.models.diffusion_parts import NoiseStream, check_tiling, tiled_map
 
 ResidualPredictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -123,10 +123,7 @@ class DiffuirRestorer:
         tile_size: int | None = None,
         tile_overlap: int = 32,
     ) -> None:
-        if tile_size is not None and not 0 <= tile_overlap < tile_size:
-            raise ValueError(
-                f"tile_overlap must be in [0, tile_size), got {tile_overlap} for tile_size {tile_size}"
-            )
+        check_tiling("DiffuirRestorer", tile_size, tile_overlap)
         self.unet = unet.eval().requires_grad_(False)
         self.schedule = schedule
         self.tile_size = tile_size
