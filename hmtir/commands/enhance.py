@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from hmtir.commands._network_flags import network_flags, network_options
 from hmtir.methods.base import DEGRADATIONS
 
 
@@ -28,15 +29,7 @@ from hmtir.methods.base import DEGRADATIONS
 @click.option(
     "--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda or cuda:N."
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "bf16", "fp16"]),
-    default="fp32",
-    show_default=True,
-    help="Autocast precision of the network (fp32 reproduces the release's numerics).",
-)
-@click.option("--channels-last", is_flag=True, help="NHWC memory format (GPU speed-up).")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the network (cached on disk).")
+@network_flags
 def enhance(
     inputs: tuple[Path, ...],
     out_dir: Path,
@@ -53,7 +46,6 @@ def enhance(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from hmtir.commands.evaluate import network_options
     from hmtir.enhance import enhance_paths, plan_outputs
     from hmtir.evaluate.engine import resolve_device
     from hmtir.methods import load_method

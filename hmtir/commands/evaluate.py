@@ -6,15 +6,7 @@ from pathlib import Path
 
 import click
 
-
-def network_options(precision: str, channels_last: bool, compile_: bool) -> dict[str, object]:
-    """Only the options that differ from the defaults, so methods without them still run by default."""
-    options: dict[str, object] = {"precision": precision} if precision != "fp32" else {}
-    if channels_last:
-        options["channels_last"] = True
-    if compile_:
-        options["compile"] = True
-    return options
+from hmtir.commands._network_flags import network_flags, network_options
 
 
 @click.command()
@@ -74,15 +66,7 @@ def network_options(precision: str, channels_last: bool, compile_: bool) -> dict
     "--seed", type=int, default=0, show_default=True, help="Seed for methods that draw random numbers."
 )
 @click.option("--overwrite", is_flag=True, help="Replace a finished result in --out instead of refusing.")
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "bf16", "fp16"]),
-    default="fp32",
-    show_default=True,
-    help="Network methods: autocast precision (fp32 reproduces the release's numerics).",
-)
-@click.option("--channels-last", is_flag=True, help="Network methods: NHWC memory format (GPU speed-up).")
-@click.option("--compile", "compile_", is_flag=True, help="Network methods: torch.compile (cached on disk).")
+@network_flags
 def evaluate(
     method: str,
     data: Path | None,

@@ -30,6 +30,7 @@ from hmtir.models.accel import (
     to_channels_last,
 )
 from hmtir.models.checkpoint import LoadedModel, load_checkpoint
+from hmtir.models.nafnet import NAFNET_COMPACT, NAFNET_PAPER
 from hmtir.models.ppfn import PPFN_PAPER
 from hmtir.models.prompts import PromptBank
 from hmtir.models.restormer import RESTORMER_PAPER, RESTORMER_RELEASED
@@ -152,6 +153,15 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
         )
 
 
+def _prompt_free(
+    name: str, weights: str | Path | None, default_config: dict[str, Any], options: InferenceOptions
+) -> Method:
+    """A backbone without prompts or SPT (the paper's "Baseline" rows); method name = model name."""
+    loaded, digest = _load(name, weights, name, default_config)
+    _check_fits(name, loaded, prompts=False, model_name=name)
+    return NetworkMethod(METHODS.meta(name), loaded, digest, options)
+
+
 @METHODS.register(
     "ppfn",
     kind="learned",
@@ -191,9 +201,7 @@ def restormer(
     compile: bool = False,
 ) -> Method:
     options = InferenceOptions(precision, channels_last, compile)
-    loaded, digest = _load("restormer", weights, "restormer", RESTORMER_RELEASED)
-    _check_fits("restormer", loaded, prompts=False, model_name="restormer")
-    return NetworkMethod(METHODS.meta("restormer"), loaded, digest, options)
+    return _prompt_free("restormer", weights, RESTORMER_RELEASED, options)
 
 
 @METHODS.register(
@@ -201,7 +209,7 @@ def restormer(
     kind="learned",
     backbone="nafnet",
     summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
-    paper="Simple Baselines for Image Restoration (Chen et al., ECCV 2022)",
+    paper=NAFNET_PAPER,
     license="MIT",
     params={"weights": "shipped | PATH", **_OPTION_PARAMS},
 )
@@ -211,9 +219,5 @@ def nafnet(
     channels_last: bool = False,
     compile: bool = False,
 ) -> Method:
-    from hmtir.models.nafnet import NAFNET_COMPACT
-
     options = InferenceOptions(precision, channels_last, compile)
-    loaded, digest = _load("nafnet", weights, "nafnet", NAFNET_COMPACT)
-    _check_fits("nafnet", loaded, prompts=False, model_name="nafnet")
-    return NetworkMethod(METHODS.meta("nafnet"), loaded, digest, options)
+    return _prompt_free("nafnet", weights, NAFNET_COMPACT, options)
