@@ -52,7 +52,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch._dynamo
-import torch.nn.functional as F
 
 SECTIONS = ("env", "infer", "degrade", "metrics", "train", "evaluate", "compile")
 
@@ -70,6 +69,7 @@ PREDICTIONS: dict[str, str] = {
     "infer/compile bf16 + CUDA graphs": "0.090 s; first frame ~60 s (kernels cached by the row above)",
     "infer/compile bf16, warm cache": "first frame ~20 s (FX-graph + Triton caches hit)",
     "infer/compile bf16 + channels_last": "0.095 s",
+    "infer/compile fp32": "0.25 s (fused LayerNorm/GELU-gate save bandwidth; convs and matmuls unchanged)",
     "degrade/batch 16": "5,000 frames/s (launch-bound: ~60 kernels + 1 host sync per batch)",
     "degrade/batch 64": "12,000 frames/s",
     "degrade/batch 256": "15,000 frames/s (memory-bound, ~30 MB moved per frame)",
@@ -79,6 +79,7 @@ PREDICTIONS: dict[str, str] = {
     "train/fp32 per-pass backward": "1.1 s, ~18 GiB (one pass's activations alive instead of three); exact",
     "train/bf16 per-pass backward": "0.93 s, ~13 GiB",
     "train/compile bf16 per-pass backward": "0.45 s, ~8 GiB; first step ~150 s",
+    "train/compile fp32 per-pass backward": "0.8 s, ~12 GiB; first step ~150 s",
     "evaluate/prefetch on": "~15 s for 1,500 frame evaluations (decode-bound), data build ~10 s",
     "evaluate/prefetch off": "~20 s (decode no longer overlaps compute)",
 }
@@ -563,20 +564,20 @@ def section_compile_infer(suite: Suite, bench: InferenceBench) -> None:
         to_channels_last,
     )
 
-    reason = compile_unavailable_reason(suite.device)
-    if reason is not None:
-        suite.add(Row("infer", "compile bf16", note=f"n/a: {reason}"))
-        return
-    # (variant, compile mode, channels_last, estimated cost in seconds on a cold cache)
+    # (variant, compile mode, channels_last, precision, estimated cost in seconds on a cold cache)
     plan = [
-        ("compile bf16", "default", False, 110),
-        ("compile bf16 + CUDA graphs", "reduce-overhead", False, 90),
-        ("compile bf16, warm cache", "default", False, 40),
-        ("compile bf16 + channels_last", "default", True, 110),
+        ("compile bf16", "default", False, "bf16", 110),
+        ("compile bf16 + CUDA graphs", "reduce-overhead", False, "bf16", 90),
+        ("compile bf16, warm cache", "default", False, "bf16", 40),
+        ("compile bf16 + channels_last", "default", True, "bf16", 110),
+        ("compile fp32", "default", False, "fp32", 110),
     ]
     if not suite.cuda:
         plan = [p for p in plan if p[1] != "reduce-overhead"]
-    for variant, mode, channels_last, estimate in plan:
+    for variant, mode, channels_last, precision, estimate in plan:
+        if (reason := compile_unavailable_reason(suite.device, precision)) is not None:
+            suite.add(Row("infer", variant, note=f"n/a: {reason}"))
+            continue
         if not suite.afford("infer", variant, estimate):
             continue
         with suite.guard("infer", variant):
@@ -584,13 +585,13 @@ def section_compile_infer(suite: Suite, bench: InferenceBench) -> None:
             net = copy.deepcopy(bench.model)
             if channels_last:
                 to_channels_last(net)
-            compiled, _ = compile_module(net, suite.device, mode=mode)
+            compiled, _ = compile_module(net, suite.device, mode=mode, precision=precision)
             prepare = channels_last_input if channels_last else (lambda x: x)
             row = _measure_inference(
                 suite,
                 bench,
                 variant,
-                lambda x, c=compiled, m=mode: bench.spt(c, x, "bf16", cache_enabled=m == "default"),
+                lambda x, c=compiled, m=mode, p=precision: bench.spt(c, x, p, cache_enabled=m == "default"),
                 prepare=prepare,
                 note=f"mode={mode}; first call = compile of all 3 passes",
             )
@@ -683,15 +684,15 @@ def section_metrics(suite: Suite) -> None:
 
 
 TRAIN_EAGER = ("fp32", "bf16 autocast", "fp32 per-pass backward", "bf16 per-pass backward")
-TRAIN_COMPILED = ("compile bf16 per-pass backward",)
+TRAIN_COMPILED = ("compile bf16 per-pass backward", "compile fp32 per-pass backward")
 
 
 def section_train(suite: Suite, variants: tuple[str, ...]) -> None:
     from hmtir.degrade.torch_ops import degrade
     from hmtir.models import create_model
-    from hmtir.models.accel import autocast, bank_on_device, compile_module, compile_unavailable_reason
+    from hmtir.models.accel import bank_on_device, compile_module, compile_unavailable_reason
     from hmtir.models.prompts import PromptBank
-    from hmtir.models.spt import pass_schedule, run_pass
+    from hmtir.train.loop import SPTObjective
 
     cfg, device = suite.config, suite.device
     torch.manual_seed(0)
@@ -700,25 +701,18 @@ def section_train(suite: Suite, variants: tuple[str, ...]) -> None:
     clean_full, _ = realish_frames(cfg.train_batch, (max(cfg.train_size, 64),) * 2, device, seed=3)
     clean = clean_full[..., : cfg.train_size, : cfg.train_size].contiguous()
     batch = degrade(clean, "hard", torch.Generator(device=device).manual_seed(3), gate=1.0, return_steps=True)
-    targets = [batch.steps["blur"], batch.steps["contrast"], clean]  # after undoing noise, blur, contrast
-    schedule = pass_schedule("composite")
 
     def step(
         model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, precision: str, per_pass: bool
     ) -> None:
-        """One SPT step: three passes, L1 per pass, stop-gradient between passes (as spt_losses)."""
-        current, total = batch.degraded, None
-        for (deg, scen), target in zip(schedule, targets):
-            with autocast(device, precision):
-                out = run_pass(model, bank, current, deg, scen)
-            loss = F.l1_loss(out.float(), target)
-            if per_pass:
-                loss.backward()  # frees this pass's activations now; gradients add up to the same sum
-            else:
-                total = loss if total is None else total + loss
-            current = out.detach().float().clamp(0.0, 1.0)
-        if total is not None:
-            total.backward()
+        """One SPT step of ``hmtir train`` on an all-composite batch: three passes, L1 each, stop-gradient
+        between passes; summed (one backward) or per pass (``SPTObjective.backward_step``, the default)."""
+        inner = getattr(model, "_orig_mod", model)
+        objective = SPTObjective(inner, bank, spt=True, net=model, precision=precision)
+        if per_pass:
+            objective.backward_step(batch.degraded, clean, batch.steps, None)
+        else:
+            objective(batch.degraded, clean, batch.steps, None)[0].backward()
         if optimizer is not None:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -737,18 +731,19 @@ def section_train(suite: Suite, variants: tuple[str, ...]) -> None:
         ("fp32 per-pass backward", "fp32", True, False, 20),
         ("bf16 per-pass backward", "bf16", True, False, 20),
         ("compile bf16 per-pass backward", "bf16", True, True, 240),
+        ("compile fp32 per-pass backward", "fp32", True, True, 240),
     ]
     plan = [p for p in plan if p[0] in variants]
     for variant, precision, per_pass, compiled, estimate in plan:
         if not suite.afford("train", variant, estimate if not suite.args.quick else 1):
             continue
-        if compiled and (reason := compile_unavailable_reason(device)) is not None:
+        if compiled and (reason := compile_unavailable_reason(device, precision)) is not None:
             suite.add(Row("train", variant, note=f"n/a: {reason}"))
             continue
         with suite.guard("train", variant):
             torch._dynamo.reset()
             model = copy.deepcopy(base).to(device)
-            net = compile_module(model, device)[0] if compiled else model
+            net = compile_module(model, device, precision=precision)[0] if compiled else model
             # gradients of the very first step, before any update, against the fp32 reference
             reset_peak(device)
             sync(device)

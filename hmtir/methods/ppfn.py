@@ -80,7 +80,7 @@ class NetworkMethod(Method):
         self.loaded.model.to(device)
         self._bank = bank_on_device(self.loaded.bank, device)  # no host→device prompt copy per pass
         if self.options.compile:
-            self._network, _ = compile_module(self.loaded.model, device)
+            self._network, _ = compile_module(self.loaded.model, device, precision=self.options.precision)
         return super().to(device)
 
     def restore(

@@ -28,6 +28,14 @@ from hmtir.errors import HmtirError
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 COMPILE_CACHE_DIRNAME = "torch-compile"
+# Measured with torch 2.13.0 and 2.14.1 (tests/test_accel.py keeps the case as a strict xfail): inductor's
+# vectorised C++ kernels return NaN/garbage for a bf16 Restormer block (LayerNorm → MDTA; e.g. conv → chunk →
+# F.normalize), so every compiled bf16 Restormer-PPFN output on a CPU was NaN. Scalar kernels are correct
+# but slower than eager (2.21 vs 1.77 s on a small Restormer-PPFN), so reduced precision is refused instead.
+CPU_REDUCED_PRECISION = (
+    "torch.compile on CPU returns NaN with bf16/fp16 autocast (inductor's vectorised C++ kernels, measured "
+    "with torch 2.13-2.14); compile in fp32, or use bf16 without --compile"
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,17 @@ def compile_cache_dir(cache_dir: str | Path | None = None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     env = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    return Path(env) if env else data_home() / COMPILE_CACHE_DIRNAME
+    return Path(env) if env and not _is_inductor_default(env) else data_home() / COMPILE_CACHE_DIRNAME
+
+
+def _is_inductor_default(path: str) -> bool:
+    """Importing ``torch._dynamo`` writes inductor's own default (``/tmp/torchinductor_<user>``) into
+    ``$TORCHINDUCTOR_CACHE_DIR``; that value is not a user's choice and would make the cache non-persistent."""
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:
+        return False
+    return os.path.abspath(path) == os.path.abspath(default_cache_dir())
 
 
 def configure_compile_cache(cache_dir: str | Path | None = None) -> Path:
@@ -128,8 +146,8 @@ def _cpp_compiler() -> str | None:
     return None
 
 
-def compile_unavailable_reason(device: torch.device | str) -> str | None:
-    """Why ``torch.compile`` cannot build kernels for ``device`` here, or None when it can."""
+def compile_unavailable_reason(device: torch.device | str, precision: str = "fp32") -> str | None:
+    """Why ``torch.compile`` cannot build correct kernels for ``device`` (and ``precision``), or None."""
     if not hasattr(torch, "compile"):
         return f"torch {torch.__version__} has no torch.compile (needs torch >= 2.0)"
     from torch._dynamo import is_dynamo_supported
@@ -151,6 +169,8 @@ def compile_unavailable_reason(device: torch.device | str) -> str | None:
                 else "no g++/c++/clang++ on PATH"
             )
             return f"torch.compile on CPU needs a C++ compiler ({where})"
+        if parse_precision(precision) != torch.float32:
+            return CPU_REDUCED_PRECISION
         return None
     return f"torch.compile is not set up for device type '{device_type}' in hmtir"
 
@@ -161,16 +181,18 @@ def compile_module(
     mode: str = "default",
     cache_dir: str | Path | None = None,
     fallback: bool = False,
+    precision: str = "fp32",
 ) -> tuple[nn.Module, str | None]:
     """``torch.compile`` with a persistent cache; returns ``(module_to_call, reason_not_compiled)``.
 
     Compilation itself is lazy (first call, per input shape). When compiling is impossible here, raises a
     one-line error, or with ``fallback=True`` returns the eager module and the reason.
     ``mode="reduce-overhead"`` also captures CUDA graphs (inductor's cudagraph trees) on CUDA.
+    ``precision`` is the autocast the module will run under (see :data:`CPU_REDUCED_PRECISION`).
     """
     if mode not in COMPILE_MODES:
         raise HmtirError(f"unknown compile mode '{mode}' (use {', '.join(COMPILE_MODES)})")
-    reason = compile_unavailable_reason(device)
+    reason = compile_unavailable_reason(device, precision)
     if reason is not None:
         if fallback:
             return module, reason
@@ -239,6 +261,7 @@ def bank_on_device(bank: Any, device: torch.device | str) -> Any:
 
 __all__ = [
     "COMPILE_MODES",
+    "CPU_REDUCED_PRECISION",
     "PRECISIONS",
     "CudaGraphRunner",
     "InferenceOptions",

@@ -9,6 +9,7 @@ saved and restored, for anything else that draws from them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -30,6 +31,7 @@ from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.image import read_image
 from hmtir.models import create_model
+from hmtir.models.accel import autocast
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.ppfn import PromptableNet, count_parameters
 from hmtir.models.prompts import PromptBank
@@ -137,51 +139,120 @@ def lr_factor(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-class SPTObjective(nn.Module):
-    """One training objective per batch, wrapped as a module so DDP sees exactly one forward per step.
+class SPTObjective:
+    """One training objective per batch.
 
     The batch follows the official mix: single-step samples train one pass with their degradation prompt
     and the ``single`` scenario; composite samples train the three SPT passes (targets contrast+blur,
     contrast-only, clean; stop-gradient between passes). Groups are weighted by their share of the batch.
     Without SPT (or for a prompt-free net) everything is one pass, degraded → clean.
+
+    Calling it returns the summed loss with its graph; :meth:`backward_step` back-propagates pass by pass
+    instead (same gradients, one pass's activations alive at a time). ``net`` runs the passes: the model,
+    or its ``DistributedDataParallel`` wrapper, in which case only the step's last pass all-reduces the
+    accumulated gradients. ``precision`` autocasts the forward passes (never the backward).
     """
 
-    def __init__(self, model: PromptableNet, bank: PromptBank | None, spt: bool) -> None:
-        super().__init__()
-        self.model = model
-        self.bank = bank
+    def __init__(
+        self,
+        model: PromptableNet,
+        bank: PromptBank | None,
+        spt: bool,
+        net: nn.Module | None = None,
+        precision: str = "fp32",
+    ) -> None:
         if model.uses_prompts != spt:
             raise HmtirError(
                 "SPT training needs a PPFN (prompted) model and prompt-free training a plain one"
             )
-        self.spt = spt
+        self.model, self.bank, self.spt = model, bank, spt
+        self.net = net if net is not None else model
+        self.precision = precision
 
-    def forward(
+    def __call__(
         self,
         degraded: torch.Tensor,
         clean: torch.Tensor,
         steps: dict[str, torch.Tensor],
         labels: torch.Tensor | None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self._run(degraded, clean, steps, labels, backward=False)
+
+    def backward_step(
+        self,
+        degraded: torch.Tensor,
+        clean: torch.Tensor,
+        steps: dict[str, torch.Tensor],
+        labels: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Accumulate this batch's gradients into ``.grad``; returns the (detached) total and its parts."""
+        return self._run(degraded, clean, steps, labels, backward=True)
+
+    def _groups(
+        self,
+        degraded: torch.Tensor,
+        clean: torch.Tensor,
+        steps: dict[str, torch.Tensor],
+        labels: torch.Tensor | None,
+    ) -> list[tuple[float, str, torch.Tensor, list[torch.Tensor], str, str | None]]:
+        """(weight, part name, inputs, per-pass targets, degradation, scenario) for each label group."""
         if not self.spt:
-            return spt_losses(self.model, self.bank, degraded, [clean]).total, {}
+            return [(1.0, "", degraded, [clean], "composite", None)]
         if labels is None:  # mix "composite": every sample is a chained composite
             labels = torch.full((degraded.shape[0],), COMPOSITE, device=degraded.device)
-        batch = degraded.shape[0]
-        total = degraded.new_zeros(())
-        parts: dict[str, torch.Tensor] = {}
+        groups = []
         for label in torch.unique(labels).tolist():
             idx = (labels == label).nonzero().flatten()
-            weight = idx.numel() / batch
+            weight = idx.numel() / degraded.shape[0]
             if label == COMPOSITE:
                 targets = [steps["blur"][idx], steps["contrast"][idx], clean[idx]]
-                out = spt_losses(self.model, self.bank, degraded[idx], targets, "composite")
+                groups.append((weight, "composite", degraded[idx], targets, "composite", None))
+            else:
+                name = STEPS[label]
+                groups.append((weight, f"single_{name}", degraded[idx], [clean[idx]], name, "single"))
+        return groups
+
+    def _run(
+        self,
+        degraded: torch.Tensor,
+        clean: torch.Tensor,
+        steps: dict[str, torch.Tensor],
+        labels: torch.Tensor | None,
+        backward: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        groups = self._groups(degraded, clean, steps, labels)
+        passes_left = sum(len(targets) for _, _, _, targets, _, _ in groups)
+        ddp = backward and isinstance(self.net, nn.parallel.DistributedDataParallel)
+
+        @contextlib.contextmanager
+        def pass_context() -> Iterator[None]:
+            nonlocal passes_left
+            passes_left -= 1
+            with contextlib.ExitStack() as stack:
+                if ddp and passes_left > 0:  # DDP decides at forward time; the last pass syncs the sum
+                    stack.enter_context(self.net.no_sync())
+                stack.enter_context(autocast(degraded.device, self.precision))
+                yield
+
+        total = degraded.new_zeros(())
+        parts: dict[str, torch.Tensor] = {}
+        for weight, part, inputs, targets, degradation, scenario in groups:
+            out = spt_losses(
+                self.net,
+                self.bank,
+                inputs,
+                targets,
+                degradation,
+                scenario,
+                backward=(lambda loss, w=weight: (w * loss.float()).backward()) if backward else None,
+                pass_context=pass_context,
+            )
+            if part == "composite":
                 for (stage, _), loss in zip(out.schedule, out.per_pass):
                     parts[f"composite_{stage}"] = loss.detach()
-            else:
-                out = spt_losses(self.model, self.bank, degraded[idx], [clean[idx]], STEPS[label], "single")
-                parts[f"single_{STEPS[label]}"] = out.total.detach()
-            total = total + weight * out.total
+            elif part:
+                parts[part] = out.total.detach()
+            total = total + weight * out.total.float()
         return total, parts
 
 
@@ -336,12 +407,13 @@ def _train(
         scheduler.load_state_dict(state["scheduler"])
         restore_rng(state["rng"])
         start_step = int(state["step"])
-    objective = SPTObjective(model, bank, config.spt)
     if ctx.distributed:
         ddp_kwargs = {"device_ids": [ctx.device.index]} if ctx.device.type == "cuda" else {}
-        step_module: nn.Module = nn.parallel.DistributedDataParallel(objective, **ddp_kwargs)
+        net: nn.Module = nn.parallel.DistributedDataParallel(model, **ddp_kwargs)
     else:
-        step_module = objective
+        net = model
+    precision = "bf16" if config.amp == "bf16" else "fp32"
+    objective = SPTObjective(model, bank, config.spt, net=net, precision=precision)
     logger = ScalarLogger(out, resume_step=start_step if start_step else None) if ctx.is_main else None
     validation = ValidationSet.build(Path(val_data), config) if val_data is not None and ctx.is_main else None
     meta = {
@@ -366,7 +438,6 @@ def _train(
                 {**meta, "step": step, "validation": scores},
             )
 
-    amp = torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=config.amp == "bf16")
     generator = torch.Generator(device=ctx.device)
     losses: list[float] = []
     scores: dict[str, float] = {}
@@ -386,10 +457,8 @@ def _train(
                 return_steps=True,
                 training_mix=config.spt and config.mix == "official",
             )
-        with amp:
-            loss, parts = step_module(batch.degraded, clean, batch.steps, batch.labels)
         optimizer.zero_grad(set_to_none=True)
-        loss.float().backward()
+        loss, parts = objective.backward_step(batch.degraded, clean, batch.steps, batch.labels)
         optimizer.step()
         scheduler.step()
         done = step + 1
