@@ -84,6 +84,12 @@ from hmtir.errors import HmtirError
 @click.option(
     "--device", default="auto", show_default=True, help="auto, cpu, cuda (torchrun: one GPU per rank)."
 )
+@click.option(
+    "--compile",
+    "compile_",
+    is_flag=True,
+    help="torch.compile the network (fused kernels; the first step pays the compile, cached on disk).",
+)
 def train(
     model: str | None,
     data: Path,
@@ -109,6 +115,7 @@ def train(
     model_config: str | None,
     max_minutes: float | None,
     device: str,
+    compile_: bool,
 ) -> None:
     """Train PPFN with SPT (or, with --no-spt, the plain backbone) on clean TIR frames, degraded on the fly."""
     import json
@@ -139,7 +146,8 @@ def train(
         val_every=val_every,
         ckpt_every=ckpt_every,
     )
-    _run(config, data, out, val_data, resume, device, None if max_minutes is None else max_minutes * 60)
+    max_seconds = None if max_minutes is None else max_minutes * 60
+    _run(config, data, out, val_data, resume, device, max_seconds, compile_)
 
 
 def _run(
@@ -150,6 +158,7 @@ def _run(
     resume: bool,
     device: str,
     max_seconds: float | None,
+    compile_: bool = False,
 ) -> None:
     from rich.console import Console
     from rich.progress import (
@@ -196,6 +205,7 @@ def _run(
             device=device,
             on_step=on_step,
             max_seconds=max_seconds,
+            compile=compile_,
         )
     if not is_main:
         return

@@ -33,8 +33,8 @@ COMPILE_CACHE_DIRNAME = "torch-compile"
 # F.normalize), so every compiled bf16 Restormer-PPFN output on a CPU was NaN. Scalar kernels are correct
 # but slower than eager (2.21 vs 1.77 s on a small Restormer-PPFN), so reduced precision is refused instead.
 CPU_REDUCED_PRECISION = (
-    "torch.compile on CPU returns NaN with bf16/fp16 autocast (inductor's vectorised C++ kernels, measured "
-    "with torch 2.13-2.14); compile in fp32, or use bf16 without --compile"
+    "torch.compile on CPU returns NaN under bf16/fp16 autocast (inductor's vectorised C++ kernels, measured "
+    "with torch 2.13-2.14), only fp32 compiles correctly"
 )
 
 

@@ -31,7 +31,7 @@ from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.image import read_image
 from hmtir.models import create_model
-from hmtir.models.accel import autocast
+from hmtir.models.accel import autocast, compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.ppfn import PromptableNet, count_parameters
 from hmtir.models.prompts import PromptBank
@@ -359,15 +359,17 @@ def train(
     device: str = "auto",
     on_step: ProgressHook | None = None,
     max_seconds: float | None = None,
+    compile: bool = False,
 ) -> TrainResult:
     """Train ``config.model`` on clean frames in ``data``; rank 0 writes checkpoints and logs under ``out``.
 
     ``max_seconds`` stops early at a wall-clock budget (the final checkpoint records the reached step).
+    ``compile`` runs the passes through ``torch.compile`` (checkpoints hold the plain network's weights).
     """
     out = Path(out)
     ctx = distributed.setup(device, config.threads)
     try:
-        return _train(config, Path(data), out, val_data, resume, ctx, on_step, max_seconds)
+        return _train(config, Path(data), out, val_data, resume, ctx, on_step, max_seconds, compile)
     finally:
         distributed.teardown(ctx)
 
@@ -381,6 +383,7 @@ def _train(
     ctx: distributed.DistContext,
     on_step: ProgressHook | None,
     max_seconds: float | None,
+    compile: bool = False,
 ) -> TrainResult:
     torch.manual_seed(config.seed)
     frames = TrainFrames(data, crop=config.crop, flips=config.flips)
@@ -407,12 +410,11 @@ def _train(
         scheduler.load_state_dict(state["scheduler"])
         restore_rng(state["rng"])
         start_step = int(state["step"])
+    precision = "bf16" if config.amp == "bf16" else "fp32"
+    net: nn.Module = compile_module(model, ctx.device, precision=precision)[0] if compile else model
     if ctx.distributed:
         ddp_kwargs = {"device_ids": [ctx.device.index]} if ctx.device.type == "cuda" else {}
-        net: nn.Module = nn.parallel.DistributedDataParallel(model, **ddp_kwargs)
-    else:
-        net = model
-    precision = "bf16" if config.amp == "bf16" else "fp32"
+        net = nn.parallel.DistributedDataParallel(net, **ddp_kwargs)
     objective = SPTObjective(model, bank, config.spt, net=net, precision=precision)
     logger = ScalarLogger(out, resume_step=start_step if start_step else None) if ctx.is_main else None
     validation = ValidationSet.build(Path(val_data), config) if val_data is not None and ctx.is_main else None
@@ -422,6 +424,7 @@ def _train(
         "frames": len(frames),
         "world_size": ctx.world_size,
         "parameters": count_parameters(model),
+        "compiled": compile,
     }
 
     def save(step: int, scores: dict[str, float]) -> None:
