@@ -7,12 +7,17 @@ frames are then degraded with the ``normal`` and ``hard`` presets (fixed seed) a
 ``hmtir.evaluate`` for identity, the baseline and PPFN+SPT.
 
     python benchmarks/train_reference.py --data ../shared/data/hit-uav --work /tmp/hmtir_ref --minutes 12
+    python benchmarks/train_reference.py --device cuda --minutes 3 --export "$OUT/reference"   # on a GPU
+
+On a GPU the same recipe runs (``threads`` only matters on a CPU); ``--export`` copies both models and
+``reference_results.json`` to a folder (the device call's ``$OUT``) so they come back to the checkout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import time
@@ -56,11 +61,13 @@ def split_groups(data: Path, work: Path) -> tuple[Path, Path, list[str], list[st
     return train_dir, val_dir, train, val
 
 
-def _train_job(config: dict[str, Any], data: str, out: str, val: str, max_seconds: float | None) -> int:
+def _train_job(
+    config: dict[str, Any], data: str, out: str, val: str, max_seconds: float | None, device: str
+) -> int:
     from hmtir.train.config import TrainConfig
     from hmtir.train.loop import train
 
-    result = train(TrainConfig(**config), data, out, val_data=val, device="cpu", max_seconds=max_seconds)
+    result = train(TrainConfig(**config), data, out, val_data=val, device=device, max_seconds=max_seconds)
     print(
         f"{out}: {result.steps} steps in {result.seconds:.0f} s, last loss {result.losses[-1]:.4f}",
         flush=True,
@@ -68,7 +75,9 @@ def _train_job(config: dict[str, Any], data: str, out: str, val: str, max_second
     return result.steps
 
 
-def calibrate_steps(base: dict[str, Any], train_dir: Path, work: Path, budget_s: float) -> tuple[int, float]:
+def calibrate_steps(
+    base: dict[str, Any], train_dir: Path, work: Path, budget_s: float, device: str
+) -> tuple[int, float]:
     """Seconds per PPFN+SPT step (after one warm-up step) → number of steps that fill the budget."""
     from hmtir.train.config import TrainConfig
     from hmtir.train.loop import train
@@ -79,14 +88,14 @@ def calibrate_steps(base: dict[str, Any], train_dir: Path, work: Path, budget_s:
         TrainConfig(**probe),
         train_dir,
         work / "calibrate",
-        device="cpu",
+        device=device,
         on_step=lambda step, total, _: times.append(time.perf_counter()),
     )
     per_step = (times[-1] - times[0]) / (len(times) - 1)
     return max(50, int(budget_s / per_step)), per_step
 
 
-def evaluate_all(val_dir: Path, work: Path, models: dict[str, Path]) -> dict[str, Any]:
+def evaluate_all(val_dir: Path, work: Path, models: dict[str, Path], device: str) -> dict[str, Any]:
     from hmtir.degrade.synthesize import synthesize
     from hmtir.evaluate import evaluate
 
@@ -103,7 +112,7 @@ def evaluate_all(val_dir: Path, work: Path, models: dict[str, Path]) -> dict[str
             data=bench,
             subsets="normal,hard",
             weights=weights,
-            device="cpu",
+            device=device,
             out=work / "eval" / label,
             overwrite=True,
             progress=False,
@@ -116,6 +125,14 @@ def evaluate_all(val_dir: Path, work: Path, models: dict[str, Path]) -> dict[str
     return table
 
 
+def _device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"CPU ({os.cpu_count()} cores, torch {torch.__version__})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/hit-uav"))
@@ -126,6 +143,8 @@ def main() -> None:
         "--reuse-ppfn", action="store_true", help="keep a finished WORK/ppfn run; train the baseline only"
     )
     parser.add_argument("--install", action="store_true", help="copy the models into hmtir/models/weights/")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--export", type=Path, default=None, help="copy models + results JSON here")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -147,7 +166,7 @@ def main() -> None:
         print(f"reusing {runs['ppfn']}: {reached} steps", flush=True)
     else:
         if args.steps is None:
-            steps, per_step = calibrate_steps(ppfn, train_dir, work, args.minutes * 60)
+            steps, per_step = calibrate_steps(ppfn, train_dir, work, args.minutes * 60, args.device)
             print(f"calibrated: {per_step:.2f} s/step → {steps} steps", flush=True)
         else:
             steps, per_step = args.steps, None
@@ -155,13 +174,15 @@ def main() -> None:
         shutil.rmtree(runs["ppfn"], ignore_errors=True)
         # One after the other, one thread each: on a shared 2-core box extra threads only add contention.
         # PPFN gets a 1.4x safety stop; the baseline then trains exactly as many steps as PPFN reached.
-        reached = _train_job(ppfn, str(train_dir), str(runs["ppfn"]), str(val_dir), args.minutes * 84)
+        reached = _train_job(
+            ppfn, str(train_dir), str(runs["ppfn"]), str(val_dir), args.minutes * 84, args.device
+        )
     shutil.rmtree(runs["baseline"], ignore_errors=True)
     baseline = {**ppfn, "spt": False, "steps": reached}
-    _train_job(baseline, str(train_dir), str(runs["baseline"]), str(val_dir), None)
+    _train_job(baseline, str(train_dir), str(runs["baseline"]), str(val_dir), None, args.device)
     wall = time.perf_counter() - started
     models = {name: folder / "model.pt" for name, folder in runs.items()}
-    table = evaluate_all(val_dir, work, models)
+    table = evaluate_all(val_dir, work, models, args.device)
     summaries = {
         name: json.loads((folder / "train_summary.json").read_text()) for name, folder in runs.items()
     }
@@ -173,11 +194,17 @@ def main() -> None:
         "steps": {name: s["steps"] for name, s in summaries.items()},
         "train_seconds": {name: s["seconds"] for name, s in summaries.items()},
         "wall_seconds": wall,
+        "device": _device_name(args.device),
         "recipe": ppfn,
         "results": table,
     }
     (work / "reference_results.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2), flush=True)
+    if args.export is not None:
+        args.export.mkdir(parents=True, exist_ok=True)
+        for name, path in models.items():
+            shutil.copyfile(path, args.export / f"{name}.pt")
+        shutil.copyfile(work / "reference_results.json", args.export / "reference_results.json")
     if args.install:
         weights = Path(__file__).resolve().parents[1] / "hmtir" / "models" / "weights"
         weights.mkdir(parents=True, exist_ok=True)
