@@ -292,11 +292,37 @@ def prefetch(source: Iterable[Any], depth: int = 2) -> Iterator[Any]:
         worker.join(timeout=5)
 
 
-def _batches(items: Sequence[_Item], batch_size: int) -> Iterator[list[tuple[_Item, Any, Any]]]:
-    """Read images in order and group consecutive frames of equal size (a batch needs one shape)."""
+@dataclass
+class _Batch:
+    """Frames of one size, already stacked into ``B×1×H×W`` tensors by the reading thread."""
+
+    entries: list[tuple[_Item, Any]]  # (item, its Frame: name, bit depth for saving)
+    inputs: torch.Tensor
+    targets: torch.Tensor | None
+
+
+def _stack(frames: list[Any], pin: bool) -> torch.Tensor:
+    batch = torch.from_numpy(np.stack([frame.data for frame in frames]))[:, None]
+    return batch.pin_memory() if pin else batch  # page-locked: the copy to the GPU can run asynchronously
+
+
+def _batches(items: Sequence[_Item], batch_size: int, pin: bool = False) -> Iterator[_Batch]:
+    """Read images in order and group consecutive frames of equal size (a batch needs one shape).
+
+    Decoding and stacking happen here, on the prefetch thread; ``pin`` page-locks the stacks for a GPU.
+    """
     from hmtir.io.image import read_image
 
-    batch: list[tuple[_Item, Any, Any]] = []
+    pending: list[tuple[_Item, Any, Any]] = []
+
+    def flush() -> _Batch:
+        targets = [t for _, _, t in pending]
+        return _Batch(
+            [(item, frame) for item, frame, _ in pending],
+            _stack([frame for _, frame, _ in pending], pin),
+            _stack(targets, pin) if targets[0] is not None else None,
+        )
+
     for item in items:
         frame = read_image(item.input_path)
         target = read_image(item.target_path) if item.target_path is not None else None
@@ -305,18 +331,16 @@ def _batches(items: Sequence[_Item], batch_size: int) -> Iterator[list[tuple[_It
                 f"{item.input_path} is {'×'.join(map(str, frame.data.shape))} but its target {item.target_path} "
                 f"is {'×'.join(map(str, target.data.shape))}"
             )
-        if batch and (len(batch) == batch_size or batch[0][1].data.shape != frame.data.shape):
-            yield batch
-            batch = []
-        batch.append((item, frame, target))
-    if batch:
-        yield batch
+        if pending and (len(pending) == batch_size or pending[0][1].data.shape != frame.data.shape):
+            yield flush()
+            pending = []
+        pending.append((item, frame, target))
+    if pending:
+        yield flush()
 
 
-def _restore(
-    method: Method, job: _Job, batch: list[tuple[_Item, Any, Any]], device: str
-) -> tuple[torch.Tensor, float]:
-    inputs = torch.from_numpy(np.stack([frame.data for _, frame, _ in batch]))[:, None].to(device)
+def _restore(method: Method, job: _Job, batch: _Batch, device: str) -> tuple[torch.Tensor, float]:
+    inputs = batch.inputs.to(device, non_blocking=True)
     start = time.perf_counter()
     with torch.inference_mode():
         output = method.restore(inputs, degradation=job.degradation, scenario=job.scenario)
@@ -329,7 +353,7 @@ def _restore(
     output = output.detach().to(device=device, dtype=torch.float32)
     finite = torch.isfinite(output).flatten(1).all(dim=1)
     if not bool(finite.all()):
-        bad = batch[int((~finite).nonzero()[0])][0]
+        bad = batch.entries[int((~finite).nonzero()[0])][0]
         raise HmtirError(
             f"method '{method.name}' produced NaN/Inf for {job.subset}/{bad.name} ({bad.input_path}); "
             "no score computed"
@@ -532,12 +556,11 @@ def _run_jobs(
                     continue
                 pending.append(item)
                 keys[item.name], hashes[item.name] = key, input_sha
-            for batch in prefetch(_batches(pending, batch_size), prefetch_batches):
+            pin = device.startswith("cuda")
+            for batch in prefetch(_batches(pending, batch_size, pin), prefetch_batches):
                 output, seconds = _restore(method, job, batch, device)
                 scored = _apply_convention(output, convention)
-                targets = None
-                if batch[0][2] is not None:
-                    targets = torch.from_numpy(np.stack([t.data for _, _, t in batch]))[:, None].to(device)
+                targets = None if batch.targets is None else batch.targets.to(device, non_blocking=True)
                 scores = {
                     m.meta.name: m(scored, targets if m.meta.mode == "FR" else None)
                     .detach()
@@ -546,7 +569,7 @@ def _run_jobs(
                     .tolist()
                     for m in metric_objects
                 }
-                for index, (item, frame, _) in enumerate(batch):
+                for index, (item, frame) in enumerate(batch.entries):
                     if save_images:
                         image = output[index, 0].clamp(0, 1).cpu().numpy()
                         write_image(
@@ -557,7 +580,7 @@ def _run_jobs(
                         "subset": job.subset,
                         "scene": item.scene,
                         **{name: values[index] for name, values in scores.items()},
-                        "seconds": seconds / len(batch),
+                        "seconds": seconds / len(batch.entries),
                         "input_sha256": hashes[item.name],
                     }
                     cache.put(keys[item.name], row)
