@@ -58,7 +58,8 @@ SECTIONS = ("env", "infer", "degrade", "metrics", "train", "evaluate", "compile"
 # Predictions, written before measuring (H200 unless a row says otherwise; expect memory-bound rows about
 # 1.3x slower on an H100, 3.35 vs 4.8 TB/s). Anchors from issue 8 are marked "anchor".
 PREDICTIONS: dict[str, str] = {
-    "infer/fp32 eager": "0.383 s (anchor), 2.9 GiB",
+    "infer/fp32 eager": "0.45 s with TF32 off (the 0.383 s anchor ran cuDNN's default TF32 convs), 2.9 GiB",
+    "infer/fp32, torch default TF32": "0.383 s (anchor); rel err ~1e-3 vs TF32 off",
     "infer/fp64 eager": "~2 s; fp32 vs fp64 rel ~1e-6",
     "infer/fp32 + TF32 matmul": "0.35 s (convs already TF32 in cuDNN; only the attention bmm moves)",
     "infer/bf16 autocast": "0.240 s (anchor); rel err ~3e-3",
@@ -67,7 +68,8 @@ PREDICTIONS: dict[str, str] = {
     "infer/bf16 + CUDA graph": "0.22 s (eager is GPU-bound at this size; launch gaps are ~10 %)",
     "infer/compile bf16": "0.103 s (anchor) after ~87 s first frame",
     "infer/compile bf16 + CUDA graphs": "0.090 s; first frame ~60 s (kernels cached by the row above)",
-    "infer/compile bf16, warm cache": "first frame ~20 s (FX-graph + Triton caches hit)",
+    "infer/compile bf16, warm cache": "first frame ~20 s (FX-graph + Triton caches hit; same process, so "
+    "inductor's in-memory caches are warm too: a new process pays somewhat more)",
     "infer/compile bf16 + channels_last": "0.095 s",
     "infer/compile fp32": "0.25 s (fused LayerNorm/GELU-gate save bandwidth; convs and matmuls unchanged)",
     "degrade/batch 16": "5,000 frames/s (launch-bound: ~60 kernels + 1 host sync per batch)",
@@ -261,6 +263,18 @@ def _atomic_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """TF32 off for cuDNN convolutions and matmuls: references must be true float32 (on CUDA, torch's
+    default runs fp32 convolutions in TF32, ~1e-3 relative)."""
+    previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = previous
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -439,6 +453,8 @@ class InferenceBench:
         from hmtir.models.spt import spt_restore
 
         with torch.inference_mode(), autocast(x.device, precision, cache_enabled=cache_enabled):
+            # passes 2 and 3 get inference tensors; a plain first input would make dynamo compile twice
+            x = x if x.is_inference() else x.clone()
             return spt_restore(net, self.bank, x, "composite", clamp=True)
 
 
@@ -477,10 +493,15 @@ def section_infer(suite: Suite) -> InferenceBench | None:
     model = bench.model
 
     with suite.guard("infer", "fp32 eager"):
-        bench.refs = [bench.spt(model, x, "fp32").float().clone() for x in bench.inputs]
-        row = _measure_inference(
-            suite, bench, "fp32 eager", lambda x: bench.spt(model, x, "fp32"), note="reference"
-        )
+        with strict_fp32():
+            bench.refs = [bench.spt(model, x, "fp32").float().clone() for x in bench.inputs]
+            row = _measure_inference(
+                suite,
+                bench,
+                "fp32 eager",
+                lambda x: bench.spt(model, x, "fp32"),
+                note="reference (TF32 off)",
+            )
         from torch.utils.flop_counter import FlopCounterMode
 
         with FlopCounterMode(display=False) as counter:
@@ -498,7 +519,9 @@ def section_infer(suite: Suite) -> InferenceBench | None:
     with suite.guard("infer", "fp64 eager"):
         model64 = copy.deepcopy(model).double()
         start = time.perf_counter()
-        out64 = bench.spt(model64, bench.inputs[0].double(), "fp32")
+        with torch.inference_mode():
+            x64 = bench.inputs[0].double()
+        out64 = bench.spt(model64, x64, "fp32")
         sync(suite.device)
         seconds = time.perf_counter() - start
         err = errors([bench.refs[0]], [out64], [bench.inputs[0]])
@@ -515,6 +538,11 @@ def section_infer(suite: Suite) -> InferenceBench | None:
         del model64, out64
 
     if suite.cuda:
+        with suite.guard("infer", "fp32, torch default TF32"):
+            # what an unmodified script (the official code) runs: cuDNN TF32 convolutions, fp32 matmuls
+            _measure_inference(
+                suite, bench, "fp32, torch default TF32", lambda x: bench.spt(model, x, "fp32")
+            )
         with suite.guard("infer", "fp32 + TF32 matmul"):
             previous = torch.backends.cuda.matmul.allow_tf32
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -610,8 +638,9 @@ def section_degrade(suite: Suite) -> None:
     with suite.guard("degrade", "device vs CPU"):
         rng = np.random.default_rng(0)
         params = [sample_params("hard", rng, cfg.degrade_size, gate=1.0) for _ in range(4)]
-        on_device = apply_params(clean_few, params).degraded.cpu()
-        on_cpu = apply_params(clean_few.cpu(), params).degraded
+        with strict_fp32():  # the per-sample blur is a grouped conv: TF32 on CUDA by default
+            on_device = apply_params(clean_few, params).degraded.cpu()
+            on_cpu = apply_params(clean_few.cpu(), params).degraded
         diff = (on_device - on_cpu).abs().max().item()
         suite.add(
             Row(
@@ -695,6 +724,20 @@ def section_train(suite: Suite, variants: tuple[str, ...]) -> None:
     from hmtir.train.loop import SPTObjective
 
     cfg, device = suite.config, suite.device
+    # (variant, precision, per-pass backward, compiled, estimated seconds)
+    plan = [
+        ("fp32", "fp32", False, False, 20),
+        ("bf16 autocast", "bf16", False, False, 20),
+        ("fp32 per-pass backward", "fp32", True, False, 20),
+        ("bf16 per-pass backward", "bf16", True, False, 20),
+        ("compile bf16 per-pass backward", "bf16", True, True, 240),
+        ("compile fp32 per-pass backward", "fp32", True, True, 240),
+    ]
+    plan = [p for p in plan if p[0] in variants]
+    if not suite.args.quick and suite.left() < min(p[4] for p in plan):  # don't pay the setup for nothing
+        for variant, *_, estimate in plan:
+            suite.afford("train", variant, estimate)
+        return
     torch.manual_seed(0)
     base = create_model("ppfn_restormer", **cfg.model_overrides).train()
     bank = bank_on_device(PromptBank.seeded(map_size=cfg.bank_map), device)
@@ -725,15 +768,6 @@ def section_train(suite: Suite, variants: tuple[str, ...]) -> None:
     ref_grad = grads(reference)
     del reference
 
-    plan = [
-        ("fp32", "fp32", False, False, 20),
-        ("bf16 autocast", "bf16", False, False, 20),
-        ("fp32 per-pass backward", "fp32", True, False, 20),
-        ("bf16 per-pass backward", "bf16", True, False, 20),
-        ("compile bf16 per-pass backward", "bf16", True, True, 240),
-        ("compile fp32 per-pass backward", "fp32", True, True, 240),
-    ]
-    plan = [p for p in plan if p[0] in variants]
     for variant, precision, per_pass, compiled, estimate in plan:
         if not suite.afford("train", variant, estimate if not suite.args.quick else 1):
             continue
@@ -937,12 +971,21 @@ def main(argv: list[str] | None = None) -> int:
         print("--device cuda requested but CUDA is not available", file=sys.stderr)
         return 2
     if device.type == "cuda":
+        if device.index is None:  # set_device (and memory stats per card) need an index
+            device = torch.device("cuda", torch.cuda.current_device())
         torch.cuda.set_device(device)
+        suite_tf32 = {
+            "cudnn_allow_tf32_default": torch.backends.cudnn.allow_tf32,
+            "matmul_allow_tf32_default": torch.backends.cuda.matmul.allow_tf32,
+        }
+    else:
+        suite_tf32 = {}
     threads = args.threads or (1 if args.quick else None)  # tiny ops on a shared CPU: more threads only spin
     if threads:
         torch.set_num_threads(threads)
     config = QUICK if args.quick else FULL
     suite = Suite(args, config, device)
+    suite.header.update(suite_tf32)
     section_env(suite)
     bench = None
     if suite.wants("infer") or suite.wants("compile"):
@@ -988,7 +1031,8 @@ def main(argv: list[str] | None = None) -> int:
 def _bench_with_refs(suite: Suite) -> InferenceBench:
     """``--only compile``: the shared network and its fp32 references without the eager rows."""
     bench = InferenceBench(suite)
-    bench.refs = [bench.spt(bench.model, x, "fp32").float().clone() for x in bench.inputs]
+    with strict_fp32():
+        bench.refs = [bench.spt(bench.model, x, "fp32").float().clone() for x in bench.inputs]
     return bench
 
 

@@ -91,6 +91,8 @@ class NetworkMethod(Method):
         if self.options.channels_last:
             padded = channels_last_input(padded)
         with torch.inference_mode(), autocast(self.device, self.options.precision):
+            # every pass then gets an inference tensor; a plain first input makes torch.compile trace twice
+            padded = padded if padded.is_inference() else padded.clone()
             out = spt_restore(self._network, self._bank, padded, degradation, scenario, clamp=True)
         return out[..., :height, :width].float()
 
