@@ -9,12 +9,12 @@
 # console.log, nvidia-smi.csv). A follow-up on the still-warm machine can re-run single sections, e.g.
 #   run(command="BUDGET_S=150 bash benchmarks/run_gpu_suite.sh --only compile", timeout_s=200)
 # hmtir is not installed on the device: the checkout is put on PYTHONPATH (its image has torch, Triton,
-# numpy, opencv, pandas, pyarrow, rich, click, pyyaml, tifffile; pyiqa/open_clip are not needed here).
+# numpy, opencv, pandas, pyarrow, rich, click, pyyaml, tifffile; not pyiqa, whose wheel can be carried).
 #
-# GPU training of the shipped reference weights in the same call (issue 8): ../shared does not travel, so
-# first copy the frames into a folder git ignores here and carry it (17 MB):
-#   mkdir -p .device-data && cp -r ../shared/data/hit-uav .device-data/ && echo /.device-data/ >> .git/info/exclude
-#   run(command="BUDGET_S=270 TRAIN_MINUTES=2.5 bash benchmarks/run_gpu_suite.sh", carry=[".device-data/hit-uav"],
+# With `bash benchmarks/prepare_device_data.sh` run here first (HIT-UAV frames, the pyiqa wheel, NIQE's
+# parameters into the git-ignored .device-data/), the same call also scores NIQE in the evaluate section and,
+# with TRAIN_MINUTES, trains the shipped reference weights on the GPU after the suite:
+#   run(command="BUDGET_S=270 TRAIN_MINUTES=2.5 bash benchmarks/run_gpu_suite.sh", carry=[".device-data"],
 #       timeout_s=570)
 # The models and reference_results.json come back in $OUT/reference; install them only if held-out PSNR
 # beats the shipped ones (hmtir/models/weights/MODEL_CARD.md).
@@ -24,6 +24,11 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export HMTIR_HOME="${HMTIR_HOME:-/tmp/hmtir-home}"  # torch.compile cache: $HMTIR_HOME/torch-compile
 OUT="${OUT:-$PWD/gpu-suite-out}"
 mkdir -p "$OUT"
+if compgen -G ".device-data/whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .device-data/whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
+if [ -d .device-data/weights ]; then export HMTIR_WEIGHTS="$PWD/.device-data/weights"; fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw \
   --format=csv >"$OUT/nvidia-smi.csv" 2>&1 || true
 python3 benchmarks/gpu_suite.py --out "$OUT" --budget-s "${BUDGET_S:-450}" "$@" 2>&1 | tee "$OUT/console.log"
