@@ -1,8 +1,8 @@
 """Peak memory and time of one SPT training step: summed backward vs per-pass backward (``hmtir train``).
 
 SPT's passes are detached from each other, so back-propagating each pass's loss as soon as it exists
-(``SPTObjective.backward_step``, what ``hmtir train`` does) gives the same gradients as one backward of the
-summed loss while only one pass's activations are alive. Prediction before measuring: the step's extra
+(``SPTObjective(..., backward=True)``, what ``hmtir train`` does) gives the same gradients as one
+backward of the summed loss while only one pass's activations are alive. Prediction before measuring: the step's extra
 memory drops to about a third for an all-composite batch (3 passes), time unchanged.
 
 Each variant runs in its own fresh process (so peak RSS is its own): one warm-up step, then timed steps;
@@ -51,7 +51,7 @@ def one_variant(args: argparse.Namespace) -> dict[str, float]:
     def step() -> None:
         optimizer.zero_grad(set_to_none=False)  # keep .grad allocated: equal footing for both variants
         if args.variant == "per-pass":
-            objective.backward_step(batch.degraded, clean, batch.steps, None)
+            objective(batch.degraded, clean, batch.steps, None, backward=True)
         else:
             objective(batch.degraded, clean, batch.steps, None)[0].backward()
         optimizer.step()

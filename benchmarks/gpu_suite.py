@@ -749,11 +749,11 @@ def section_train(suite: Suite, variants: tuple[str, ...]) -> None:
         model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, precision: str, per_pass: bool
     ) -> None:
         """One SPT step of ``hmtir train`` on an all-composite batch: three passes, L1 each, stop-gradient
-        between passes; summed (one backward) or per pass (``SPTObjective.backward_step``, the default)."""
+        between passes; summed (one backward) or per pass (``backward=True``, what ``hmtir train`` does)."""
         inner = getattr(model, "_orig_mod", model)
         objective = SPTObjective(inner, bank, spt=True, net=model, precision=precision)
         if per_pass:
-            objective.backward_step(batch.degraded, clean, batch.steps, None)
+            objective(batch.degraded, clean, batch.steps, None, backward=True)
         else:
             objective(batch.degraded, clean, batch.steps, None)[0].backward()
         if optimizer is not None:

@@ -155,7 +155,7 @@ def _grads(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
 
-def test_backward_step_gives_the_summed_gradients_pass_by_pass() -> None:
+def test_pass_by_pass_backward_gives_the_summed_gradients() -> None:
     model, bank = tiny_ppfn()
     clean, batch = composite_batch(batch=4)
     labels = torch.tensor([COMPOSITE, MIX_LABELS.index("noise"), COMPOSITE, MIX_LABELS.index("contrast")])
@@ -166,7 +166,7 @@ def test_backward_step_gives_the_summed_gradients_pass_by_pass() -> None:
     model.zero_grad(set_to_none=True)
     calls = []
     model.register_forward_hook(lambda *_: calls.append(torch.is_grad_enabled()))
-    step_total, step_parts = objective.backward_step(batch.degraded, clean, batch.steps, labels)
+    step_total, step_parts = objective(batch.degraded, clean, batch.steps, labels, backward=True)
     assert len(calls) == 5  # 3 composite passes + 2 single-step groups, each with its own backward
     assert not step_total.requires_grad and step_total.item() == pytest.approx(total.item(), abs=1e-7)
     assert step_parts.keys() == parts.keys()
@@ -175,15 +175,14 @@ def test_backward_step_gives_the_summed_gradients_pass_by_pass() -> None:
     assert (per_pass - summed).abs().max().item() < 1e-6  # measured 1.2e-7: only the summation order differs
 
 
-def test_backward_step_in_bf16_stays_close_to_fp32() -> None:
+def test_pass_by_pass_backward_in_bf16_stays_close_to_fp32() -> None:
     model, bank = tiny_ppfn()
     clean, batch = composite_batch()
-    SPTObjective(model, bank, spt=True).backward_step(batch.degraded, clean, batch.steps, None)
+    SPTObjective(model, bank, spt=True)(batch.degraded, clean, batch.steps, None, backward=True)
     fp32 = _grads(model)
     model.zero_grad(set_to_none=True)
-    bf16_total, _ = SPTObjective(model, bank, spt=True, precision="bf16").backward_step(
-        batch.degraded, clean, batch.steps, None
-    )
+    bf16 = SPTObjective(model, bank, spt=True, precision="bf16")
+    bf16_total, _ = bf16(batch.degraded, clean, batch.steps, None, backward=True)
     assert bf16_total.dtype == torch.float32 and all(
         p.grad.dtype == torch.float32 for p in model.parameters()
     )

@@ -147,8 +147,8 @@ class SPTObjective:
     contrast-only, clean; stop-gradient between passes). Groups are weighted by their share of the batch.
     Without SPT (or for a prompt-free net) everything is one pass, degraded → clean.
 
-    Calling it returns the summed loss with its graph; :meth:`backward_step` back-propagates pass by pass
-    instead (same gradients, one pass's activations alive at a time). ``net`` runs the passes: the model,
+    Calling it returns the summed loss with its graph; with ``backward=True`` it back-propagates pass by
+    pass instead (same gradients, one pass's activations alive at a time). ``net`` runs the passes: the model,
     or its ``DistributedDataParallel`` wrapper, in which case only the step's last pass all-reduces the
     accumulated gradients. ``precision`` autocasts the forward passes (never the backward).
     """
@@ -168,25 +168,6 @@ class SPTObjective:
         self.model, self.bank, self.spt = model, bank, spt
         self.net = net if net is not None else model
         self.precision = precision
-
-    def __call__(
-        self,
-        degraded: torch.Tensor,
-        clean: torch.Tensor,
-        steps: dict[str, torch.Tensor],
-        labels: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self._run(degraded, clean, steps, labels, backward=False)
-
-    def backward_step(
-        self,
-        degraded: torch.Tensor,
-        clean: torch.Tensor,
-        steps: dict[str, torch.Tensor],
-        labels: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Accumulate this batch's gradients into ``.grad``; returns the (detached) total and its parts."""
-        return self._run(degraded, clean, steps, labels, backward=True)
 
     def _groups(
         self,
@@ -212,14 +193,16 @@ class SPTObjective:
                 groups.append((weight, f"single_{name}", degraded[idx], [clean[idx]], name, "single"))
         return groups
 
-    def _run(
+    def __call__(
         self,
         degraded: torch.Tensor,
         clean: torch.Tensor,
         steps: dict[str, torch.Tensor],
         labels: torch.Tensor | None,
-        backward: bool,
+        backward: bool = False,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(total loss, its detached parts). ``backward=True`` accumulates the gradients into ``.grad``
+        pass by pass and returns the total detached."""
         groups = self._groups(degraded, clean, steps, labels)
         passes_left = sum(len(targets) for _, _, _, targets, _, _ in groups)
         ddp = backward and isinstance(self.net, nn.parallel.DistributedDataParallel)
@@ -461,7 +444,7 @@ def _train(
                 training_mix=config.spt and config.mix == "official",
             )
         optimizer.zero_grad(set_to_none=True)
-        loss, parts = objective.backward_step(batch.degraded, clean, batch.steps, batch.labels)
+        loss, parts = objective(batch.degraded, clean, batch.steps, batch.labels, backward=True)
         optimizer.step()
         scheduler.step()
         done = step + 1
