@@ -155,13 +155,33 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
         )
 
 
-def _prompt_free(
-    name: str, weights: str | Path | None, default_config: dict[str, Any], options: InferenceOptions
-) -> Method:
-    """A backbone without prompts or SPT (the paper's "Baseline" rows); method name = model name."""
-    loaded, digest = _load(name, weights, name, default_config)
-    _check_fits(name, loaded, prompts=False, model_name=name)
-    return NetworkMethod(METHODS.meta(name), loaded, digest, options)
+def _register_prompt_free(
+    name: str, summary: str, paper: str, weights_help: str, default_config: dict[str, Any]
+) -> None:
+    """A backbone without prompts or SPT (the paper's "Baseline" rows) as a method; method name = model name."""
+
+    def factory(
+        weights: str | Path | None = None,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
+    ) -> Method:
+        options = InferenceOptions(precision, channels_last, compile)
+        loaded, digest = _load(name, weights, name, default_config)
+        _check_fits(name, loaded, prompts=False, model_name=name)
+        return NetworkMethod(METHODS.meta(name), loaded, digest, options)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = summary
+    METHODS.register(
+        name,
+        kind="learned",
+        backbone=name,
+        summary=summary,
+        paper=paper,
+        license="MIT",
+        params={"weights": weights_help, **_OPTION_PARAMS},
+    )(factory)
 
 
 @METHODS.register(
@@ -187,39 +207,17 @@ def ppfn(
     return NetworkMethod(METHODS.with_meta("ppfn", backbone=backbone), loaded, digest, options)
 
 
-@METHODS.register(
+_register_prompt_free(
     "restormer",
-    kind="learned",
-    backbone="restormer",
-    summary="Restormer without prompts or SPT (the paper's Baseline row); needs --weights PATH.",
-    paper=RESTORMER_PAPER,
-    license="MIT",
-    params={"weights": "PATH", **_OPTION_PARAMS},
+    "Restormer without prompts or SPT (the paper's Baseline row); needs --weights PATH.",
+    RESTORMER_PAPER,
+    "PATH",
+    RESTORMER_RELEASED,
 )
-def restormer(
-    weights: str | Path | None = None,
-    precision: str = "fp32",
-    channels_last: bool = False,
-    compile: bool = False,
-) -> Method:
-    options = InferenceOptions(precision, channels_last, compile)
-    return _prompt_free("restormer", weights, RESTORMER_RELEASED, options)
-
-
-@METHODS.register(
+_register_prompt_free(
     "nafnet",
-    kind="learned",
-    backbone="nafnet",
-    summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
-    paper=NAFNET_PAPER,
-    license="MIT",
-    params={"weights": "shipped | PATH", **_OPTION_PARAMS},
+    "Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
+    NAFNET_PAPER,
+    "shipped | PATH",
+    NAFNET_COMPACT,
 )
-def nafnet(
-    weights: str | Path | None = None,
-    precision: str = "fp32",
-    channels_last: bool = False,
-    compile: bool = False,
-) -> Method:
-    options = InferenceOptions(precision, channels_last, compile)
-    return _prompt_free("nafnet", weights, NAFNET_COMPACT, options)
