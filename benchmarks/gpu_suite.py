@@ -264,11 +264,11 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def strict_fp32() -> Iterator[None]:
-    """TF32 off for cuDNN convolutions and matmuls: references must be true float32 (on CUDA, torch's
-    default runs fp32 convolutions in TF32, ~1e-3 relative)."""
+def tf32(convolutions: bool, matmuls: bool) -> Iterator[None]:
+    """TF32 for cuDNN convolutions / matmuls inside the block, restored after. ``tf32(False, False)`` makes
+    references true float32 (on CUDA, torch's default runs fp32 convolutions in TF32, ~1e-3 relative)."""
     previous = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = convolutions, matmuls
     try:
         yield
     finally:
@@ -493,7 +493,7 @@ def section_infer(suite: Suite) -> InferenceBench | None:
     model = bench.model
 
     with suite.guard("infer", "fp32 eager"):
-        with strict_fp32():
+        with tf32(False, False):
             bench.refs = [bench.spt(model, x, "fp32").float().clone() for x in bench.inputs]
             row = _measure_inference(
                 suite,
@@ -543,13 +543,8 @@ def section_infer(suite: Suite) -> InferenceBench | None:
             _measure_inference(
                 suite, bench, "fp32, torch default TF32", lambda x: bench.spt(model, x, "fp32")
             )
-        with suite.guard("infer", "fp32 + TF32 matmul"):
-            previous = torch.backends.cuda.matmul.allow_tf32
-            torch.backends.cuda.matmul.allow_tf32 = True
-            try:
-                _measure_inference(suite, bench, "fp32 + TF32 matmul", lambda x: bench.spt(model, x, "fp32"))
-            finally:
-                torch.backends.cuda.matmul.allow_tf32 = previous
+        with suite.guard("infer", "fp32 + TF32 matmul"), tf32(torch.backends.cudnn.allow_tf32, True):
+            _measure_inference(suite, bench, "fp32 + TF32 matmul", lambda x: bench.spt(model, x, "fp32"))
 
     for precision in ("bf16", "fp16"):
         with suite.guard("infer", f"{precision} autocast"):
@@ -638,7 +633,7 @@ def section_degrade(suite: Suite) -> None:
     with suite.guard("degrade", "device vs CPU"):
         rng = np.random.default_rng(0)
         params = [sample_params("hard", rng, cfg.degrade_size, gate=1.0) for _ in range(4)]
-        with strict_fp32():  # the per-sample blur is a grouped conv: TF32 on CUDA by default
+        with tf32(False, False):  # the per-sample blur is a grouped conv: TF32 on CUDA by default
             on_device = apply_params(clean_few, params).degraded.cpu()
             on_cpu = apply_params(clean_few.cpu(), params).degraded
         diff = (on_device - on_cpu).abs().max().item()
@@ -1031,7 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
 def _bench_with_refs(suite: Suite) -> InferenceBench:
     """``--only compile``: the shared network and its fp32 references without the eager rows."""
     bench = InferenceBench(suite)
-    with strict_fp32():
+    with tf32(False, False):
         bench.refs = [bench.spt(bench.model, x, "fp32").float().clone() for x in bench.inputs]
     return bench
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import time
@@ -125,14 +124,6 @@ def evaluate_all(val_dir: Path, work: Path, models: dict[str, Path], device: str
     return table
 
 
-def _device_name(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU ({os.cpu_count()} cores, torch {torch.__version__})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/hit-uav"))
@@ -154,6 +145,7 @@ def main() -> None:
         flush=True,
     )
 
+    from hmtir.leaderboard.scoring import hardware_description
     from hmtir.train.config import load_config
 
     ppfn = load_config("official", **BUDGET_OVERRIDES).as_dict()
@@ -194,7 +186,7 @@ def main() -> None:
         "steps": {name: s["steps"] for name, s in summaries.items()},
         "train_seconds": {name: s["seconds"] for name, s in summaries.items()},
         "wall_seconds": wall,
-        "device": _device_name(args.device),
+        "device": hardware_description(args.device),
         "recipe": ppfn,
         "results": table,
     }

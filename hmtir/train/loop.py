@@ -165,7 +165,7 @@ class SPTObjective:
             raise HmtirError(
                 "SPT training needs a PPFN (prompted) model and prompt-free training a plain one"
             )
-        self.model, self.bank, self.spt = model, bank, spt
+        self.bank, self.spt = bank, spt
         self.net = net if net is not None else model
         self.precision = precision
 
@@ -211,10 +211,9 @@ class SPTObjective:
         def pass_context() -> Iterator[None]:
             nonlocal passes_left
             passes_left -= 1
-            with contextlib.ExitStack() as stack:
-                if ddp and passes_left > 0:  # DDP decides at forward time; the last pass syncs the sum
-                    stack.enter_context(self.net.no_sync())
-                stack.enter_context(autocast(degraded.device, self.precision))
+            # DDP decides at forward time whether a backward all-reduces; only the last pass syncs the sum
+            sync = self.net.no_sync() if ddp and passes_left > 0 else contextlib.nullcontext()
+            with sync, autocast(degraded.device, self.precision):
                 yield
 
         total = degraded.new_zeros(())
