@@ -23,7 +23,6 @@ from hmtir.evaluate.engine import prefetch
 from hmtir.methods import load_method
 from hmtir.models import create_model
 from hmtir.models.accel import (
-    CPU_REDUCED_PRECISION,
     CudaGraphRunner,
     InferenceOptions,
     autocast,
@@ -149,36 +148,72 @@ def test_compile_wraps_lazily_and_uses_a_persistent_cache_under_the_data_home(tm
     assert compile_cache_dir() == tmp_path / "home" / "torch-compile"
 
 
-def test_compile_refuses_reduced_precision_on_cpu_in_one_line() -> None:
+def test_cpu_reduced_precision_refusal_follows_the_probe(tmp_path, monkeypatch) -> None:
+    """The refusal is this machine's probe verdict, not a blanket rule: both verdicts, both behaviours."""
     if compile_unavailable_reason("cpu") is not None:
         pytest.skip(compile_unavailable_reason("cpu"))
+    from hmtir.models import accel
+
     module = torch.nn.Linear(2, 2)
-    assert compile_unavailable_reason("cpu", "bf16") == CPU_REDUCED_PRECISION
+    broken = (
+        "torch.compile on this CPU returns NaN under bf16 autocast (probe); only fp32 compiles correctly here"
+    )
+    monkeypatch.setattr(accel, "_run_probe", lambda precision: broken)
+    monkeypatch.setattr(accel, "_PROBE_VERDICTS", {})
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    assert compile_unavailable_reason("cpu", "bf16") == broken
     with pytest.raises(
         HmtirError,
-        match=r"^cannot compile: torch.compile on CPU returns NaN under bf16/fp16 .* only fp32 compiles correctly; run without --compile$",
+        match=r"^cannot compile: torch.compile on this CPU returns NaN under bf16 .*without --compile$",
     ):
-        compile_module(module, "cpu", precision="fp16")
-    assert compile_module(module, "cpu", precision="bf16", fallback=True) == (module, CPU_REDUCED_PRECISION)
+        compile_module(module, "cpu", precision="bf16")
+    assert compile_module(module, "cpu", precision="bf16", fallback=True) == (module, broken)
+    monkeypatch.setattr(accel, "_run_probe", lambda precision: None)
+    monkeypatch.setattr(accel, "_PROBE_VERDICTS", {})
+    (tmp_path / "hmtir-cpu-probe.json").unlink()  # another machine: no verdict remembered
+    assert compile_unavailable_reason("cpu", "bf16") is None
     assert compile_module(module, "cpu", precision="fp32")[1] is None
 
 
-@pytest.mark.xfail(strict=True, reason="inductor CPU bf16 bug; when this passes, lift CPU_REDUCED_PRECISION")
-def test_inductor_cpu_bf16_restormer_block_is_still_broken_upstream(tmp_path, monkeypatch) -> None:
-    """Canary for the torch bug behind CPU_REDUCED_PRECISION (measured on torch 2.13.0 and 2.14.1)."""
+def test_probe_verdict_is_cached_on_disk_per_machine(tmp_path, monkeypatch) -> None:
+    from hmtir.models import accel
+
+    calls = []
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(accel, "_run_probe", lambda precision: calls.append(precision) or None)
+    monkeypatch.setattr(accel, "_PROBE_VERDICTS", {})
+    assert accel.low_precision_compile_problem("bf16") is None
+    monkeypatch.setattr(accel, "_PROBE_VERDICTS", {})  # a new process: only the file remembers
+    assert accel.low_precision_compile_problem("bf16") is None
+    assert calls == ["bf16"] and (tmp_path / "hmtir-cpu-probe.json").is_file()
+
+
+@pytest.mark.slow
+def test_compiled_bf16_is_refused_or_right_on_this_cpu(tmp_path, monkeypatch) -> None:
+    """Whatever this CPU's verdict: either compile+bf16 is refused, or its output matches eager bf16.
+
+    (The inductor bug gives NaN on some x86 CPUs and not on others, so the test asserts the product's
+    behaviour for the verdict this machine gets, never the verdict itself.)
+    """
     if compile_unavailable_reason("cpu") is not None:
         pytest.skip(compile_unavailable_reason("cpu"))
-    from hmtir.models.restormer import TransformerBlock
+    from hmtir.models import accel
 
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
-    torch.manual_seed(0)
-    block = TransformerBlock(32, 2, 2.66, False, "WithBias", "mdta").eval()
-    x = torch.randn(1, 32, 16, 20) * 0.1
+    monkeypatch.setattr(accel, "_PROBE_VERDICTS", {})
     torch._dynamo.reset()
+    block, x = accel.probe_case()
+    block.load_state_dict({k: v + 0.01 * torch.randn_like(v) for k, v in block.state_dict().items()})
+    verdict = compile_unavailable_reason("cpu", "bf16")
+    if verdict is not None:
+        with pytest.raises(HmtirError, match=r"^cannot compile: torch.compile on this CPU"):
+            compile_module(block, "cpu", precision="bf16")
+        return
+    compiled, _ = compile_module(block, "cpu", precision="bf16")
     with torch.inference_mode(), autocast("cpu", "bf16"):
-        eager, out = block(x).float(), torch.compile(block)(x).float()
-    assert torch.isfinite(out).all()  # fails today: every output is NaN
-    assert (out - eager).abs().max().item() < 5e-3  # bf16 rounding (scalar kernels, cpp.simdlen=1: 1.5e-3)
+        eager, out = block(x).float(), compiled(x).float()
+    assert torch.isfinite(out).all()
+    assert (out - eager).abs().max().item() < accel.PROBE_TOLERANCE
 
 
 def test_cuda_graph_runner_refuses_cpu_tensors() -> None:

@@ -29,7 +29,11 @@ from hmtir.weights import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 CALIBRATION_IMAGES = ["I03.bmp", "I04.bmp", "I06.bmp", "I08.bmp", "I19.bmp"]
-NIQE_CALIBRATION_TOL = 1e-3  # measured max |Δ| 6e-4 (I03) against pyiqa 0.1.16's "niqe(ours)" row
+# NIQE amplifies float32 rounding: nudging half the input pixels by one float32 ulp moves a score by up to
+# 6.9e-3 (5 draws, benchmarks/RESULTS.md), so any CPU whose kernels round differently may differ by that much.
+# Measured |Δ| against pyiqa 0.1.16's "niqe(ours)" row: 6e-4 on one x86 machine, 2.0e-3 on an AMD EPYC with
+# AVX512 (unchanged by OPENBLAS_CORETYPE, ATEN_CPU_CAPABILITY, DNNL ISA caps, MKL_CBWR, 1 or 2 threads).
+NIQE_CALIBRATION_TOL = 1e-2
 # pip's words for an unreachable registry (anything else is a real failure, not a reason to skip)
 _OFFLINE_HINTS = (
     "newconnectionerror",

@@ -16,7 +16,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,22 +305,12 @@ def _execute(jobs: list[_Job], workers: int) -> Iterable[list[dict[str, Any]]]:
         for job in jobs:
             yield _run_job(job)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_single_threaded) as pool:
+    from hmtir.parallel import process_pool, single_threaded
+
+    with process_pool(workers, initializer=single_threaded) as pool:
         futures = [pool.submit(_run_job, job) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-
-
-def _single_threaded() -> None:
-    """Each worker owns one core; OpenCV's own thread pool would only oversubscribe it."""
-    import cv2
-
-    cv2.setNumThreads(1)
+        for future in as_completed(futures):
+            yield future.result()
 
 
 class _progress:
