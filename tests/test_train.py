@@ -350,3 +350,12 @@ def test_bf16_autocast_step_runs_on_cpu(frames_dir: Path, tmp_path: Path) -> Non
     result = train(load_config(**TINY_RUN, steps=2, amp="bf16"), frames_dir, tmp_path, device="cpu")
     assert result.steps == 2 and all(np.isfinite(result.losses))
     assert read_checkpoint(result.final_model)["meta"]["recipe"]["amp"] == "bf16"
+
+
+def test_dataloader_workers_are_spawned_and_give_the_same_batches(frames_dir: Path, tmp_path: Path) -> None:
+    """Items are seeded, so worker processes (spawned, never forked) must not change a single loss."""
+    inline = train(load_config(**TINY_RUN, steps=2), frames_dir, tmp_path / "inline", device="cpu")
+    workers = train(
+        load_config(**TINY_RUN, steps=2, workers=1), frames_dir, tmp_path / "workers", device="cpu"
+    )
+    assert workers.losses == inline.losses

@@ -36,6 +36,7 @@ from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.ppfn import PromptableNet, count_parameters
 from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import spt_losses, spt_restore
+from hmtir.parallel import worker_context
 from hmtir.train import distributed
 from hmtir.train.checkpointing import last_checkpoint, load_training_state, restore_rng, save_training_state
 from hmtir.train.config import TrainConfig
@@ -117,6 +118,8 @@ def iterate_batches(
             num_workers=config.workers,
             pin_memory=ctx.device.type == "cuda",
             persistent_workers=False,
+            # never fork a process whose torch/OpenCV threads are live (hmtir.parallel explains why)
+            multiprocessing_context=worker_context() if config.workers > 0 else None,
         )
         for batch in loader:
             yield step, batch["clean"]
