@@ -45,6 +45,11 @@ _SUFFIX_DEPTHS = {
 #: What ``write_image`` stores for each bit depth (32 means float32, TIFF only).
 _DEPTH_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.float32}
 JPEG_QUALITY = 95
+#: Largest frame read, in pixels (``$HMTIR_MAX_PIXELS`` overrides): a 640×512 TIR frame is 0.33 MP, so the
+#: default leaves room for mosaics while a 431 KB PNG that *declares* 20000×20000 is refused from its header.
+DEFAULT_MAX_PIXELS = 1 << 26
+MAX_PIXELS_ENV = "HMTIR_MAX_PIXELS"
+_MAX_BYTES_PER_PIXEL = 8  # float64 TIFF, uncompressed: a larger file cannot be a frame within the limit
 
 
 class Frame(NamedTuple):
@@ -68,6 +73,52 @@ def _quiet_opencv() -> Iterator[None]:
         logging.setLogLevel(previous)
 
 
+def max_pixels() -> int:
+    """The pixel limit for every image hmtir reads: ``$HMTIR_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value.replace("_", ""))
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise HmtirError(f"${MAX_PIXELS_ENV} must be a positive whole number of pixels, got '{value}'")
+    return limit
+
+
+def check_pixel_count(width: int, height: int, what: str) -> None:
+    """Refuse a frame larger than :func:`max_pixels` before any pixel is decoded."""
+    limit = max_pixels()
+    if width * height > limit:
+        raise HmtirError(
+            f"{what}: {width}×{height} = {width * height:,} pixels is over the limit of {limit:,} "
+            f"(set {MAX_PIXELS_ENV} to raise it)"
+        )
+
+
+def _declared_size(raw: bytes, what: str) -> tuple[int, int] | None:
+    """(width, height) from the header alone, or None when Pillow cannot parse it (OpenCV may still)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels())  # ours is the limit that speaks
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(raw)) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        raise HmtirError(
+            f"{what}: declares more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, over the limit of "
+            f"{max_pixels():,} (set {MAX_PIXELS_ENV} to raise it)"
+        ) from None
+    except Exception:  # noqa: BLE001 - not Pillow's format or a damaged header: OpenCV decides
+        return None
+
+
 def _read_bytes(path: Path) -> bytes:
     def fail(reason: str) -> HmtirError:
         return HmtirError(f"cannot read image {path}: {reason}")
@@ -75,6 +126,11 @@ def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
         raise fail("is a directory")
     try:
+        size = path.stat().st_size
+        if size > max_pixels() * _MAX_BYTES_PER_PIXEL + (16 << 20):
+            raise fail(
+                f"{size:,} bytes is more than any frame within the pixel limit can take ({MAX_PIXELS_ENV})"
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
         raise fail("no such file") from None
@@ -90,6 +146,10 @@ def _read_bytes(path: Path) -> bytes:
 def _decode(path: Path, raw: bytes) -> np.ndarray:
     import cv2
 
+    what = f"cannot read image {path}"
+    declared = _declared_size(raw, what)
+    if declared is not None:
+        check_pixel_count(*declared, what)
     with _quiet_opencv():
         try:
             pixels = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
@@ -97,6 +157,7 @@ def _decode(path: Path, raw: bytes) -> np.ndarray:
             pixels = None
     if pixels is None or pixels.size == 0:
         raise HmtirError(f"cannot read image {path}: not a valid image file")
+    check_pixel_count(pixels.shape[1], pixels.shape[0], what)
     return pixels
 
 

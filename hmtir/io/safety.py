@@ -1,0 +1,129 @@
+"""The write rules every command shares: names from files stay in their folder, nothing is clobbered.
+
+* **Confinement.** A name hmtir reads from a file the user did not write (a manifest, a split list,
+  ``meta/scenes.csv``, a submission tree, an archive, a sources YAML) becomes part of an output path only
+  through :func:`check_name` / :func:`confined`: a plain relative name, no ``..``, no absolute path or
+  drive, no control characters, no hidden (dot) component. Anything else is refused in one line that
+  names the file and the entry.
+* **No clobbering.** An output never replaces one of the command's inputs (:func:`refuse_inputs`, which
+  compares files, not spellings: symlinks, ``./``, hard links and case-insensitive file systems all
+  resolve to the same inode), and never replaces an existing file unless the caller said so
+  (:func:`check_new_file`).
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from hmtir.errors import HmtirError
+
+MAX_NAME_BYTES = 255  # one path component, as most file systems allow
+MAX_PATH_BYTES = 1024
+
+
+def name_problem(name: object, *, nested: bool = False) -> str | None:
+    """Why ``name`` is not a plain relative file name (``nested``: ``a/b.png`` allowed), or None."""
+    if not isinstance(name, str):
+        return f"a {type(name).__name__}, not a text name"
+    if not name:
+        return "empty name"
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        return "contains control or invisible characters"
+    if unicodedata.normalize("NFC", name) != name:
+        return "not in Unicode NFC form (it would collide with its composed spelling)"
+    if "\\" in name:
+        return "contains a backslash"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "is an absolute path"
+    if len(name.encode("utf-8")) > MAX_PATH_BYTES:
+        return f"longer than {MAX_PATH_BYTES} bytes"
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "escapes its folder ('..', '.' or an empty component)"
+    if not nested and len(parts) > 1:
+        return "contains a folder separator '/'"
+    for part in parts:
+        if part.startswith("."):
+            return "names a hidden file (leading '.')"
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            return f"a component is longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def check_name(name: object, origin: str | os.PathLike[str], *, nested: bool = False) -> str:
+    """``name`` itself when it is a plain relative name, else a one-line error naming ``origin`` and the entry."""
+    problem = name_problem(name, nested=nested)
+    if problem is not None:
+        raise HmtirError(f"{origin}: refusing entry {ascii(name)}: {problem}")
+    return name  # type: ignore[return-value]  # name_problem proved it a str
+
+
+def confined(
+    root: str | os.PathLike[str], name: object, origin: str | os.PathLike[str], *, nested: bool = False
+) -> Path:
+    """``root / name`` for a checked ``name``, also refused if a symlink inside ``root`` leads out of it."""
+    root = Path(root)
+    path = root / PurePosixPath(check_name(name, origin, nested=nested))
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise HmtirError(
+            f"{origin}: refusing entry {ascii(name)}: it resolves outside {root} (a symbolic link)"
+        )
+    return path
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when both paths exist and are one file (any spelling, link or case folding)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_inputs(
+    outputs: Iterable[str | os.PathLike[str]], inputs: Iterable[str | os.PathLike[str]], what: str = "output"
+) -> None:
+    """Refuse, before anything is written, any output that is (or would replace) one of the inputs."""
+    identities: dict[tuple[int, int], Path] = {}
+    for source in map(Path, inputs):
+        try:
+            info = source.stat()
+        except OSError:
+            continue
+        identities[(info.st_dev, info.st_ino)] = source
+    for target in map(Path, outputs):
+        try:
+            info = target.stat()
+        except OSError:
+            continue
+        source = identities.get((info.st_dev, info.st_ino))
+        if source is not None:
+            raise HmtirError(
+                f"refusing to write {what} {target}: it is the input {source} (choose another output folder)"
+            )
+
+
+def check_new_file(
+    target: str | os.PathLike[str], overwrite: bool, what: str = "output", hint: str = "--overwrite"
+) -> None:
+    """An existing ``target`` is replaced only when the caller asked for it (``overwrite``)."""
+    path = Path(target)
+    if path.is_dir():
+        raise HmtirError(f"cannot write {what} {path}: a folder is in the way")
+    if path.exists() and not overwrite:
+        raise HmtirError(f"{what} {path} already exists; pass {hint} to replace it")
+
+
+def output_folder(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """``path`` as a folder to write into: an existing file (or a file among its parents) is refused."""
+    folder = Path(path)
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise HmtirError(f"{option} {folder}: {candidate} is a file, not a folder")
+            break
+    return folder
