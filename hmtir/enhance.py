@@ -14,7 +14,8 @@ from pathlib import Path
 
 from hmtir.data.layout import IMAGE_SUFFIXES
 from hmtir.errors import HmtirError
-from hmtir.methods.base import DEGRADATIONS, Method
+from hmtir.methods.base import Method
+from hmtir.vocabulary import DEGRADATIONS, scenario_of
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def enhance_paths(
 
     if degradation not in DEGRADATIONS:
         raise HmtirError(f"unknown --degradation '{degradation}' (use {', '.join(DEGRADATIONS)})")
-    scenario = "composite" if degradation == "composite" else "single"
+    scenario = scenario_of(degradation)
     if isinstance(method, Method):
         runner = method
     else:

@@ -13,9 +13,9 @@ from torch.utils.data import DataLoader
 from cli import cli
 from hmtir.data.datasets import TestSubset, TrainFrames
 from hmtir.data.export import export_hf
-from hmtir.data.layout import SUBSETS
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image
+from hmtir.vocabulary import SUBSETS
 from tests.test_verify import SCENES, TEST, TRAIN, make_tree
 
 

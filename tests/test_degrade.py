@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from hmtir.data.layout import PRESET_TO_SUBSET, list_images
-from hmtir.degrade.ops import DEGRADATIONS, STEPS, apply, apply_steps, radial_mask, sample_params
+from hmtir.data.layout import list_images
+from hmtir.degrade.ops import OPS, apply, apply_steps, radial_mask, sample_params
 from hmtir.degrade.presets import load_preset, preset_names
 from hmtir.degrade.synthesize import frame_stats, image_rng
 from hmtir.errors import HmtirError
+from hmtir.vocabulary import PRESET_TO_SUBSET, STEPS
 
 SHAPE = (48, 64)
 N_DRAWS = 2000
@@ -29,15 +30,15 @@ def test_presets_are_the_documented_set_and_map_to_subsets() -> None:
     assert set(preset_names()) == set(PRESET_TO_SUBSET)
     assert load_preset("single-noise").ops == ("nonuniformity", "stripe", "gaussian")
     assert load_preset("single-noise").steps == ("noise",)
-    assert load_preset("hard").ops == tuple(DEGRADATIONS.names()[i] for i in (1, 0, 3, 4, 2))
+    assert load_preset("hard").ops == tuple(OPS.names()[i] for i in (1, 0, 3, 4, 2))
     with pytest.raises(HmtirError, match="unknown degradation preset 'medium' \\(available: hard, normal"):
         load_preset("medium")
 
 
 def test_registry_records_physical_order_and_step() -> None:
-    order = sorted(DEGRADATIONS.names(), key=lambda n: DEGRADATIONS.meta(n).order)
+    order = sorted(OPS.names(), key=lambda n: OPS.meta(n).order)
     assert order == ["contrast", "blur", "nonuniformity", "stripe", "gaussian"]
-    assert [DEGRADATIONS.meta(n).step for n in order] == ["contrast", "blur", "noise", "noise", "noise"]
+    assert [OPS.meta(n).step for n in order] == ["contrast", "blur", "noise", "noise", "noise"]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_single_presets_hold_only_their_step_and_always_apply_it() -> None:
         for _ in range(50):
             params = sample_params(name, rng, SHAPE, gate=0.8)
             assert params["gate"] == 1.0
-            assert {DEGRADATIONS.meta(op).step for op in params["ops"]} == {step}
+            assert {OPS.meta(op).step for op in params["ops"]} == {step}
             assert all(op["applied"] for op in params["ops"].values())
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from hmtir.degrade.ops import STEPS, apply_steps, sample_params
+from hmtir.degrade.ops import OPS, apply_steps, sample_params
 from hmtir.degrade.presets import preset_names
 from hmtir.degrade.torch_ops import COMPOSITE, MIX_LABELS, apply_params, degrade, sample_batch_params
 from hmtir.errors import HmtirError
+from hmtir.vocabulary import STEPS
 
 SHAPE = (40, 56)
 
@@ -77,10 +78,8 @@ def test_training_mix_half_single_step_samples_with_labels() -> None:
         single = labels == step_index
         assert single.sum() > 40, MIX_LABELS[step_index]
         for op, mask in out.params.applied.items():
-            from hmtir.degrade.ops import DEGRADATIONS
-
-            assert bool(mask[single].all()) == (DEGRADATIONS.meta(op).step == step)
-            assert not mask[single].any() or DEGRADATIONS.meta(op).step == step
+            assert bool(mask[single].all()) == (OPS.meta(op).step == step)
+            assert not mask[single].any() or OPS.meta(op).step == step
     contrast_only = labels == STEPS.index("contrast")
     expected = (clean * out.params.alpha.view(-1, 1, 1, 1) + out.params.beta.view(-1, 1, 1, 1)).clamp(0, 1)
     assert torch.allclose(out.degraded[contrast_only], expected[contrast_only], atol=1e-6)

@@ -7,8 +7,9 @@ import json
 from click.testing import CliRunner
 
 from cli import cli
-from hmtir.data.layout import SUBSETS, read_scenes
+from hmtir.data.layout import read_scenes
 from hmtir.demo import run_demo
+from hmtir.vocabulary import SUBSETS
 
 
 def test_demo_builds_benchmark_evaluates_and_resumes(tmp_path) -> None:

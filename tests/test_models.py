@@ -16,7 +16,8 @@ from hmtir.models.checkpoint import (
 )
 from hmtir.models.ppfn import count_parameters, film
 from hmtir.models.prompts import PromptBank, PromptConfig
-from hmtir.models.spt import SPT_ORDER, pass_schedule, spt_losses, spt_restore
+from hmtir.models.spt import pass_schedule, spt_losses, spt_restore
+from hmtir.vocabulary import SPT_ORDER
 
 TINY = {
     "restormer": {"dim": 8, "num_blocks": [1, 1, 1, 1], "num_refinement_blocks": 1},

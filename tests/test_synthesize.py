@@ -12,10 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from hmtir.data.layout import SUBSETS, read_scenes, split_names
+from hmtir.data.layout import read_scenes, split_names
 from hmtir.degrade.synthesize import synthesize
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image, write_image
+from hmtir.vocabulary import SUBSETS
 
 
 @pytest.fixture()

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from hmtir.data.layout import SUBSETS
 from hmtir.data.verify import parse_size, verify
 from hmtir.errors import HmtirError
 from hmtir.io.image import write_image
+from hmtir.vocabulary import SUBSETS
 
 TRAIN = ["a.png", "b.png"]
 TEST = ["c.png", "d.png", "e.png"]

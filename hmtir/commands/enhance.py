@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from hmtir.commands._network_flags import network_flags, network_options
-from hmtir.methods.base import DEGRADATIONS
+from hmtir.vocabulary import DEGRADATIONS
 
 
 @click.command("enhance")

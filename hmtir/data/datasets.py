@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hmtir.data.layout import CLEAN_DIR, SUBSETS, list_images, split_names
+from hmtir.data.layout import CLEAN_DIR, list_images, split_names
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image
+from hmtir.vocabulary import SUBSETS
 
 # degrade(clean HxW float32 in [0, 1], rng) -> degraded, or (degraded, info dict)
 Degrade = Callable[[np.ndarray, np.random.Generator], "np.ndarray | tuple[np.ndarray, dict[str, Any]]"]

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hmtir.data.layout import CLEAN_DIR, MANIFEST_FILE, META_DIR, SUBSETS, read_scenes, split_names
+from hmtir.data.layout import CLEAN_DIR, MANIFEST_FILE, META_DIR, read_scenes, split_names
 from hmtir.errors import HmtirError
+from hmtir.vocabulary import SUBSETS
 
 
 def split_name(subset: str) -> str:

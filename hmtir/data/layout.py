@@ -9,17 +9,18 @@
     ROOT/meta/manifest.jsonl      one JSON record per (image, subset): every sampled parameter
     ROOT/meta/dataset.json        provenance: generator, seed, presets, hmtir version
 
-A degraded image has the same file name as its clean target in ``imgs/``.
+A degraded image has the same file name as its clean target in ``imgs/``. What each subset *is* (its
+preset, degradation and scenario) is defined once, in :mod:`hmtir.vocabulary`.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 from hmtir.errors import HmtirError
+from hmtir.vocabulary import SUBSETS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CLEAN_DIR = "imgs"
@@ -27,29 +28,6 @@ META_DIR = "meta"
 MANIFEST_FILE = "manifest.jsonl"
 SCENES_FILE = "scenes.csv"
 DATASET_FILE = "dataset.json"
-
-
-@dataclass(frozen=True)
-class Subset:
-    """A test subset: where it lives, which preset makes it, and the prompts a method is told."""
-
-    name: str  # e.g. "composited/normal"
-    preset: str  # degradation preset that synthesises it
-    degradation: str  # "composite" | "contrast" | "blur" | "noise"
-    scenario: str  # "composite" | "single"
-
-
-SUBSETS: dict[str, Subset] = {
-    s.name: s
-    for s in (
-        Subset("composited/normal", "normal", "composite", "composite"),
-        Subset("composited/hard", "hard", "composite", "composite"),
-        Subset("single/contrast", "single-contrast", "contrast", "single"),
-        Subset("single/blur", "single-blur", "blur", "single"),
-        Subset("single/noise", "single-noise", "noise", "single"),
-    )
-}
-PRESET_TO_SUBSET = {s.preset: s.name for s in SUBSETS.values()}
 
 
 def parse_subsets(spec: str | None) -> list[str]:

@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hmtir.data.layout import CLEAN_DIR, DATASET_FILE, META_DIR, SUBSETS, list_images, split_names
+from hmtir.data.layout import CLEAN_DIR, DATASET_FILE, META_DIR, list_images, split_names
 from hmtir.errors import HmtirError
+from hmtir.vocabulary import SUBSETS
 
 OFFICIAL_FRAMES = 1503
 OFFICIAL_SIZE = (640, 512)  # width, height

@@ -22,24 +22,24 @@ import numpy as np
 
 from hmtir.errors import HmtirError
 from hmtir.registry import EntryMeta, Registry
+from hmtir.vocabulary import STEPS
 
 if TYPE_CHECKING:
     from hmtir.degrade.presets import Preset
 
-STEPS = ("contrast", "blur", "noise")
 GREY = 255.0  # the official script states grey-level quantities for 8-bit frames
 MAX_NOISE_SEED = 2**31 - 1  # cv2.setRNGSeed takes a C int
 
 
 @dataclass(frozen=True)
-class DegradationMeta(EntryMeta):
+class OpMeta(EntryMeta):
     order: int = 0  # position in the physical cascade (1 = first)
-    step: str = ""  # which SPT step it belongs to: contrast | blur | noise
+    step: str = ""  # which cascade step it belongs to (hmtir.vocabulary.STEPS)
     range_keys: tuple[str, ...] = ()  # keys a preset must give for this op
     ranges_source: str = "Official HM-TIR synthesis script (issue 2); values in hmtir/degrade/presets.yaml"
 
 
-DEGRADATIONS: Registry[DegradationMeta] = Registry("degradation", DegradationMeta)
+OPS: Registry[OpMeta] = Registry("degradation op", OpMeta)
 
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
@@ -50,7 +50,7 @@ def _clip(x: np.ndarray) -> np.ndarray:
     return np.clip(x, 0.0, 1.0, out=x)
 
 
-@DEGRADATIONS.register(
+@OPS.register(
     "contrast",
     summary="Global contrast loss and offset: clip(x·α + β), α = 1 + c.",
     order=1,
@@ -70,7 +70,7 @@ class Contrast:
         return _clip(x)
 
 
-@DEGRADATIONS.register(
+@OPS.register(
     "blur",
     summary="Gaussian optical blur, odd kernel size k, standard deviation σ (pixels).",
     order=2,
@@ -110,7 +110,7 @@ def radial_mask(shape: tuple[int, int], centre_x: float, centre_y: float) -> np.
     return m
 
 
-@DEGRADATIONS.register(
+@OPS.register(
     "nonuniformity",
     summary="Optical non-uniformity: radial offset δ·m or δ·(1−m), m = cos(r·π/2)^4 about a random centre.",
     order=3,
@@ -154,7 +154,7 @@ def stripe_fields(p: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray
     return gain[:, None], offset[:, None]
 
 
-@DEGRADATIONS.register(
+@OPS.register(
     "stripe",
     summary="Fixed-pattern stripes: per column (or row, 50/50) gain and offset, x + x·g + b.",
     order=4,
@@ -189,7 +189,7 @@ def gaussian_field(p: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
     return field
 
 
-@DEGRADATIONS.register(
+@OPS.register(
     "gaussian",
     summary="Additive white Gaussian noise, variance σ² in grey levels².",
     order=5,
@@ -227,7 +227,7 @@ def sample_params(
     ops: dict[str, dict[str, Any]] = {}
     for name in preset.ops:
         applied = bool(rng.random() < gate)
-        ops[name] = {"applied": applied, **DEGRADATIONS.create(name).sample(rng, preset.ranges[name], shape)}
+        ops[name] = {"applied": applied, **OPS.create(name).sample(rng, preset.ranges[name], shape)}
     return {
         "preset": preset.name,
         "preset_version": preset.version,
@@ -249,7 +249,7 @@ def _prepare(img: np.ndarray, params: dict) -> np.ndarray:
 
 
 def _ordered(params: dict) -> list[tuple[str, dict[str, Any]]]:
-    return sorted(params["ops"].items(), key=lambda item: DEGRADATIONS.meta(item[0]).order)
+    return sorted(params["ops"].items(), key=lambda item: OPS.meta(item[0]).order)
 
 
 def apply(img: np.ndarray, params: dict) -> np.ndarray:
@@ -257,7 +257,7 @@ def apply(img: np.ndarray, params: dict) -> np.ndarray:
     x = _prepare(img, params)
     for name, p in _ordered(params):
         if p["applied"]:
-            DEGRADATIONS.create(name).apply(x, p)
+            OPS.create(name).apply(x, p)
     return x
 
 
@@ -268,7 +268,7 @@ def apply_steps(img: np.ndarray, params: dict) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for step in STEPS:
         for name, p in ops:
-            if p["applied"] and DEGRADATIONS.meta(name).step == step:
-                DEGRADATIONS.create(name).apply(x, p)
+            if p["applied"] and OPS.meta(name).step == step:
+                OPS.create(name).apply(x, p)
         out[step] = x.copy()
     return out

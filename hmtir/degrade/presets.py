@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
-from hmtir.degrade.ops import DEGRADATIONS, STEPS
+from hmtir.degrade.ops import OPS
 from hmtir.errors import HmtirError
+from hmtir.vocabulary import STEPS
 
 PRESETS_FILE = "presets.yaml"
 
@@ -38,11 +39,11 @@ class Preset:
     @property
     def steps(self) -> tuple[str, ...]:
         """The physical steps (contrast, blur, noise) this preset touches."""
-        return tuple(s for s in STEPS if any(DEGRADATIONS.meta(op).step == s for op in self.ops))
+        return tuple(s for s in STEPS if any(OPS.meta(op).step == s for op in self.ops))
 
 
 def _validate_ranges(preset: str, op: str, ranges: Any) -> dict[str, tuple[float, float]]:
-    expected = set(DEGRADATIONS.meta(op).range_keys)
+    expected = set(OPS.meta(op).range_keys)
     if not isinstance(ranges, dict) or set(ranges) != expected:
         got = sorted(ranges) if isinstance(ranges, dict) else ranges
         raise HmtirError(
@@ -78,9 +79,9 @@ def _load_all() -> dict[str, Preset]:
         else:
             ops_ranges = spec["ops"]
         for op in ops_ranges:
-            if op not in DEGRADATIONS:
+            if op not in OPS:
                 raise HmtirError(f"{PRESETS_FILE}: preset '{name}' names unknown op '{op}'")
-        ordered = tuple(sorted(ops_ranges, key=lambda op: DEGRADATIONS.meta(op).order))
+        ordered = tuple(sorted(ops_ranges, key=lambda op: OPS.meta(op).order))
         gate = spec.get("gate")
         if gate is not None and not 0.0 <= float(gate) <= 1.0:
             raise HmtirError(f"{PRESETS_FILE}: preset '{name}' gate must be in [0, 1], got {gate}")

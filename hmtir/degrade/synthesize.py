@@ -24,20 +24,12 @@ from typing import Any
 import numpy as np
 
 from hmtir import __version__
-from hmtir.data.layout import (
-    CLEAN_DIR,
-    DATASET_FILE,
-    MANIFEST_FILE,
-    META_DIR,
-    PRESET_TO_SUBSET,
-    SCENES_FILE,
-    SUBSETS,
-    list_images,
-)
+from hmtir.data.layout import CLEAN_DIR, DATASET_FILE, MANIFEST_FILE, META_DIR, SCENES_FILE, list_images
 from hmtir.degrade.ops import GREY, apply, sample_params
 from hmtir.degrade.presets import load_preset, preset_names
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
+from hmtir.vocabulary import PRESET_TO_SUBSET, SUBSETS
 
 DEFAULT_PRESETS = ("normal", "hard", "single-contrast", "single-blur", "single-noise")
 LOSSLESS_SUFFIXES = (".png", ".tif", ".tiff")  # kept as is; JPEG/BMP sources are written as PNG

@@ -21,13 +21,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hmtir.degrade.ops import DEGRADATIONS, GREY, STEPS, gaussian_field, stripe_fields
+from hmtir.degrade.ops import GREY, OPS, gaussian_field, stripe_fields
 from hmtir.degrade.presets import Preset, load_preset
 from hmtir.errors import HmtirError
+from hmtir.vocabulary import COMPOSITE as COMPOSITE_LABEL
+from hmtir.vocabulary import STEPS
 
 #: Labels of the training mix: single-step samples carry their step's index, chained ones ``composite``.
-MIX_LABELS = (*STEPS, "composite")
-COMPOSITE = MIX_LABELS.index("composite")
+MIX_LABELS = (*STEPS, COMPOSITE_LABEL)
+COMPOSITE = MIX_LABELS.index(COMPOSITE_LABEL)
 
 
 @dataclass
@@ -170,7 +172,7 @@ def apply_params(clean: torch.Tensor, params: list[dict] | dict, keep_steps: boo
             op: torch.tensor(
                 [bool(r["ops"].get(op, {}).get("applied", False)) for r in records], device=device
             )
-            for op in DEGRADATIONS.names()
+            for op in OPS.names()
         },
         alpha=scalar("contrast", "alpha", 1.0).float(),
         beta=scalar("contrast", "beta", 0.0).float(),
@@ -252,7 +254,7 @@ def _training_mix(params: BatchParams, generator: torch.Generator) -> torch.Tens
     step = torch.randint(0, len(STEPS), (batch,), generator=generator, device=device)
     labels = torch.where(single, step, torch.full_like(step, COMPOSITE))
     for op, mask in params.applied.items():
-        in_step = step == STEPS.index(DEGRADATIONS.meta(op).step)
+        in_step = step == STEPS.index(OPS.meta(op).step)
         params.applied[op] = torch.where(single, in_step, mask)
     return labels
 

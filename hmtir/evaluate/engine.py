@@ -28,21 +28,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hmtir.data.layout import (
-    CLEAN_DIR,
-    SUBSETS,
-    list_images,
-    manifest_hash,
-    parse_subsets,
-    read_scenes,
-    split_names,
-)
+from hmtir.data.layout import CLEAN_DIR, list_images, manifest_hash, parse_subsets, read_scenes, split_names
 from hmtir.errors import HmtirError
 from hmtir.evaluate.cache import CACHE_FILE, ResultCache, config_digest, image_key
 from hmtir.evaluate.provenance import environment
 from hmtir.evaluate.summary import summarize_records
 from hmtir.io.atomic import atomic_path, atomic_write_text
 from hmtir.methods import Method, check_prompts, load_method
+from hmtir.vocabulary import SUBSETS
 
 SCHEMA = "hmtir.evaluation/1"
 CONVENTIONS = ("float", "uint8")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hmtir.data.layout import CLEAN_DIR, SUBSETS
+from hmtir.data.layout import CLEAN_DIR
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_path
+from hmtir.vocabulary import SUBSETS
 
 ZOOM_FRACTION = 0.25  # default crop: a quarter of each side, placed on the most detailed region
 

@@ -21,11 +21,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from hmtir.data.layout import SUBSETS
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.leaderboard.ranking import DECIMALS, RankedGroup, RankedRow, rank
 from hmtir.leaderboard.schema import LEADERBOARD_METRICS, LOWER_BETTER, benchmarks, load_results
+from hmtir.vocabulary import subset_info
 
 SITE_DIR = Path(__file__).resolve().parent / "site"
 ASSETS = ("style.css", "app.js")
@@ -41,7 +41,8 @@ class BuildReport:
 
 
 def _degradation(subset: str) -> str:
-    return SUBSETS[subset].degradation if subset in SUBSETS else "real"
+    info = subset_info(subset)
+    return info.degradation if info.paired else "real"
 
 
 def _fmt(value: float | None, metric: str) -> str:

@@ -32,6 +32,7 @@ from hmtir.leaderboard.schema import (
     validate_result,
     write_entry,
 )
+from hmtir.vocabulary import is_real
 
 DEFAULT_METRICS = ("psnr", "ssim")
 
@@ -161,7 +162,7 @@ def score_submission(
         rows: list[dict[str, Any]] = []
         subsets: dict[str, Any] = {}
         for subset, images in sub.images.items():
-            paired = not subset.startswith("real/")
+            paired = not is_real(subset)
             per_metric: dict[str, list[float | None]] = {m: [] for m in metrics}
             for name, file in images.items():
                 pred = torch.from_numpy(read_image(file).data)[None, None]

@@ -60,7 +60,7 @@ def build_demo_data(bench: Benchmark, out: str | os.PathLike[str], progress: boo
 
 
 def _preset_of(subset: str) -> str:
-    from hmtir.data.layout import SUBSETS
+    from hmtir.vocabulary import SUBSETS
 
     return SUBSETS[subset].preset
 

@@ -35,6 +35,7 @@ import yaml
 from hmtir.data.layout import CLEAN_DIR, list_images, split_names
 from hmtir.errors import HmtirError
 from hmtir.leaderboard.schema import Benchmark, check_json_schema, get_benchmark, load_schema
+from hmtir.vocabulary import is_real
 
 METADATA_NAMES = ("submission.yaml", "submission.yml", "submission.json")
 ARCHIVE_NAMES = ("images.zip", "images.tar.gz", "images.tgz")
@@ -155,7 +156,7 @@ def expected_images(bench: Benchmark, subsets: list[str], data: Path | None) -> 
         raise HmtirError(f"--data {root} does not exist")
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for subset in subsets:
-        if subset.startswith("real/"):  # unpaired frames: the inputs define names and sizes
+        if is_real(subset):  # unpaired frames: the inputs define names and sizes
             folder = root / subset
             names = list_images(folder)
             if not names:

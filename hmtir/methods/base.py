@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from hmtir.errors import HmtirError
 from hmtir.registry import EntryMeta
+from hmtir.vocabulary import DEGRADATIONS, SCENARIOS
 
 if TYPE_CHECKING:
     import torch
 
-DEGRADATIONS = ("composite", "contrast", "blur", "noise")
-SCENARIOS = ("composite", "single")
 METHOD_KINDS = ("classical", "learned", "reference")
 
 

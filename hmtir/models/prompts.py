@@ -27,9 +27,8 @@ from torch import nn
 
 from hmtir.errors import HmtirError
 from hmtir.registry import WeightsSpec
+from hmtir.vocabulary import SCENARIOS, STEPS  # row orders of the official type7.npy and multi2.npy
 
-DEGRADATION_PROMPTS = ("contrast", "blur", "noise")  # row order of the official type7.npy
-SCENARIO_PROMPTS = ("single", "composite")  # row order of the official multi2.npy
 FUSIONS = ("concat", "multiply", "degradation")
 ACTIVATIONS = ("relu", "none")
 
@@ -205,13 +204,13 @@ class PromptBank:
         scen = torch.as_tensor(np.asarray(scenario_rows, dtype=np.float32))
         if deg.ndim == 3:
             deg = deg[:, None]  # rows are single-channel maps
-        if deg.ndim != 4 or deg.shape[0] < len(DEGRADATION_PROMPTS) or scen.ndim != 2 or scen.shape[0] < 2:
+        if deg.ndim != 4 or deg.shape[0] < len(STEPS) or scen.ndim != 2 or scen.shape[0] < 2:
             raise HmtirError(
                 f"prompt arrays have shapes {tuple(deg.shape)} and {tuple(scen.shape)}; expected (>=3, S, S) and (2, D)"
             )
         return cls(
-            {name: deg[i] for i, name in enumerate(DEGRADATION_PROMPTS)},
-            {name: scen[i] for i, name in enumerate(SCENARIO_PROMPTS)},
+            {name: deg[i] for i, name in enumerate(STEPS)},
+            {name: scen[i] for i, name in enumerate(SCENARIOS)},
             origin,
         )
 
@@ -219,8 +218,8 @@ class PromptBank:
     def seeded(cls, seed: int = HMTIR_BANK_SEED, map_size: int = 128, scenario_dim: int = 64) -> PromptBank:
         """hmtir's own bank: uniform [0, 1) maps and vectors from ``seed`` (the official bank's recipe)."""
         rng = np.random.RandomState(seed)
-        maps = rng.rand(len(DEGRADATION_PROMPTS), map_size, map_size)
-        vectors = rng.rand(len(SCENARIO_PROMPTS), scenario_dim)
+        maps = rng.rand(len(STEPS), map_size, map_size)
+        vectors = rng.rand(len(SCENARIOS), scenario_dim)
         return cls.from_arrays(maps, vectors, origin=f"seeded:{seed}")
 
     @classmethod
@@ -230,4 +229,4 @@ class PromptBank:
 
         deg = np.load(resolve_weights(OFFICIAL_DEGRADATION_BANK), allow_pickle=False)
         scen = np.load(resolve_weights(OFFICIAL_SCENARIO_BANK), allow_pickle=False)
-        return cls.from_arrays(deg[: len(DEGRADATION_PROMPTS)], scen, origin="official")
+        return cls.from_arrays(deg[: len(STEPS)], scen, origin="official")

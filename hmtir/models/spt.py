@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from hmtir.errors import HmtirError
-from hmtir.models.prompts import DEGRADATION_PROMPTS, PromptBank
-
-SPT_ORDER = ("noise", "blur", "contrast")  # composite passes, first to last
+from hmtir.models.prompts import PromptBank
+from hmtir.vocabulary import COMPOSITE, SPT_ORDER, STEPS
 
 
 def _uses_prompts(model: torch.nn.Module) -> bool:
@@ -37,12 +36,10 @@ def _uses_prompts(model: torch.nn.Module) -> bool:
 
 def pass_schedule(degradation: str, scenario: str | None = None) -> list[tuple[str, str]]:
     """(degradation prompt, scenario prompt) for each pass: three for ``composite``, else one."""
-    if degradation == "composite":
-        return [(stage, "composite") for stage in SPT_ORDER]
-    if degradation not in DEGRADATION_PROMPTS:
-        raise HmtirError(
-            f"unknown degradation '{degradation}' (available: composite, {', '.join(DEGRADATION_PROMPTS)})"
-        )
+    if degradation == COMPOSITE:
+        return [(stage, COMPOSITE) for stage in SPT_ORDER]
+    if degradation not in STEPS:
+        raise HmtirError(f"unknown degradation '{degradation}' (available: composite, {', '.join(STEPS)})")
     return [(degradation, scenario or "single")]
 
 

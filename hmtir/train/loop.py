@@ -25,7 +25,6 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from hmtir.data.datasets import TrainFrames
 from hmtir.data.layout import CLEAN_DIR, list_images
-from hmtir.degrade.ops import STEPS
 from hmtir.degrade.torch_ops import COMPOSITE, degrade
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
@@ -41,6 +40,7 @@ from hmtir.train import distributed
 from hmtir.train.checkpointing import last_checkpoint, load_training_state, restore_rng, save_training_state
 from hmtir.train.config import TrainConfig
 from hmtir.train.logging import ScalarLogger
+from hmtir.vocabulary import STEPS
 
 FINAL_MODEL = "model.pt"
 SUMMARY_FILE = "train_summary.json"
