@@ -84,9 +84,9 @@ def enhance_paths(
     """
     import torch
 
-    from hmtir.evaluate.engine import resolve_device
     from hmtir.io.image import read_image, write_image
     from hmtir.methods import load_method
+    from hmtir.runtime import resolve_device
 
     if degradation not in DEGRADATIONS:
         raise HmtirError(f"unknown --degradation '{degradation}' (use {', '.join(DEGRADATIONS)})")
@@ -101,8 +101,8 @@ def enhance_paths(
         frame = read_image(job.source)
         start = time.perf_counter()
         batch = torch.from_numpy(frame.data)[None, None].to(runner.device)
-        restored = runner.restore(batch, degradation=degradation, scenario=scenario)
-        data = restored[0, 0].float().clamp(0.0, 1.0).cpu().numpy()
+        restored = runner(batch, degradation, scenario, names=[str(job.source)])
+        data = restored[0, 0].cpu().numpy()
         seconds = time.perf_counter() - start
         write_image(job.target, data, bit_depth=frame.bit_depth)
         result = EnhanceResult(job.source, job.target, tuple(frame.data.shape), frame.bit_depth, seconds)

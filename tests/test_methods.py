@@ -68,3 +68,60 @@ def test_a_method_without_restore_says_so() -> None:
 
     with pytest.raises(NotImplementedError, match="Empty does not implement restore"):
         Empty().restore(torch.zeros(1, 1, 2, 2))
+
+
+class _Scripted(Method):
+    """A method whose output is whatever the test scripts, to exercise the restore contract."""
+
+    meta = MethodMeta(name="scripted", kind="reference")
+
+    def __init__(self, make_output) -> None:
+        self.make_output = make_output
+        self.seen: list[tuple[str, str, bool]] = []
+
+    def restore(self, batch, degradation="composite", scenario="composite"):
+        self.seen.append((degradation, scenario, torch.is_inference_mode_enabled()))
+        return self.make_output(batch)
+
+
+def test_the_restore_contract_checks_output_shape_and_finiteness_naming_the_frame() -> None:
+    batch = torch.rand(2, 1, 8, 10)
+    with pytest.raises(
+        HmtirError, match=r"^method 'scripted' returned \(2, 1, 4, 5\) for a batch of shape \(2, 1, 8, 10\)$"
+    ):
+        _Scripted(lambda b: b[..., :4, :5])(batch)
+    with pytest.raises(HmtirError, match=r"^method 'scripted' returned ndarray for a batch"):
+        _Scripted(lambda b: b.numpy())(batch)
+
+    def nan_in_second(b):
+        out = b.clone()
+        out[1, 0, 3, 3] = float("nan")
+        return out
+
+    with pytest.raises(HmtirError, match=r"^method 'scripted' produced NaN/Inf for b.png; nothing was kept$"):
+        _Scripted(nan_in_second)(batch, names=["a.png", "b.png"])
+
+
+def test_the_restore_contract_checks_inputs_and_prompts_and_clamps() -> None:
+    method = _Scripted(lambda b: b * 3 - 1)
+    out = method(torch.full((1, 1, 4, 4), 0.5), "blur")
+    assert out.dtype == torch.float32 and torch.equal(out, torch.full((1, 1, 4, 4), 0.5))
+    assert method.seen == [("blur", "single", True)]  # scenario derived, inference mode on
+    with pytest.raises(HmtirError, match=r"expects a B×1×H×W grey batch, got \(1, 3, 4, 4\)"):
+        method(torch.rand(1, 3, 4, 4))
+    with pytest.raises(HmtirError, match=r"expects float frames in \[0, 1\], got torch.uint8"):
+        method(torch.zeros(1, 1, 4, 4, dtype=torch.uint8))
+    with pytest.raises(HmtirError, match=r"input frame 0 of the batch contains NaN/Inf"):
+        method(torch.full((1, 1, 4, 4), float("inf")))
+    with pytest.raises(HmtirError, match=r"input values must lie in \[0, 1\], got \[0, 255\]"):
+        method(torch.tensor([[[[0.0, 255.0]]]]))
+    with pytest.raises(HmtirError, match=r"unknown degradation 'haze'"):
+        method(torch.rand(1, 1, 4, 4), "haze")
+
+
+def test_subclasses_cannot_override_the_contract() -> None:
+    with pytest.raises(TypeError, match=r"Sneaky overrides Method.__call__ \(the restore contract\)"):
+
+        class Sneaky(Method):
+            def __call__(self, batch, degradation="composite", scenario=None):
+                return batch

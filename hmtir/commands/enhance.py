@@ -47,8 +47,8 @@ def enhance(
     from rich.table import Table
 
     from hmtir.enhance import enhance_paths, plan_outputs
-    from hmtir.evaluate.engine import resolve_device
     from hmtir.methods import load_method
+    from hmtir.runtime import resolve_device
 
     jobs = plan_outputs(inputs, out_dir)
     # build the method first: a missing checkpoint is reported before any progress bar appears

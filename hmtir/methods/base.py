@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hmtir.errors import HmtirError
 from hmtir.registry import EntryMeta
-from hmtir.vocabulary import DEGRADATIONS, SCENARIOS
+from hmtir.vocabulary import DEGRADATIONS, SCENARIOS, scenario_of
 
 if TYPE_CHECKING:
     import torch
@@ -45,25 +45,81 @@ def check_prompts(degradation: str, scenario: str) -> None:
 
 
 class Method:
-    """A restoration method. Subclasses implement :meth:`restore`; everything else has sensible defaults.
+    """A restoration method. Subclasses implement :meth:`restore`; callers call the method itself.
 
-    ``restore`` takes a float32 tensor ``B×1×H×W`` in [0, 1] on ``self.device`` and returns a tensor of the
-    same shape (values outside [0, 1] are clamped by the scorer, NaN/Inf are rejected by it);
-    ``degradation`` is one of ``DEGRADATIONS`` and ``scenario`` one of ``SCENARIOS`` (the evaluate engine
-    passes the subset's values; methods that don't use prompts ignore them). The engine calls ``restore``
-    under ``torch.inference_mode()``.
+    ``method(batch, degradation, scenario)`` is the one door every caller uses (evaluate, enhance,
+    compare, the leaderboard), and subclasses cannot override it: it checks the prompts and the input
+    (``B×1×H×W`` float, finite, in [0, 1]), runs :meth:`restore` under ``torch.inference_mode()`` on
+    ``self.device``, then checks the output (a tensor of the input's shape, every value finite) and
+    returns it as float32 clamped to [0, 1]. A broken method is a one-line error naming the method and
+    the frame, never a NaN image written to disk or a score of garbage.
 
-    Learned methods set ``weights_sha256`` to the hash of the file they loaded, so results name the exact
-    weights that produced them.
+    ``restore`` receives float32 on ``self.device``; ``degradation`` is one of
+    :data:`hmtir.vocabulary.DEGRADATIONS` and ``scenario`` one of ``SCENARIOS`` (methods that don't use
+    prompts ignore them). Learned methods set ``weights_sha256`` to the hash of the file they loaded, so
+    results name the exact weights that produced them.
     """
 
     meta: MethodMeta
     device: str = "cpu"
     weights_sha256: str | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__call__" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides Method.__call__ (the restore contract); implement restore()"
+            )
+
+    def __call__(
+        self,
+        batch: torch.Tensor,
+        degradation: str = "composite",
+        scenario: str | None = None,
+        *,
+        names: Sequence[str] | None = None,
+    ) -> torch.Tensor:
+        """Restore ``batch`` under the contract above; ``names`` label the frames in error messages."""
+        import torch
+
+        scenario = scenario or scenario_of(degradation)
+        check_prompts(degradation, scenario)
+
+        def frame(index: int) -> str:
+            return names[index] if names is not None and index < len(names) else f"frame {index} of the batch"
+
+        if not isinstance(batch, torch.Tensor) or batch.ndim != 4 or batch.shape[1] != 1:
+            got = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
+            raise HmtirError(f"method '{self.name}' expects a B×1×H×W grey batch, got {got}")
+        if not batch.is_floating_point():
+            raise HmtirError(f"method '{self.name}' expects float frames in [0, 1], got {batch.dtype}")
+        x = batch.to(self.device, torch.float32)
+        finite = torch.isfinite(x).flatten(1).all(dim=1)
+        if not bool(finite.all()):
+            raise HmtirError(
+                f"method '{self.name}': input {frame(int((~finite).nonzero()[0]))} contains NaN/Inf"
+            )
+        if x.numel() and (float(x.min()) < -1e-6 or float(x.max()) > 1 + 1e-6):
+            raise HmtirError(
+                f"method '{self.name}': input values must lie in [0, 1], got [{float(x.min()):.4g}, {float(x.max()):.4g}]"
+            )
+        with torch.inference_mode():
+            output = self.restore(x, degradation=degradation, scenario=scenario)
+        if not isinstance(output, torch.Tensor) or tuple(output.shape) != tuple(x.shape):
+            got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise HmtirError(f"method '{self.name}' returned {got} for a batch of shape {tuple(x.shape)}")
+        output = output.detach().to(self.device, torch.float32)
+        finite = torch.isfinite(output).flatten(1).all(dim=1)
+        if not bool(finite.all()):
+            raise HmtirError(
+                f"method '{self.name}' produced NaN/Inf for {frame(int((~finite).nonzero()[0]))}; nothing was kept"
+            )
+        return output.clamp_(0.0, 1.0)
+
     def restore(
         self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
     ) -> torch.Tensor:
+        """The method's own work on a checked float32 batch on ``self.device`` (see the class docstring)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement restore()")
 
     def restore_with_rgb_model(
