@@ -7,6 +7,7 @@ parsing, a progress bar and the summary table. Outputs are lossless: PNG (8/16-b
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from hmtir.data.layout import IMAGE_SUFFIXES
 from hmtir.errors import HmtirError
+from hmtir.io.safety import check_new_file, output_folder, refuse_inputs
 from hmtir.methods.base import Method
 from hmtir.vocabulary import DEGRADATIONS, scenario_of
 
@@ -33,16 +35,30 @@ class EnhanceResult:
     seconds: float
 
 
-def plan_outputs(inputs: Sequence[str | Path], out_dir: str | Path) -> list[EnhanceJob]:
-    """Input files (folders expanded recursively) → output paths under ``out_dir``; collisions are errors."""
-    out_dir = Path(out_dir)
+def plan_outputs(
+    inputs: Sequence[str | Path], out_dir: str | Path, overwrite: bool = False
+) -> list[EnhanceJob]:
+    """Input files (folders expanded recursively) → output paths under ``out_dir``, checked before any write.
+
+    The shared write rules (:mod:`hmtir.io.safety`) apply to the whole plan at once, so a refused output
+    means nothing at all was written: ``out_dir`` must be a folder (not a file, nor below one); no output
+    may be one of the inputs, whatever the spelling (symlinks, ``./``, hard links, case folding) and even
+    with ``overwrite``; an existing output is replaced only with ``overwrite``. Files already inside
+    ``out_dir`` are never taken as inputs, so re-running into a folder below the input folder does not
+    enhance its own earlier outputs.
+    """
+    out_dir = output_folder(out_dir)
     jobs: list[EnhanceJob] = []
     for item in map(Path, inputs):
         if item.is_dir():
+            skip = _own_output_roots(item, out_dir)
             found = sorted(
                 p
                 for p in item.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES
+                and not p.name.startswith(".")
+                and not any(_inside(p, root) for root in skip)
             )
             if not found:
                 raise HmtirError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {item}")
@@ -60,7 +76,23 @@ def plan_outputs(inputs: Sequence[str | Path], out_dir: str | Path) -> list[Enha
                 f"{seen[job.target]} and {job.source} would both be written to {job.target}; enhance them separately"
             )
         seen[job.target] = job.source
+    written = [job.target for job in jobs]
+    refuse_inputs(written, [job.source for job in jobs])
+    for path in written:
+        check_new_file(path, overwrite)
     return jobs
+
+
+def _inside(path: str | Path, root: str) -> bool:
+    real = os.path.realpath(path)
+    return real != root and os.path.commonpath([root, real]) == root
+
+
+def _own_output_roots(folder: Path, out_dir: Path) -> list[str]:
+    """Folders strictly inside input ``folder`` where enhance writes: their files are outputs, not inputs."""
+    base = os.path.realpath(folder)
+    roots = [os.path.realpath(out_dir), os.path.realpath(out_dir / folder.name)]
+    return [root for root in roots if _inside(root, base)]
 
 
 def _output_name(relative: Path) -> Path:

@@ -25,6 +25,7 @@ from hmtir.vocabulary import DEGRADATIONS
     show_default=True,
     help="composite: 3 SPT passes (noise, blur, contrast); otherwise one pass with that prompt.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace existing output files (never an input).")
 @click.option("--weights", default=None, help="Checkpoint PATH, or 'official' for the released PPFN weights.")
 @click.option(
     "--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda or cuda:N."
@@ -35,6 +36,7 @@ def enhance(
     out_dir: Path,
     method: str,
     degradation: str,
+    overwrite: bool,
     weights: str | None,
     device: str,
     precision: str,
@@ -50,7 +52,7 @@ def enhance(
     from hmtir.methods import load_method
     from hmtir.runtime import resolve_device
 
-    jobs = plan_outputs(inputs, out_dir)
+    jobs = plan_outputs(inputs, out_dir, overwrite=overwrite)
     # build the method first: a missing checkpoint is reported before any progress bar appears
     options = network_options(precision, channels_last, compile_)
     if weights is not None:
