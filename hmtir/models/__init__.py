@@ -15,6 +15,7 @@ _MODEL_MODULES: list[str] = [
     "hmtir.models.focalnet",
     "hmtir.models.daclip",
     "hmtir.models.diffuir",
+    "hmtir.models.estimator",
 ]
 
 MODELS: Registry[EntryMeta] = Registry("model", EntryMeta, _MODEL_MODULES)
