@@ -38,11 +38,17 @@ class Request:
         if self.method != "HEAD":
             h.wfile.write(body)
 
-    def reply_file(self, data: bytes, content_type: str = "application/octet-stream", **extra: str) -> None:
-        """Serve ``data`` honouring a ``Range: bytes=N-`` header (206 + Content-Range)."""
-        headers = {"Content-Type": content_type, "Accept-Ranges": "bytes", **extra}
+    def reply_file(
+        self, data: bytes, content_type: str = "application/octet-stream", ranges: bool = True, **extra: str
+    ) -> None:
+        """Serve ``data`` honouring ``Range: bytes=N-`` (206 + Content-Range, 416 past the end) and
+        ``If-Range`` against the ``ETag``/``Last-Modified`` given in ``extra``; ``ranges=False`` is a server
+        that ignores Range and always answers 200 with the whole file."""
+        headers = {"Content-Type": content_type, "Accept-Ranges": "bytes" if ranges else "none", **extra}
         rng = self.headers.get("range")
-        if rng and rng.startswith("bytes="):
+        if_range = self.headers.get("if-range")
+        current = {v for k, v in extra.items() if k.lower() in ("etag", "last-modified")}
+        if ranges and rng and rng.startswith("bytes=") and (if_range is None or if_range in current):
             start = int(rng[6:].split("-")[0])
             if start >= len(data):
                 self.reply(416, b"", {"Content-Range": f"bytes */{len(data)}"})
@@ -52,18 +58,41 @@ class Request:
             return
         self.reply(200, data, headers)
 
-    def reply_truncated(self, data: bytes, cut: int) -> None:
+    def reply_truncated(self, data: bytes, cut: int, **extra: str) -> None:
         """Promise all of ``data`` (Content-Length) but send only ``cut`` bytes, then drop the connection."""
         h = self.handler
         h.send_response(200)
         h.send_header("Content-Type", "application/octet-stream")
         h.send_header("Content-Length", str(len(data)))
         h.send_header("Accept-Ranges", "bytes")
+        for key, value in extra.items():
+            h.send_header(key, value)
         h.end_headers()
         h.wfile.write(data[:cut])
         h.wfile.flush()
         h.close_connection = True
         h.connection.shutdown(2)  # socket.SHUT_RDWR: the client sees the stream end early
+
+    def reply_unsized(self, data: bytes) -> None:
+        """200 without Content-Length, the end marked only by closing the connection (HTTP/1.0 style)."""
+        h = self.handler
+        h.send_response(200)
+        h.send_header("Content-Type", "application/octet-stream")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(data)
+        h.wfile.flush()
+        h.close_connection = True
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-reply (as the downloader does when it refuses a reply) is no server error."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -97,7 +126,7 @@ class Loopback:
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.data.download import download, drive_confirm_url, fetch_file
 from hmtir.data.lockfile import LOCK_FILE
 from hmtir.data.sources import load_sources, pyiqa_cache_dir
@@ -185,7 +185,79 @@ def test_dropped_connection_resumes_with_range_and_verifies(server, tmp_path, mo
     reqs = server.requests_to("/w.bin")
     assert len(reqs) == 2 and "range" not in reqs[0].headers
     assert reqs[1].headers["range"] == f"bytes={cut}-"
+    assert "if-range" not in reqs[1].headers  # no validator: resumed only because the sha256 is pinned
     assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
+
+
+def test_server_ignoring_range_restarts_from_zero_never_appends(server, tmp_path, monkeypatch):
+    """A 200 to a Range request is the whole file again: it replaces the partial file, never extends it."""
+    cut = 40_000
+
+    def no_ranges(req: Request) -> None:
+        if len(server.requests_to("/w.bin")) == 1:
+            req.reply_truncated(PAYLOAD, cut, ETag='"v1"')
+        else:
+            req.reply_file(PAYLOAD, ranges=False, ETag='"v1"')
+
+    server.routes["/w.bin"] = no_ranges
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin"))
+    out = tmp_path / "out"
+    [path] = download(["test-blob"], dir=out, progress=False)
+
+    assert path.read_bytes() == PAYLOAD
+    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, f"bytes={cut}-"]
+    lock = json.loads((out / LOCK_FILE).read_text())["files"]["blob.bin"]
+    assert (lock["sha256"], lock["size"], lock["verified"]) == (sha(PAYLOAD), len(PAYLOAD), "transfer")
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
+
+
+def test_416_discards_the_partial_file_and_restarts_clean(server, tmp_path, monkeypatch):
+    """The file shrank on a server without validators while we held 80,000 bytes of the old one."""
+    old, new = PAYLOAD, PAYLOAD[::-1][:50_000]
+
+    def shrinking(req: Request) -> None:
+        if len(server.requests_to("/w.bin")) == 1:
+            req.reply_truncated(old, 80_000)
+        else:
+            req.reply_file(new)
+
+    server.routes["/w.bin"] = shrinking
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(new)))  # pinned: may resume
+    out = tmp_path / "out"
+    [path] = download(["test-blob"], dir=out, progress=False)
+
+    assert path.read_bytes() == new
+    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, "bytes=80000-", None]
+    lock = json.loads((out / LOCK_FILE).read_text())["files"]["blob.bin"]
+    assert (lock["sha256"], lock["size"], lock["verified"]) == (sha(new), len(new), "sha256")
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
+
+
+@pytest.mark.parametrize(
+    "content_range",
+    ["bytes 0-102399/102400", "bytes 40000-102399/99999", "bytes 40000-50000/102400", "bytes */102400", None],
+)
+def test_wrong_content_range_is_refused_and_nothing_is_kept(server, tmp_path, monkeypatch, content_range):
+    def wrong_part(req: Request) -> None:
+        if "range" not in req.headers:
+            req.reply_truncated(PAYLOAD, 40_000, ETag='"v1"')
+            return
+        headers = {"ETag": '"v1"', "Content-Type": "application/octet-stream"}
+        if content_range:
+            headers["Content-Range"] = content_range
+        req.reply(206, PAYLOAD[40_000:], headers)
+
+    server.routes["/w.bin"] = wrong_part
+    url = server.url + "/w.bin"
+    write_sources(tmp_path, monkeypatch, http_source(url))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError) as err:
+        download(["test-blob"], dir=out, progress=False)
+    assert str(err.value) == (
+        f"could not download blob.bin for 'test-blob': tried http ({url} answered bytes=40000- with the wrong "
+        f"part (Content-Range {content_range!r})); download it from {url} and put it at {out / 'blob.bin'}"
+    )
+    assert list(out.iterdir()) == []
 
 
 def test_checksum_mismatch_rejects_file_and_leaves_nothing(server, tmp_path, monkeypatch):
@@ -206,6 +278,7 @@ def test_first_download_is_locked_and_a_changed_upstream_is_refused(server, tmp_
     [path] = download(["test-blob"], dir=out, progress=False)
     lock = json.loads((out / LOCK_FILE).read_text())["files"]["blob.bin"]
     assert lock["sha256"] == sha(PAYLOAD) and lock["size"] == len(PAYLOAD) and lock["url"].endswith("/w.bin")
+    assert lock["verified"] == "transfer"  # pinned: the declared Content-Length arrived in one response
 
     path.unlink()
     content["data"] = PAYLOAD[::-1]

@@ -18,8 +18,18 @@ import click
 @click.option("--mirror", help="Prefer this mirror (name or kind: gdrive, hf, http, github-raw).")
 @click.option("--offline", is_flag=True, help="Never use the network; report where missing files must go.")
 @click.option("--progress/--no-progress", default=True, help="Show transfer progress bars.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Fetch and verify the files again, replacing a wrong copy and its entry in hmtir.lock.json.",
+)
 def download(
-    names: tuple[str, ...], directory: Path | None, mirror: str | None, offline: bool, progress: bool
+    names: tuple[str, ...],
+    directory: Path | None,
+    mirror: str | None,
+    offline: bool,
+    progress: bool,
+    repair: bool,
 ) -> None:
     """Download datasets and weights (see `hmtir list sources`), verified and unpacked safely."""
     from rich.console import Console
@@ -30,7 +40,9 @@ def download(
 
     registry = load_sources()
     sources = expand(registry, list(names))  # validates the names before any transfer starts
-    paths = fetch(list(names), dir=directory, mirror=mirror, offline=offline, progress=progress)
+    paths = fetch(
+        list(names), dir=directory, mirror=mirror, offline=offline, progress=progress, repair=repair
+    )
     table = Table(title="hmtir download")
     table.add_column("source")
     table.add_column("kind")

@@ -22,6 +22,7 @@ from typing import IO
 
 from hmtir.data.sources import ArchiveLimits
 from hmtir.errors import HmtirError
+from hmtir.io.atomic import atomic_path
 
 _CHUNK = 1 << 20
 _RATIO_FLOOR = (
@@ -60,8 +61,10 @@ def _safe_name(raw: str, archive: Path) -> str:
     return "/".join(parts)
 
 
-def _zip_members(zf: zipfile.ZipFile, archive: Path) -> Iterator[_Member]:
-    for info in zf.infolist():
+def _zip_members(
+    zf: zipfile.ZipFile, archive: Path, infos: list[zipfile.ZipInfo] | None = None
+) -> Iterator[_Member]:
+    for info in zf.infolist() if infos is None else infos:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise HmtirError(f"refusing to extract {archive}: member '{info.filename}' is a symlink")
@@ -70,8 +73,10 @@ def _zip_members(zf: zipfile.ZipFile, archive: Path) -> Iterator[_Member]:
         yield _Member(info.filename, info.is_dir(), info.file_size, info.compress_size, info)
 
 
-def _tar_members(tf: tarfile.TarFile, archive: Path) -> Iterator[_Member]:
-    for info in tf:
+def _tar_members(
+    tf: tarfile.TarFile, archive: Path, infos: list[tarfile.TarInfo] | None = None
+) -> Iterator[_Member]:
+    for info in tf if infos is None else infos:
         if info.issym() or info.islnk():
             kind = "symlink" if info.issym() else "hardlink"
             raise HmtirError(f"refusing to extract {archive}: member '{info.name}' is a {kind}")
@@ -115,9 +120,11 @@ def _check(members: list[_Member], archive: Path, limits: ArchiveLimits) -> None
         )
 
 
-def _copy_capped(src: IO[bytes], dst: Path, declared: int, name: str, archive: Path) -> None:
+def _copy_capped(
+    src: IO[bytes], dst: Path, declared: int, name: str, archive: Path, mode: str = "xb"
+) -> None:
     written = 0
-    with open(dst, "xb") as out:
+    with open(dst, mode) as out:
         while block := src.read(_CHUNK):
             written += len(block)
             if written > declared:
@@ -175,4 +182,49 @@ def extract_archive(archive: Path, target: Path, limits: ArchiveLimits | None = 
         raise HmtirError(f"cannot extract {archive}: {err}; delete it and download again") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _plain(raw: str) -> str:
+    """A member name as a comparable path (``./a//b`` -> ``a/b``); not a safety check."""
+    return "/".join(p for p in PurePosixPath(raw.replace("\\", "/")).parts if p not in ("", ".", "/"))
+
+
+def extract_member(archive: Path, member: str, target: Path, limits: ArchiveLimits | None = None) -> Path:
+    """Copy the one regular-file ``member`` (its exact path) of a zip/tar ``archive`` to ``target`` atomically.
+
+    Nothing else is written, so other members are never looked at beyond their names; the member itself
+    must be a regular file (no link or device), unique, and within the size limit, and is counted while
+    copied because headers can lie.
+    """
+    archive, target = Path(archive), Path(target)
+    limits = limits or ArchiveLimits()
+    fmt = archive_format(archive)
+    if fmt is None:
+        raise HmtirError(f"{archive} is not a zip or tar archive")
+    try:
+        with contextlib.ExitStack() as stack:
+            if fmt == "zip":
+                zf = stack.enter_context(zipfile.ZipFile(archive))
+                found = [i for i in zf.infolist() if _plain(i.filename) == member]
+            else:
+                tf = stack.enter_context(tarfile.open(archive, "r:*"))
+                found = [i for i in tf if _plain(i.name) == member]
+            if not found:
+                raise HmtirError(f"{archive} has no member '{member}'")
+            if len(found) > 1:
+                raise HmtirError(f"refusing to read {archive}: member '{member}' appears {len(found)} times")
+            if fmt == "zip":
+                [entry] = list(_zip_members(zf, archive, found))
+            else:
+                [entry] = list(_tar_members(tf, archive, found))
+            if entry.is_dir:
+                raise HmtirError(f"{archive}: member '{member}' is a folder, not a file")
+            _check([entry], archive, limits)
+            src = zf.open(entry.handle) if fmt == "zip" else tf.extractfile(entry.handle)  # type: ignore[arg-type]
+            assert src is not None
+            with src, atomic_path(target) as tmp:
+                _copy_capped(src, tmp, entry.size, member, archive, mode="wb")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        raise HmtirError(f"cannot read {archive}: {err}; delete it and download again") from None
     return target

@@ -1,36 +1,46 @@
 """``hmtir download``: fetch registered datasets and weights, resumably, verified, and unpacked safely.
 
-Each file is fetched into ``<name>.part`` (resumed with an HTTP Range request after a dropped
-connection), checked against the registry's sha256 or the folder's lock file, and only then renamed to
-its final name. A web page where a file was expected (Google Drive's quota and virus-scan pages are the
-classic case) is recognised at once; Drive's "can't scan this file" confirmation is followed. When every
-mirror fails the error names each one tried and where to put a manually downloaded copy.
+Each file is fetched into ``<name>.part``, with what the server declared (URL, total size, ETag,
+Last-Modified) in ``<name>.part.json``. A partial file is resumed (Range + If-Range) only when that record
+proves it belongs to the same source; a foreign or stale one is discarded. The finished file is checked
+against the registry's sha256 or the folder's lock file, renamed to its final name, and its hash pinned in
+the lock only when it was verified (published checksum, or a complete transfer in consistent pieces). A
+web page where a file was expected (Google Drive's quota and virus-scan pages are the classic case) is
+recognised at once; Drive's "can't scan this file" confirmation is followed. A file may also be made from a
+member of a published archive (``from:`` in the registry, e.g. NIQE's parameters from BasicSR's sdist on
+PyPI). When every mirror fails the error names each one tried and where to put a manually downloaded copy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib
+import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import urllib3
 
-from hmtir.data.archive import archive_format, extract_archive
-from hmtir.data.lockfile import Lock
-from hmtir.data.sources import FileSpec, Mirror, SourceMeta, expand, hf_endpoint, load_sources
+from hmtir.data.archive import archive_format, extract_archive, extract_member
+from hmtir.data.lockfile import Lock, LockEntry
+from hmtir.data.sources import CONVERTERS, FileSpec, Mirror, SourceMeta, expand, hf_endpoint, load_sources
 from hmtir.errors import HmtirError
+from hmtir.io.atomic import atomic_write_text
 from hmtir.weights import sha256_file
 
 CHUNK = 1 << 16
 RESUME_ATTEMPTS = 5
 TIMEOUT = (15, 60)  # connect, read (seconds)
 USER_AGENT = "hmtir-download/1"
+PART_SUFFIX = ".part"  # <name>.part holds the bytes so far, <name>.part.json what the server declared
 
 # a stream cut short surfaces from urllib3/http.client, not as a requests exception, when read raw
 _TRANSFER_ERRORS = (http.client.HTTPException, ConnectionError, TimeoutError, urllib3.exceptions.HTTPError)
@@ -109,43 +119,155 @@ def _describe(err: Exception) -> str:
     return text if len(text) < 160 else text[:157] + "..."
 
 
-def stream_to_part(session, url: str, part: Path, advance: Advance) -> None:  # noqa: ANN001
-    """Download ``url`` into ``part``, resuming with Range after drops; HTML instead of data fails at once."""
+@dataclass(frozen=True)
+class Transfer:
+    """What the server said about the file arriving in ``<name>.part``, kept beside it in ``<name>.part.json``.
+
+    A partial file is resumed only when this record proves it belongs to the same source: same URL, a
+    declared total size, and either a validator (ETag/Last-Modified, sent back as ``If-Range`` and compared
+    on every resumed piece) or a published sha256 that will check the result. Anything else is discarded.
+    """
+
+    url: str  # the mirror's stable location (before any Drive confirmation redirect)
+    total: int | None  # declared size of the whole file (Content-Length of a 200, Content-Range total)
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def validator(self) -> str | None:
+        """The ``If-Range`` value: a strong ETag, else Last-Modified (weak ETags cannot guard a range)."""
+        if self.etag and not self.etag.startswith("W/"):
+            return self.etag
+        return self.last_modified
+
+    def same_version(self, headers: Mapping[str, str]) -> bool:
+        """A resumed piece is of the version we started on when the validators we know did not change."""
+        return all(
+            mine is None or headers.get(key) == mine
+            for key, mine in (("ETag", self.etag), ("Last-Modified", self.last_modified))
+        )
+
+
+def _sidecar(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _sidecar(part).unlink(missing_ok=True)
+
+
+def _resumable(part: Path, source_url: str, pinned: bool) -> Transfer | None:
+    """The record of ``part`` when it may be continued from ``source_url``, else None (discard it)."""
+    if not part.is_file():
+        return None
+    try:
+        record = Transfer(**json.loads(_sidecar(part).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None  # no sidecar, or not ours: a foreign partial file
+    if record.url != source_url or record.total is None or part.stat().st_size >= record.total:
+        return None
+    if record.validator() is None and not pinned:
+        return None  # nothing would notice the remote file changing between the pieces
+    return record
+
+
+def _content_range(value: str | None) -> tuple[int, int, int] | None:
+    """``bytes START-END/TOTAL`` as numbers, or None when it is anything else."""
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", (value or "").strip())
+    return None if match is None else (int(match[1]), int(match[2]), int(match[3]))
+
+
+def stream_to_part(
+    session,  # noqa: ANN001
+    url: str,
+    part: Path,
+    advance: Advance,
+    *,
+    source_url: str | None = None,
+    pinned: bool = False,
+) -> Transfer:
+    """Download ``url`` into ``part``, resuming with Range + If-Range after drops; return what was declared.
+
+    ``source_url`` is the stable address recorded in the sidecar (``url`` itself by default); ``pinned``
+    says a published sha256 will check the result, which allows resuming from a server without
+    validators. A server that ignores Range restarts the file from zero; a 416 or a piece of another
+    version discards the partial file and restarts; a wrong Content-Range is refused.
+    """
     import requests
 
+    source_url = source_url or url
     last_error = "no attempt made"
     for _ in range(RESUME_ATTEMPTS):
-        offset = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        record = _resumable(part, source_url, pinned)
+        if record is None:
+            _discard(part)
+        offset = part.stat().st_size if record else 0
+        headers = {}
+        if record is not None:
+            headers["Range"] = f"bytes={offset}-"
+            if record.validator():
+                headers["If-Range"] = str(record.validator())
         try:
             with session.get(url, stream=True, headers=headers, timeout=TIMEOUT) as resp:
                 if resp.status_code == 416 and offset:
-                    part.unlink()  # our partial file is not a prefix of the remote one
+                    _discard(part)  # our partial file is not a prefix of the remote one
+                    last_error = f"HTTP 416 for bytes={offset}-"
                     continue
                 if resp.status_code >= 400:
                     raise MirrorFailed(f"HTTP {resp.status_code} from {url}")
-                resumed = resp.status_code == 206
-                if not resumed:
+                if resp.status_code == 206:
+                    span = _content_range(resp.headers.get("Content-Range"))
+                    length = resp.headers.get("Content-Length")
+                    if (
+                        record is None
+                        or span is None
+                        or span[0] != offset
+                        or span[2] != record.total
+                        or span[1] != span[2] - 1
+                        or (length is not None and length != str(span[1] - span[0] + 1))
+                    ):
+                        _discard(part)
+                        raise MirrorFailed(
+                            f"{url} answered bytes={offset}- with the wrong part "
+                            f"(Content-Range {resp.headers.get('Content-Range')!r})"
+                        )
+                    if not record.same_version(resp.headers):
+                        _discard(part)  # the server ignored If-Range: this piece is of another version
+                        last_error = "the file changed on the server during the transfer"
+                        continue
+                    transfer = record
+                else:  # the whole file, from the first byte, whatever we asked for
                     offset = 0
-                elif not resp.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
-                    raise MirrorFailed(f"{url} answered a Range request with the wrong part")
-                length = resp.headers.get("Content-Length")
-                total = offset + int(length) if length and length.isdigit() else None
+                    length = resp.headers.get("Content-Length")
+                    transfer = Transfer(
+                        source_url,
+                        int(length) if length and length.isdigit() else None,
+                        resp.headers.get("ETag"),
+                        resp.headers.get("Last-Modified"),
+                    )
                 chunks = _raw_blocks(resp)
                 first = next(chunks, b"")
                 if looks_like_html(resp.headers.get("Content-Type"), first):
                     raise MirrorFailed(f"{url} returned a web page instead of the file")
-                with open(part, "ab" if resumed else "wb") as out:
-                    advance(-1, total)  # (re)start the progress bar at the current offset
-                    advance(offset, total)
+                if (
+                    offset == 0
+                ):  # the sidecar is written before the first byte, so no .part is ever without one
+                    _discard(part)
+                    atomic_write_text(_sidecar(part), json.dumps(asdict(transfer)) + "\n")
+                with open(part, "ab" if offset else "wb") as out:
+                    advance(-1, transfer.total)  # (re)start the progress bar at the current offset
+                    advance(offset, transfer.total)
                     for block in _chain(first, chunks):
                         out.write(block)
-                        advance(len(block), total)
+                        advance(len(block), transfer.total)
                 size = part.stat().st_size
-                if total is not None and size < total:
-                    last_error = f"connection closed after {size} of {total} bytes"
+                if transfer.total is not None and size > transfer.total:
+                    _discard(part)
+                    raise MirrorFailed(f"{url} sent {size} bytes, more than the {transfer.total} it declared")
+                if transfer.total is not None and size < transfer.total:
+                    last_error = f"connection closed after {size} of {transfer.total} bytes"
                     continue
-                return
+                return transfer
         except MirrorFailed:
             raise
         except (requests.ConnectionError, requests.Timeout, *_TRANSFER_ERRORS) as err:
@@ -203,8 +325,12 @@ def _gdrive_url(session, url: str) -> str:  # noqa: ANN001
 
 
 # --------------------------------------------------------------------------------------- mirrors
-def _fetch_hf(mirror: Mirror, part: Path, cache: bool) -> Path:
-    """Download through huggingface_hub (auth, redirects, CDN) into ``part`` or the hub cache."""
+def _fetch_hf(mirror: Mirror, part: Path, cache: bool, force: bool = False) -> Path:
+    """Download through huggingface_hub (auth, redirects, CDN) into ``part`` or the hub cache.
+
+    huggingface_hub checks the received size against the one the hub declares, and resumes only its own
+    ``.incomplete`` files, keyed by the file's ETag.
+    """
     from huggingface_hub import hf_hub_download
 
     kwargs = {"repo_type": mirror.repo_type, "revision": mirror.revision, "endpoint": hf_endpoint()}
@@ -212,7 +338,12 @@ def _fetch_hf(mirror: Mirror, part: Path, cache: bool) -> Path:
         if cache:
             # read at call time (huggingface_hub reads HF_HUB_CACHE only once, at import)
             cache_dir = os.environ.get("HF_HUB_CACHE")
-            return Path(hf_hub_download(str(mirror.repo), str(mirror.path), cache_dir=cache_dir, **kwargs))
+            return Path(
+                hf_hub_download(
+                    str(mirror.repo), str(mirror.path), cache_dir=cache_dir, force_download=force, **kwargs
+                )
+            )
+        _discard(part)
         staging = Path(tempfile.mkdtemp(prefix=f".{part.name}.hf-", dir=part.parent))
         try:
             got = Path(hf_hub_download(str(mirror.repo), str(mirror.path), local_dir=staging, **kwargs))
@@ -224,16 +355,16 @@ def _fetch_hf(mirror: Mirror, part: Path, cache: bool) -> Path:
         raise MirrorFailed(f"{mirror.location()}: {_describe(err)}") from None
 
 
-def _fetch(mirror: Mirror, part: Path, session, advance: Advance) -> None:  # noqa: ANN001
+def _fetch(mirror: Mirror, part: Path, session, advance: Advance, pinned: bool) -> Transfer:  # noqa: ANN001
+    """Fetch one mirror's copy into ``part``; return what was declared about it."""
     if mirror.kind == "manual":
         raise MirrorFailed(f"{mirror.url} needs a manual download")
+    source_url = mirror.location()
     if mirror.kind == "hf":
         _fetch_hf(mirror, part, cache=False)
-        return
-    url = mirror.location()
-    if mirror.kind == "gdrive":
-        url = _gdrive_url(session, url)
-    stream_to_part(session, url, part, advance)
+        return Transfer(source_url, part.stat().st_size)  # size checked by huggingface_hub
+    url = _gdrive_url(session, source_url) if mirror.kind == "gdrive" else source_url
+    return stream_to_part(session, url, part, advance, source_url=source_url, pinned=pinned)
 
 
 # --------------------------------------------------------------------------------------- orchestration
@@ -245,34 +376,87 @@ def _order(mirrors: Sequence[Mirror], preferred: str | None) -> list[Mirror]:
     return chosen or list(mirrors)
 
 
-def _manual_route(spec: FileSpec, dest: Path) -> str:
-    where = spec.mirrors[0].browser_url()
-    return f"download it from {where} and put it at {dest}"
+def _manual_route(spec: FileSpec, directory: Path) -> str:
+    """Where a person fetches the file (for a file made from an archive member: the archive) and puts it."""
+    target = spec.origin.archive if spec.origin else spec
+    return f"download it from {target.mirrors[0].browser_url()} and put it at {directory / target.name}"
 
 
-def _accept(part: Path, spec: FileSpec, lock: Lock, source: str, url: str) -> tuple[str, int]:
-    """Check a finished ``.part`` against the registry and the lock; a bad file is deleted, not kept."""
+def _repair_hint(source: str) -> str:
+    return f"run `hmtir download --repair {source}`"
+
+
+def _accept(
+    part: Path,
+    spec: FileSpec,
+    locked: LockEntry | None,
+    lock: Lock,
+    source: str,
+    url: str,
+    transfer: Transfer,
+) -> tuple[str, int, str]:
+    """Check a finished ``.part`` against the registry and the lock; return (sha256, size, verification).
+
+    A bad file is deleted, not kept. The verification is what the lock may pin: ``sha256`` (the published
+    checksum matched), ``transfer`` (the declared size arrived in consistent pieces) or ``unverified``.
+    """
     digest, size = sha256_file(part), part.stat().st_size
-    locked = lock.get(spec.name)
     problem = None
     if spec.size is not None and size != spec.size:
         problem = f"size {size} bytes, expected {spec.size}"
     elif spec.sha256 and digest != spec.sha256:
         problem = f"sha256 {digest}, expected {spec.sha256}"
-    elif not spec.sha256 and locked and digest != locked.sha256:
-        problem = f"sha256 {digest} differs from {locked.sha256} recorded in {lock.path}"
+    elif not spec.sha256 and locked and locked.pinned and digest != locked.sha256:
+        problem = (
+            f"sha256 {digest} differs from {locked.sha256} recorded in {lock.path}; "
+            f"if that entry is wrong, {_repair_hint(source)}"
+        )
     if problem:
-        part.unlink()
+        _discard(part)
         raise MirrorFailed(f"{url} gave a bad file ({problem})")
-    return digest, size
+    if spec.sha256:
+        return digest, size, "sha256"
+    return digest, size, "transfer" if transfer.total == size else "unverified"
 
 
-def _check_existing(dest: Path, spec: FileSpec, lock: Lock) -> None:
-    locked = lock.get(spec.name)
-    expected = spec.sha256 or (locked.sha256 if locked else None)
+def _download(
+    source: str,
+    spec: FileSpec,
+    directory: Path,
+    locked: LockEntry | None,
+    lock: Lock,
+    mirror: str | None,
+    progress: Callable[[str], Advance] | None,
+) -> tuple[Path, str, int, str, str]:
+    """Fetch ``spec`` into ``<name>.part`` from the first mirror that delivers a good copy.
+
+    Returns (part, sha256, size, url, verification); every mirror failing is one error naming each.
+    """
+    part = directory / (spec.name + PART_SUFFIX)
+    session = _session()
+    failures = []
+    for m in _order(spec.mirrors, mirror):
+        url = m.location()
+        advance = progress(f"{source}: {spec.name}") if progress else (lambda n, total: None)
+        try:
+            transfer = _fetch(m, part, session, advance, pinned=bool(spec.sha256))
+            digest, size, verified = _accept(part, spec, locked, lock, source, url, transfer)
+        except MirrorFailed as err:
+            failures.append(f"{m.name} ({err})")
+            continue
+        _sidecar(part).unlink(missing_ok=True)
+        return part, digest, size, url, verified
+    raise HmtirError(
+        f"could not download {spec.name} for '{source}': tried {'; '.join(failures)}; "
+        f"{_manual_route(spec, directory)}"
+    )
+
+
+def _check_existing(dest: Path, spec: FileSpec, locked: LockEntry | None, source: str) -> None:
+    expected = spec.sha256 or (locked.sha256 if locked and locked.pinned else None)
     if expected and sha256_file(dest) != expected:
         raise HmtirError(
-            f"{dest} exists but its sha256 is not {expected}; delete it and run the download again"
+            f"{dest} exists but its sha256 is not {expected}; {_repair_hint(source)} to fetch and verify it again"
         )
 
 
@@ -283,16 +467,23 @@ def fetch_file(
     *,
     mirror: str | None = None,
     offline: bool = False,
+    repair: bool = False,
     progress: Callable[[str], Advance] | None = None,
 ) -> Path:
-    """Make ``directory/spec.name`` present and verified (or its extracted folder); return that path."""
+    """Make ``directory/spec.name`` present and verified (or its extracted folder); return that path.
+
+    ``repair`` ignores the file's lock entry and any present copy that does not match a published
+    checksum: the file is fetched and verified again, and replaces the old copy (and entry) only then.
+    """
+    if repair and offline:
+        raise HmtirError(f"--repair fetches {source} again and needs the network; drop --offline")
     if spec.store == "hf-cache":
         if offline:
             raise HmtirError(f"offline: cannot fetch {spec.name} for '{source}' into the Hugging Face cache")
         failures = []
         for m in _order(spec.mirrors, mirror):
             try:
-                return _fetch_hf(m, directory, cache=True)
+                return _fetch_hf(m, directory, cache=True, force=repair)
             except MirrorFailed as err:
                 failures.append(f"{m.name}: {err}")
         raise HmtirError(f"could not download {spec.name} for '{source}' ({'; '.join(failures)})")
@@ -301,44 +492,119 @@ def fetch_file(
     lock = Lock(directory)
     dest = directory / spec.name
     unpacked = directory / spec.folder
-    locked = lock.get(spec.name)
+    previous = lock.get(spec.name)
+    locked = None if repair else previous
     if locked and locked.extracted_to and unpacked.is_dir():
         return unpacked
-    if dest.is_file():
-        _check_existing(dest, spec, lock)
+    if dest.is_file() and not (repair and not (spec.sha256 and sha256_file(dest) == spec.sha256)):
+        _check_existing(dest, spec, locked, source)
         if locked is None:
-            lock.record(spec.name, source, sha256_file(dest), dest.stat().st_size, "local file")
-        return _maybe_extract(source, spec, dest, unpacked, lock)
+            how = "sha256" if spec.sha256 else "local"
+            lock.record(spec.name, source, sha256_file(dest), dest.stat().st_size, "local file", verified=how)
+        return _maybe_extract(source, spec, dest, unpacked, lock, replace=repair)
 
+    if spec.origin is not None:
+        return _derive(source, spec, dest, lock, locked, offline, mirror, progress)
     if offline:
-        raise HmtirError(f"offline: '{source}' needs {spec.name}; {_manual_route(spec, dest)}")
-    part = dest.with_name(dest.name + ".part")
-    session = _session()
-    failures = []
-    for m in _order(spec.mirrors, mirror):
-        url = m.location()
-        advance = progress(f"{source}: {spec.name}") if progress else (lambda n, total: None)
-        try:
-            _fetch(m, part, session, advance)
-            digest, size = _accept(part, spec, lock, source, url)
-        except MirrorFailed as err:
-            failures.append(f"{m.name} ({err})")
-            continue
-        os.replace(part, dest)
-        lock.record(spec.name, source, digest, size, url)
-        return _maybe_extract(source, spec, dest, unpacked, lock)
-    raise HmtirError(
-        f"could not download {spec.name} for '{source}': tried {'; '.join(failures)}; {_manual_route(spec, dest)}"
+        raise HmtirError(f"offline: '{source}' needs {spec.name}; {_manual_route(spec, directory)}")
+    part, digest, size, url, verified = _download(source, spec, directory, locked, lock, mirror, progress)
+    os.replace(part, dest)
+    lock.record(spec.name, source, digest, size, url, verified=verified)
+    return _maybe_extract(source, spec, dest, unpacked, lock, replace=repair)
+
+
+def _derive(
+    source: str,
+    spec: FileSpec,
+    dest: Path,
+    lock: Lock,
+    locked: LockEntry | None,
+    offline: bool,
+    mirror: str | None,
+    progress: Callable[[str], Advance] | None,
+) -> Path:
+    """Make ``dest`` from a member of its verified archive (a copy the user put in the folder, else fetched).
+
+    A fetched archive is deleted afterwards: only the member is wanted. The product is pinned as
+    ``derived`` (the archive's published sha256 vouches for it; conversions are deterministic).
+    """
+    origin = spec.origin
+    assert origin is not None
+    directory = dest.parent
+    archive = directory / origin.archive.name
+    fetched = None
+    if archive.is_file():
+        if sha256_file(archive) != origin.archive.sha256:
+            raise HmtirError(
+                f"{archive} exists but its sha256 is not {origin.archive.sha256}; delete it to download it again"
+            )
+        url = "local file"
+    elif offline:
+        raise HmtirError(f"offline: '{source}' needs {spec.name}; {_manual_route(spec, directory)}")
+    else:
+        fetched, _, _, url, _ = _download(source, origin.archive, directory, None, lock, mirror, progress)
+        archive = fetched
+    try:
+        with tempfile.TemporaryDirectory(prefix=f".{spec.name}.member-", dir=directory) as tmp:
+            member = extract_member(
+                archive, origin.member, Path(tmp) / PurePosixPath(origin.member).name, origin.archive.limits
+            )
+            if origin.convert is None:
+                os.replace(member, dest)
+            else:
+                module, _, function = CONVERTERS[origin.convert].partition(":")
+                getattr(importlib.import_module(module), function)(member, dest)
+    finally:
+        if fetched is not None:
+            fetched.unlink(missing_ok=True)
+    digest = sha256_file(dest)
+    if locked is not None and locked.pinned and digest != locked.sha256:
+        dest.unlink()
+        raise HmtirError(
+            f"{spec.name} made from {origin.archive.name} has sha256 {digest}, not {locked.sha256} recorded in "
+            f"{lock.path}; if that entry is wrong, {_repair_hint(source)}"
+        )
+    how = f" converted by {origin.convert}" if origin.convert else ""
+    lock.record(
+        spec.name,
+        source,
+        digest,
+        dest.stat().st_size,
+        url,
+        verified="derived",
+        derived_from=f"{origin.member} of {origin.archive.name} (sha256 {origin.archive.sha256}){how}",
     )
+    return dest
 
 
-def _maybe_extract(source: str, spec: FileSpec, archive: Path, target: Path, lock: Lock) -> Path:
+def _maybe_extract(
+    source: str, spec: FileSpec, archive: Path, target: Path, lock: Lock, replace: bool = False
+) -> Path:
+    """Unpack an archive file; ``replace`` swaps a folder from an earlier copy only once the new one is out."""
     if not spec.extract or archive_format(archive) is None:
         return archive
-    extract_archive(archive, target, spec.limits)
+    if replace and target.exists():
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.repair-", dir=target.parent))
+        try:
+            fresh = extract_archive(archive, staging / target.name, spec.limits)
+            shutil.rmtree(target)
+            os.replace(fresh, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    else:
+        extract_archive(archive, target, spec.limits)
     entry = lock.get(spec.name)
     assert entry is not None
-    lock.record(spec.name, source, entry.sha256, entry.size, entry.url, extracted_to=target.name)
+    lock.record(
+        spec.name,
+        source,
+        entry.sha256,
+        entry.size,
+        entry.url,
+        verified=entry.verified,
+        extracted_to=target.name,
+        derived_from=entry.derived_from,
+    )
     return target
 
 
@@ -377,11 +643,13 @@ def download(
     mirror: str | None = None,
     offline: bool = False,
     progress: bool = True,
+    repair: bool = False,
 ) -> list[Path]:
     """Fetch the named sources (``hmtir list sources``); return each file or extracted folder.
 
     ``dir`` overrides every source's default location; ``mirror`` prefers a mirror by name or kind;
-    ``offline`` never touches the network and says where to put files that are missing.
+    ``offline`` never touches the network and says where to put files that are missing; ``repair``
+    fetches and verifies every file again, replacing a wrong copy and its lock entry.
     """
     registry = load_sources()
     sources: list[SourceMeta] = expand(registry, [names] if isinstance(names, str) else list(names))
@@ -391,6 +659,14 @@ def download(
             directory = Path(dir).expanduser() if dir is not None else meta.default_dir()
             for spec in meta.files:
                 out.append(
-                    fetch_file(meta.name, spec, directory, mirror=mirror, offline=offline, progress=bars)
+                    fetch_file(
+                        meta.name,
+                        spec,
+                        directory,
+                        mirror=mirror,
+                        offline=offline,
+                        repair=repair,
+                        progress=bars,
+                    )
                 )
     return out

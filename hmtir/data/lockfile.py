@@ -1,7 +1,13 @@
-"""``<dir>/hmtir.lock.json``: what was downloaded into a folder, from where, and what it hashed to.
+"""``<dir>/hmtir.lock.json``: what was downloaded into a folder, from where, what it hashed to, and why that
+hash can be trusted.
 
-Files whose registry entry pins no sha256 get one recorded on first download (trust on first use);
-any later download of the same name must reproduce it, so a silently changed upstream file is caught.
+An entry's ``verified`` says how its sha256 was established: ``sha256`` (matched the checksum the registry
+publishes), ``transfer`` (one complete, consistent transfer: the declared size arrived, and every resumed
+piece carried the same ETag/Last-Modified), ``derived`` (made from a member of an archive verified by its
+published checksum), ``unknown`` (written by hmtir before lock version 2). Those entries are *pinned*: a
+later download of the same name must reproduce the hash, so a silently changed upstream file is caught.
+``local`` (a file the user put there) and ``unverified`` (nothing proved the transfer complete) are kept
+for the record but pin nothing. ``hmtir download --repair NAME`` replaces a wrong pinned entry.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 
 LOCK_FILE = "hmtir.lock.json"
-LOCK_VERSION = 1
+LOCK_VERSION = 2
+PINNING = ("sha256", "transfer", "derived", "unknown")
+VERIFICATIONS = (*PINNING, "local", "unverified")
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,13 @@ class LockEntry:
     url: str
     recorded: str
     extracted_to: str | None = None
+    verified: str = "unknown"  # entries from lock version 1 were pinned without saying why
+    derived_from: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        """Whether later downloads must reproduce this hash."""
+        return self.verified in PINNING
 
 
 class Lock:
@@ -38,7 +53,10 @@ class Lock:
             try:
                 doc = json.loads(self.path.read_text())
                 self.entries = {name: LockEntry(**entry) for name, entry in doc["files"].items()}
-            except (ValueError, KeyError, TypeError) as err:
+                bad = [n for n, e in self.entries.items() if e.verified not in VERIFICATIONS]
+                if bad:
+                    raise ValueError(f"entry '{bad[0]}' has an unknown verification")
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
                 raise HmtirError(
                     f"lock file {self.path} is corrupt ({err}); delete it to start over"
                 ) from None
@@ -47,8 +65,19 @@ class Lock:
         return self.entries.get(name)
 
     def record(
-        self, name: str, source: str, sha256: str, size: int, url: str, extracted_to: str | None = None
+        self,
+        name: str,
+        source: str,
+        sha256: str,
+        size: int,
+        url: str,
+        *,
+        verified: str,
+        extracted_to: str | None = None,
+        derived_from: str | None = None,
     ) -> LockEntry:
+        if verified not in VERIFICATIONS:
+            raise ValueError(f"unknown verification {verified!r}")
         entry = LockEntry(
             source=source,
             sha256=sha256,
@@ -56,6 +85,8 @@ class Lock:
             url=url,
             recorded=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             extracted_to=extracted_to,
+            verified=verified,
+            derived_from=derived_from,
         )
         self.entries[name] = entry
         self.save()

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 import yaml
 
 from hmtir.errors import HmtirError
+from hmtir.io.safety import check_name
 from hmtir.paths import dataset_dir, weights_dir
 from hmtir.registry import EntryMeta, Registry
 
@@ -24,6 +25,10 @@ SOURCES_FILE = Path(__file__).with_name("sources.yaml")
 SOURCE_KINDS = ("dataset", "weights", "metric-weights")
 MIRROR_KINDS = ("gdrive", "http", "hf", "github-raw", "manual")
 STORES = ("dir", "hf-cache")
+# Conversions a file made from an archive member may name (``from: {convert: NAME}``): NAME ->
+# "module:function(src, dest) -> dest", imported only when used. Code lives here; sources choose by name.
+CONVERTERS = {"niqe-basicsr-npz": "hmtir.metrics.no_reference:niqe_params_from_basicsr"}
+_FILE_FIELDS = {"name", "sha256", "size", "extract", "extract_to", "store", "limits", "mirrors", "from"}
 
 # Base URLs, overridable so tests and private mirrors can stand in for the public hosts.
 GDRIVE_URL_ENV = "HMTIR_GDRIVE_URL"
@@ -92,11 +97,26 @@ class FileSpec:
     extract_to: str | None = None
     store: str = "dir"  # "dir": <target dir>/<name>; "hf-cache": the Hugging Face hub cache
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    origin: ArchiveMember | None = None  # made from a member of a published archive, not fetched itself
 
     @property
     def folder(self) -> str:
         """Folder an archive is unpacked into (inside the target directory)."""
         return self.extract_to or self.name.split(".")[0]
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """Where a file made from a published archive comes from (``from:`` in the registry).
+
+    The archive is fetched and verified like any file (its sha256 is required: the product is only as
+    trustworthy as the archive); only ``member`` (its exact path inside the archive) is read out, then
+    written as-is or through the named converter (:data:`CONVERTERS`).
+    """
+
+    archive: FileSpec
+    member: str
+    convert: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,17 +196,34 @@ def _parse_file(raw: Any, where: str) -> FileSpec:
     if not isinstance(raw, dict) or not raw.get("name"):
         raise _fail(where, "each file needs a name")
     name = str(raw["name"])
+    origin_text = f"source registry {where}"
+    store = raw.get("store", "dir")
+    if store not in STORES:
+        raise _fail(f"{where} file '{name}'", f"store must be one of {', '.join(STORES)}")
+    # a registry may come from $HMTIR_SOURCES, a file the user did not necessarily write: names that become
+    # paths are plain names inside the target folder (hf-cache names are labels and may hold a '/')
+    check_name(name, origin_text, nested=store == "hf-cache")
     where = f"{where} file '{name}'"
-    if name.startswith("/") or ".." in Path(name).parts:
-        raise _fail(where, "file names must be relative and stay inside the target directory")
+    unknown = set(raw) - _FILE_FIELDS
+    if unknown:
+        raise _fail(where, f"unknown file field(s) {', '.join(sorted(unknown))}")
     sha = raw.get("sha256")
     if sha is not None and not _SHA256.match(str(sha)):
         raise _fail(where, "sha256 must be 64 lowercase hex digits")
-    store = raw.get("store", "dir")
-    if store not in STORES:
-        raise _fail(where, f"store must be one of {', '.join(STORES)}")
+    if raw.get("extract_to") is not None:
+        check_name(raw["extract_to"], origin_text)
+    origin = None
+    if raw.get("from") is not None:
+        origin = _parse_origin(raw["from"], where, origin_text)
+        if raw.get("mirrors") or store != "dir" or raw.get("extract"):
+            raise _fail(
+                where, "a file made 'from' an archive member has no mirrors, store or extract of its own"
+            )
     mirrors = tuple(_parse_mirror(m, where) for m in raw.get("mirrors") or ())
-    if not mirrors:
+    for m in mirrors:
+        if m.kind == "hf" and store == "dir":  # downloaded below a staging folder under this path
+            check_name(m.path, origin_text, nested=True)
+    if not mirrors and origin is None:
         raise _fail(where, "needs at least one mirror")
     if store == "hf-cache" and any(m.kind != "hf" for m in mirrors):
         raise _fail(where, "store: hf-cache needs hf mirrors")
@@ -197,14 +234,30 @@ def _parse_file(raw: Any, where: str) -> FileSpec:
         raise _fail(where, f"bad limits ({err})") from None
     return FileSpec(
         name=name,
-        mirrors=mirrors,
+        mirrors=mirrors or (origin.archive.mirrors if origin else ()),
         sha256=sha,
         size=None if raw.get("size") is None else int(raw["size"]),
-        extract=bool(raw.get("extract", True)),
+        extract=origin is None and bool(raw.get("extract", True)),
         extract_to=raw.get("extract_to"),
         store=store,
         limits=archive_limits,
+        origin=origin,
     )
+
+
+def _parse_origin(raw: Any, where: str, origin_text: str) -> ArchiveMember:
+    if not isinstance(raw, dict) or set(raw) - {"archive", "member", "convert"}:
+        raise _fail(where, "'from' takes archive, member and convert")
+    if not isinstance(raw.get("archive"), dict) or not raw.get("member"):
+        raise _fail(where, "'from' needs an archive (a file entry) and a member path")
+    archive = _parse_file({"extract": False, **raw["archive"]}, f"{where} from")
+    if archive.origin is not None or archive.sha256 is None or archive.store != "dir":
+        raise _fail(where, "'from' needs a downloadable archive with a published sha256")
+    convert = raw.get("convert")
+    if convert is not None and convert not in CONVERTERS:
+        raise _fail(where, f"convert '{convert}' is not one of {', '.join(CONVERTERS)}")
+    member = check_name(raw["member"], origin_text, nested=True)
+    return ArchiveMember(archive=archive, member=member, convert=convert)
 
 
 def _parse_source(name: str, raw: Any, origin: Path) -> dict[str, Any]:
