@@ -11,15 +11,23 @@
 
 A degraded image has the same file name as its clean target in ``imgs/``. What each subset *is* (its
 preset, degradation and scenario) is defined once, in :mod:`hmtir.vocabulary`.
+
+The lists in ``meta/`` may come from anyone (a download, a colleague, a submission), and every reader —
+evaluate, export, verify, the datasets, the leaderboard — gets its names from :func:`split_names` and
+:func:`read_scenes`, so those two refuse any name that is not a plain file name in one line
+(:func:`hmtir.io.safety.check_name`).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import unicodedata
 from pathlib import Path
 
 from hmtir.errors import HmtirError
+from hmtir.io.safety import check_name
 from hmtir.vocabulary import SUBSETS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -53,21 +61,55 @@ def list_images(folder: Path) -> list[str]:
     )
 
 
+def read_text(path: Path) -> str:
+    """A list file's text (UTF-8, a BOM allowed); anything else is a one-line error naming the file."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise HmtirError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise HmtirError(f"cannot read {path}: {err.strerror or err}") from None
+
+
 def split_names(root: Path, split: str = "test") -> list[str]:
-    """Names listed in ``meta/<split>.txt``; falls back to every clean image when the list is absent."""
+    """Names listed in ``meta/<split>.txt``; falls back to every clean image when the list is absent.
+
+    Every listed name must be a plain file name (no folder, ``..``, absolute path or control character).
+    """
     listing = root / META_DIR / f"{split}.txt"
     if listing.is_file():
-        return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+        lines = (line.strip(" \t\r") for line in read_text(listing).split("\n"))
+        return [check_name(line, listing) for line in lines if line]
     return list_images(root / CLEAN_DIR)
+
+
+def read_scene_list(path: Path) -> dict[str, str]:
+    """name → scene label from a ``name,scene`` CSV; names must be plain file names, labels printable."""
+    try:
+        rows = list(csv.reader(io.StringIO(read_text(path), newline="")))
+    except csv.Error as err:
+        raise HmtirError(f"{path}: not a readable CSV ({err})") from None
+    header = [cell.strip() for cell in rows[0]] if rows else []
+    if "name" not in header or "scene" not in header:
+        raise HmtirError(f"{path}: expected a CSV with columns name,scene")
+    name_at, scene_at = header.index("name"), header.index("scene")
+    scenes: dict[str, str] = {}
+    for row_no, row in enumerate(rows[1:], 2):
+        if not row:
+            continue
+        if len(row) <= max(name_at, scene_at):
+            raise HmtirError(f"{path}: row {row_no} has no {'scene' if len(row) > name_at else 'name'}")
+        label = row[scene_at]
+        if any(unicodedata.category(ch)[0] == "C" for ch in label):
+            raise HmtirError(f"{path}: scene label {ascii(label)} contains control characters")
+        scenes[check_name(row[name_at], path)] = label
+    return scenes
 
 
 def read_scenes(root: Path) -> dict[str, str]:
     """name → scene category from ``meta/scenes.csv`` (empty when the layout has no scene labels)."""
     path = root / META_DIR / SCENES_FILE
-    if not path.is_file():
-        return {}
-    with path.open(newline="") as fh:
-        return {row["name"]: row["scene"] for row in csv.DictReader(fh)}
+    return read_scene_list(path) if path.is_file() else {}
 
 
 def manifest_hash(root: Path) -> str | None:

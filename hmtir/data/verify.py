@@ -5,7 +5,8 @@ Two modes. A tree without ``meta/dataset.json`` is taken to be the official rele
 ``meta/dataset.json`` (written by ``hmtir synthesize`` or the demo) is checked against what that file
 declares (``images``; ``size`` as [width, height] if present) and other sizes are only reported.
 Either way every listed test image must exist, be readable and match its clean frame's size in every
-subset.
+subset. A split list holding a name that is not a plain file name (``../x``, a newline) is reported as a
+problem of that list, like any other fault of the tree.
 """
 
 from __future__ import annotations
@@ -77,6 +78,16 @@ def _progress(enabled: bool, total: int) -> Iterator[Callable[[], None]]:
         yield lambda: bars.advance(task)
 
 
+def _listed(report: VerifyReport, split: str) -> list[str]:
+    """The names of ``meta/<split>.txt``; a list that cannot be trusted is a problem, and counts as empty."""
+    try:
+        return split_names(report.root, split)
+    except HmtirError as err:
+        listing = report.root / META_DIR / f"{split}.txt"
+        report.add(listing, str(err).removeprefix(f"{listing}: "))
+        return []
+
+
 def verify(
     root: str | Path, size: tuple[int, int] | None | str = "auto", progress: bool = False, read: bool = True
 ) -> VerifyReport:
@@ -115,7 +126,8 @@ def verify(
     for split in ("train", "test") if official else ("test",):
         if not (root / META_DIR / f"{split}.txt").is_file():
             report.add(f"{META_DIR}/{split}.txt", "missing split list")
-    test = split_names(root, "test")
+    listed = {split: _listed(report, split) for split in ("train", "test")}
+    test = listed["test"]
     report.test_names = len(test)
     if not official and isinstance(declared.get("images"), int) and declared["images"] != len(test):
         report.add(
@@ -124,7 +136,7 @@ def verify(
     for split in ("train", "test"):
         listing = root / META_DIR / f"{split}.txt"
         if listing.is_file():
-            for name in split_names(root, split):
+            for name in listed[split]:
                 if name not in clean:
                     report.add(f"{CLEAN_DIR}/{name}", f"listed in {META_DIR}/{split}.txt but missing")
 

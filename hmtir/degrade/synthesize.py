@@ -6,6 +6,11 @@ count, processing order or which other images are present. Resumability: every i
 atomically, and a manifest line is appended only after its image exists, so on restart an output counts
 as done when its file exists *and* a manifest line with the same seed material (or the same parameters,
 when replaying a manifest) does. The final manifest is rewritten sorted and de-duplicated.
+
+Trust: a manifest given to ``from_manifest`` and a source folder's ``scenes.csv`` may come from anyone,
+so every name in them must be a plain file name (:func:`hmtir.io.safety.check_name`) and every preset,
+subset and parameter block must be one hmtir knows; all records are checked before anything is written.
+Source file names are checked too: a name with a newline would corrupt ``meta/test.txt``.
 """
 
 from __future__ import annotations
@@ -21,14 +26,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from hmtir import __version__
-from hmtir.data.layout import CLEAN_DIR, DATASET_FILE, MANIFEST_FILE, META_DIR, SCENES_FILE, list_images
-from hmtir.degrade.ops import GREY, apply, sample_params
+from hmtir.data.layout import (
+    CLEAN_DIR,
+    DATASET_FILE,
+    MANIFEST_FILE,
+    META_DIR,
+    SCENES_FILE,
+    list_images,
+    read_scene_list,
+    read_text,
+)
+from hmtir.degrade.ops import GREY, OPS, apply, sample_params
 from hmtir.degrade.presets import load_preset, preset_names
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
+from hmtir.io.safety import check_name, check_seed, output_folder
 from hmtir.vocabulary import PRESET_TO_SUBSET, SUBSETS
 
 DEFAULT_PRESETS = ("normal", "hard", "single-contrast", "single-blur", "single-noise")
@@ -94,6 +110,18 @@ class _Job:
     work: tuple[tuple[str, dict | None], ...]  # (preset, manifest record to replay or None to sample)
     seed: int
     gate: float
+    origin: str = ""  # the manifest replayed, named in errors about its parameters
+
+
+def _replayed(job: _Job, frame: np.ndarray, preset: str, params: dict) -> np.ndarray:
+    """``apply`` on parameters read from a manifest: a malformed block is a one-line error naming it."""
+    where = f"{job.origin}: params of {ascii(job.name)} ({PRESET_TO_SUBSET[preset]}) are malformed"
+    try:
+        return apply(frame, params)
+    except HmtirError as err:
+        raise HmtirError(f"{where}: {err}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, cv2.error) as err:
+        raise HmtirError(f"{where}: {type(err).__name__} {' '.join(str(err).split())[:200]}") from None
 
 
 def _run_job(job: _Job) -> list[dict[str, Any]]:
@@ -110,7 +138,8 @@ def _run_job(job: _Job) -> list[dict[str, Any]]:
             seed, material = job.seed, seed_material(job.seed, job.name, preset)
         else:
             params, seed, material = replay["params"], replay.get("seed"), replay.get("seed_material")
-        degraded = _quantise(apply(frame.data, params), frame.bit_depth)
+        made = apply(frame.data, params) if replay is None else _replayed(job, frame.data, preset, params)
+        degraded = _quantise(made, frame.bit_depth)
         subset = PRESET_TO_SUBSET[preset]
         write_image(job.out / subset / job.name, degraded, frame.bit_depth)
         records.append(
@@ -129,19 +158,100 @@ def _run_job(job: _Job) -> list[dict[str, Any]]:
     return records
 
 
-def _read_manifest(path: Path) -> list[dict[str, Any]]:
-    """Manifest records; a torn last line from an interrupted run is ignored."""
+def _manifest_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) of a manifest; a torn last line from an interrupted run is ignored."""
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line_no, line in enumerate(read_text(path).split("\n"), 1):
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(record, dict) and {"name", "subset", "params"} <= set(record):
-            records.append(record)
+            records.append((line_no, record))
     return records
+
+
+def _read_manifest(path: Path) -> list[dict[str, Any]]:
+    """The well-formed records of an output folder's own manifest (what resuming compares against)."""
+    return [
+        record
+        for _, record in _manifest_lines(path)
+        if isinstance(record["name"], str) and isinstance(record["subset"], str)
+        if record.get("preset") in PRESET_TO_SUBSET and _params_problem(record["params"]) is None
+    ]
+
+
+def _params_problem(params: object) -> str | None:
+    """Why a replayed parameter block cannot be what :func:`sample_params` wrote, or None."""
+    if not isinstance(params, dict):
+        return "params must be a JSON object"
+    ops, shape = params.get("ops"), params.get("shape")
+    if not isinstance(ops, dict) or not all(isinstance(p, dict) for p in ops.values()):
+        return "'ops' must map op names to JSON objects"
+    unknown = [name for name in ops if name not in OPS]
+    if unknown:
+        return f"unknown op {ascii(unknown[0])} (ops: {', '.join(OPS.names())})"
+    if not (isinstance(shape, list) and len(shape) == 2 and all(type(v) is int and v > 0 for v in shape)):
+        return "'shape' must be [height, width]"
+    gate = params.get("gate")
+    if isinstance(gate, bool) or not isinstance(gate, (int, float)) or not 0 <= gate <= 1:
+        return "'gate' must be a number from 0 to 1"
+    return None
+
+
+def _replay_plan(path: Path) -> tuple[dict[str, str], dict[str, list[tuple[str, dict | None]]]]:
+    """Validate every record of a manifest to replay (see the module docstring) before any work starts."""
+    records = _manifest_lines(path)
+    if not records:
+        raise HmtirError(f"manifest {path} is missing or holds no synthesis records")
+    sources: dict[str, str] = {}
+    work: dict[str, list[tuple[str, dict | None]]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for line_no, record in records:
+        origin = f"{path} line {line_no}"
+        name = check_name(record["name"], origin)
+        if Path(name).suffix.lower() not in LOSSLESS_SUFFIXES:
+            raise HmtirError(
+                f"{origin}: refusing entry {ascii(name)}: degraded frames are written losslessly "
+                f"({', '.join(LOSSLESS_SUFFIXES)})"
+            )
+        source = check_name(record.get("source", name), origin)
+        subset, preset = record["subset"], record.get("preset")
+        if not isinstance(subset, str) or (preset is None and subset not in SUBSETS):
+            raise HmtirError(f"{origin}: unknown subset {ascii(subset)} (subsets: {', '.join(SUBSETS)})")
+        if preset is None:
+            preset = SUBSETS[subset].preset
+        if not isinstance(preset, str) or preset not in PRESET_TO_SUBSET:
+            raise HmtirError(
+                f"{origin}: unknown degradation preset {ascii(preset)} "
+                f"(subset presets: {', '.join(PRESET_TO_SUBSET)})"
+            )
+        if subset != PRESET_TO_SUBSET[preset]:
+            raise HmtirError(
+                f"{origin}: subset {ascii(subset)} is not the subset of preset {ascii(preset)} "
+                f"({PRESET_TO_SUBSET[preset]})"
+            )
+        problem = _params_problem(record["params"])
+        if problem is not None:
+            what = (
+                "" if problem.startswith("params") else f"params of {ascii(name)} ({subset}) are malformed: "
+            )
+            raise HmtirError(f"{origin}: {what}{problem}")
+        if record.get("seed") is not None:
+            check_seed(record["seed"], f"{origin}: seed")
+        if (name, subset) in seen:
+            raise HmtirError(
+                f"{path}: {ascii(name)} ({subset}) is recorded twice (lines {seen[name, subset]} and {line_no})"
+            )
+        seen[name, subset] = line_no
+        if sources.setdefault(name, source) != source:
+            raise HmtirError(
+                f"{path}: {ascii(name)} is made from both {ascii(sources[name])} and {ascii(source)}"
+            )
+        work.setdefault(name, []).append((preset, record))
+    return sources, work
 
 
 def _remove_partials(out: Path, folders: Iterable[str]) -> None:
@@ -167,14 +277,8 @@ def _resolve_presets(presets: Sequence[str] | str) -> list[str]:
 
 
 def _source_scenes(source: Path, scenes: Mapping[str, str] | None) -> dict[str, str]:
-    found: dict[str, str] = {}
     listing = source / SCENES_FILE
-    if listing.is_file():
-        with listing.open(newline="") as fh:
-            rows = csv.DictReader(fh)
-            if not rows.fieldnames or not {"name", "scene"} <= set(rows.fieldnames):
-                raise HmtirError(f"{listing}: expected a CSV with columns name,scene")
-            found = {row["name"]: row["scene"] for row in rows}
+    found = read_scene_list(listing) if listing.is_file() else {}
     found.update(scenes or {})
     return {output_name(name): scene for name, scene in found.items()}
 
@@ -184,22 +288,13 @@ def _plan(
 ) -> tuple[dict[str, str], dict[str, list[tuple[str, dict | None]]]]:
     """output name → source name, and output name → [(preset, manifest record to replay or None)]."""
     if from_manifest is not None:
-        replay = _read_manifest(from_manifest)
-        if not replay:
-            raise HmtirError(f"manifest {from_manifest} is missing or holds no synthesis records")
-        sources: dict[str, str] = {}
-        work: dict[str, list[tuple[str, dict | None]]] = {}
-        for record in replay:
-            preset = record.get("preset") or SUBSETS[record["subset"]].preset
-            sources[record["name"]] = record.get("source", record["name"])
-            work.setdefault(record["name"], []).append((preset, record))
-        return sources, work
+        return _replay_plan(from_manifest)
     names = list_images(source)
     if not names:
         raise HmtirError(f"no images (.png/.jpg/.bmp/.tif) in source folder {source}")
-    sources = {}
+    sources: dict[str, str] = {}
     for name in names:
-        out_name = output_name(name)
+        out_name = output_name(check_name(name, source))
         if out_name in sources:
             raise HmtirError(
                 f"{source}: '{sources[out_name]}' and '{name}' would both be written as '{out_name}'"
@@ -238,10 +333,13 @@ def synthesize(
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise HmtirError(f"source folder {source} does not exist (pass --source DIR with clean frames)")
+    for folder in (out, *(out / sub for sub in (CLEAN_DIR, META_DIR, *SUBSETS))):
+        output_folder(folder, "--out")
     if out.resolve() == source.resolve():
         raise HmtirError(f"--out {out} must differ from --source")
     if not 0.0 <= gate <= 1.0:
         raise HmtirError(f"--gate must be between 0 and 1, got {gate}")
+    seed = check_seed(seed, "--seed")
     if workers < 1:
         raise HmtirError(f"--workers must be at least 1, got {workers}")
     manifest_in = Path(from_manifest) if from_manifest is not None else None
@@ -269,7 +367,10 @@ def synthesize(
                 pending.append((preset, replay))
         write_clean = not (out / CLEAN_DIR / name).is_file()
         if pending or write_clean:
-            jobs.append(_Job(source / sources[name], out, name, write_clean, tuple(pending), seed, gate))
+            origin = str(manifest_in or "")
+            jobs.append(
+                _Job(source / sources[name], out, name, write_clean, tuple(pending), seed, gate, origin)
+            )
 
     meta.mkdir(parents=True, exist_ok=True)
     fresh: list[dict[str, Any]] = []
@@ -332,6 +433,11 @@ class _progress:
             self._bar.__exit__(*exc)
 
 
+def _agreed(values: set[Any], default: Any) -> Any:
+    """The one value every record shares, ``default`` when there are no records, None when they differ."""
+    return default if not values else next(iter(values)) if len(values) == 1 else None
+
+
 def _write_meta(
     out: Path,
     records: list[dict[str, Any]],
@@ -353,12 +459,16 @@ def _write_meta(
         writer.writerow(["name", "scene"])
         writer.writerows(labelled.items())
         atomic_write_text(meta / SCENES_FILE, buffer.getvalue())
+    # what the images were made with: a replayed manifest or an earlier run into this folder may differ
+    # from this call's arguments; null when the records disagree (each record keeps its own)
+    gates = {r["params"]["gate"] for r in records if load_preset(r["preset"]).gate is None}
+    seeds = {r["seed"] for r in records if isinstance(r.get("seed"), int)}
     provenance = {
         "generator": "hmtir.synthesize",
         "hmtir_version": __version__,
-        "seed": seed,
-        "gate": gate,
-        "presets": sorted({r["preset"] for r in records}, key=list(preset_names()).index),
+        "seed": _agreed(seeds, seed if manifest_in is None else None),
+        "gate": _agreed(gates, gate if manifest_in is None else None),
+        "presets": [p for p in preset_names() if any(r["preset"] == p for r in records)],
         "preset_version": load_preset("hard").version,
         "source": str(source.resolve()),
         "from_manifest": str(manifest_in.resolve()) if manifest_in else None,

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import unicodedata
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from hmtir.errors import HmtirError
 
 MAX_NAME_BYTES = 255  # one path component, as most file systems allow
 MAX_PATH_BYTES = 1024
+MAX_SEED = 2**63 - 1  # numpy takes any non-negative int; signed 64-bit fields (Parquet, int64) hold 63 bits
 
 
 def name_problem(name: object, *, nested: bool = False) -> str | None:
@@ -127,3 +129,10 @@ def output_folder(path: str | os.PathLike[str], option: str = "--out") -> Path:
                 raise HmtirError(f"{option} {folder}: {candidate} is a file, not a folder")
             break
     return folder
+
+
+def check_seed(seed: object, option: str = "--seed") -> int:
+    """``seed`` when every random generator hmtir seeds accepts it (0 ≤ seed ≤ 2**63-1), else one line."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+        raise HmtirError(f"{option} must be a whole number from 0 to 2**63-1, got {seed}")
+    return int(seed)
