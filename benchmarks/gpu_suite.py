@@ -352,7 +352,7 @@ def realish_frames(
 
 
 def section_env(suite: Suite) -> None:
-    from hmtir.evaluate.provenance import git_commit
+    from hmtir.evaluation.provenance import git_commit
 
     h = suite.header
     h.update(
@@ -859,7 +859,7 @@ def _reference_checkpoint(root: Path) -> tuple[Path | None, str]:
 
 def section_evaluate(suite: Suite) -> None:
     from hmtir.errors import HmtirError
-    from hmtir.evaluate.engine import evaluate
+    from hmtir.evaluation import evaluate
     from hmtir.metrics import create_metric
 
     cfg = suite.config

@@ -96,7 +96,7 @@ def calibrate_steps(
 
 def evaluate_all(val_dir: Path, work: Path, models: dict[str, Path], device: str) -> dict[str, Any]:
     from hmtir.degrade.synthesize import synthesize
-    from hmtir.evaluate import evaluate
+    from hmtir.evaluation import evaluate
 
     bench = work / "heldout_bench"
     synthesize(val_dir, bench, presets=["normal", "hard"], seed=0, progress=False)

@@ -54,7 +54,8 @@ def run_demo(
     """
     from hmtir.data.scenes import make_scenes
     from hmtir.degrade.synthesize import synthesize
-    from hmtir.evaluate.engine import SUMMARY_FILE, evaluate
+    from hmtir.evaluation import evaluate
+    from hmtir.evaluation.results import SUMMARY_FILE
     from hmtir.methods import METHODS
 
     metas = {name: METHODS.meta(name) for name in methods}  # unknown names fail before any work

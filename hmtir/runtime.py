@@ -12,7 +12,7 @@ from typing import Any
 
 from hmtir.errors import HmtirError
 
-DEVICE_HELP = "auto (cuda if available), cpu, cuda or cuda:N"
+DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -35,10 +35,10 @@ def resolve_device(device: str = "auto") -> str:
         index = name.split(":", 1)[1]
         if not index.isdigit() or int(index) >= torch.cuda.device_count():
             raise HmtirError(
-                f"--device {device}: no such GPU (this machine has {torch.cuda.device_count()}: cuda:0..)"
+                f"device {device}: no such GPU (this machine has {torch.cuda.device_count()})"
             )
         return name
-    raise HmtirError(f"unknown --device '{device}' (use {DEVICE_HELP})")
+    raise HmtirError(f"unknown device '{device}' (use {DEVICE_HELP})")
 
 
 def count_parameters(obj: Any) -> int:

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from hmtir.errors import HmtirError
-from hmtir.evaluate.engine import prefetch
+from hmtir.evaluation.run import prefetch
 from hmtir.methods import load_method
 from hmtir.models import create_model
 from hmtir.models.accel import (

@@ -8,7 +8,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.commands import catalog
 
 
@@ -38,10 +38,11 @@ def test_missing_catalog_is_reported_and_others_still_listed(monkeypatch: pytest
 
 
 def test_mapping_catalogs_are_listed_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(catalog.CATALOGS, "presets", ("hmtir.data.layout", "SUBSETS"))
+    monkeypatch.setitem(catalog.CATALOGS, "presets", ("hmtir.vocabulary", "SUBSETS"))
     rows = catalog.load_catalog("presets")
     assert rows["composited/hard"] == {
         "name": "composited/hard",
+        "kind": "paired",
         "preset": "hard",
         "degradation": "composite",
         "scenario": "composite",

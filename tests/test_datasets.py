@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 from torch.utils.data import DataLoader
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.data.datasets import TestSubset, TrainFrames
 from hmtir.data.export import export_hf
 from hmtir.errors import HmtirError

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.data.layout import read_scenes
 from hmtir.demo import run_demo
 from hmtir.vocabulary import SUBSETS

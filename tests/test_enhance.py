@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image, write_image
 from hmtir.methods import load_method

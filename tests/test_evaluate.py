@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -23,9 +24,9 @@ from click.testing import CliRunner
 from skimage.metrics import structural_similarity
 
 import hmtir
-from cli import cli
+from hmtir.cli import cli
 from hmtir.errors import HmtirError
-from hmtir.evaluate import EvaluationResult, evaluate
+from hmtir.evaluation import EvaluationResult, evaluate
 from hmtir.methods import Method, MethodMeta
 
 SCENES = {"a.png": "urban", "b.png": "urban", "c.png": "field", "d.png": "field", "e.png": "sea"}
@@ -195,14 +196,19 @@ def test_outputs_on_disk_match_the_returned_result(layout: Path, tmp_path: Path)
     on_disk = pd.read_parquet(result.out / "records.parquet")
     pd.testing.assert_frame_equal(on_disk, result.records)
     csv_rows = pd.read_csv(result.out / "records.csv")
-    assert list(csv_rows.columns) == ["name", "subset", "scene", "psnr", "ssim", "seconds", "input_sha256"]
+    assert list(csv_rows.columns) == [
+        "method", "subset", "name", "scene", "psnr", "ssim",
+        "seconds", "degradation", "scenario", "input_sha256", "target_sha256",
+    ]  # fmt: skip
+    assert set(csv_rows["method"]) == {"identity"} and set(csv_rows["scenario"]) == {"single"}
     assert json.loads(result.summary_path.read_text()) == result.summary
     assert not [p for p in result.out.iterdir() if ".part" in p.name]
 
 
 def test_provenance_fields(layout: Path, tmp_path: Path) -> None:
     summary = run(layout, tmp_path / "out", subsets="normal", seed=7).summary
-    assert summary["schema"] == "hmtir.evaluation/1"
+    assert summary["schema"] == "hmtir.evaluation/2"
+    assert summary["world_size"] == 1 and summary["run"]["seed"] == 7 and summary["prompts"] == "oracle"
     assert summary["hmtir_version"] == hmtir.__version__
     assert summary["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", summary["git_commit"])
     manifest = (layout / "meta" / "manifest.jsonl").read_bytes()
@@ -270,10 +276,8 @@ def test_resume_skips_finished_images_and_gives_the_same_summary(layout: Path, t
     resumed = run(layout, out, method=resumed_method)
     assert resumed_method.calls == 2 * len(SHAPES) - 3  # only unfinished images are recomputed
     for row in first_rows:  # cached rows come back verbatim, timings included
-        got = resumed.records[
-            (resumed.records["name"] == row["name"]) & (resumed.records["subset"] == row["subset"])
-        ]
-        assert got["seconds"].item() == row["seconds"]
+        got = resumed.records[resumed.records["input_sha256"] == row["input_sha256"]]
+        assert got["seconds"].item() == row["seconds"] and got["psnr"].item() == row["psnr"]
 
     fresh = run(layout, tmp_path / "fresh", method=Counting())
     assert json.dumps(_without_timings(resumed.summary)) == json.dumps(_without_timings(fresh.summary))
@@ -298,18 +302,43 @@ def test_a_changed_input_image_is_recomputed(layout: Path, tmp_path: Path) -> No
     assert method.calls == len(SHAPES) + 1  # composited/normal + the changed single/noise image
 
 
-def test_finished_results_are_not_overwritten(layout: Path, tmp_path: Path) -> None:
+def test_a_finished_identical_run_is_loaded_and_a_different_one_protected(
+    layout: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    run(layout, out, subsets="normal")
+    first = run(layout, out, subsets="normal")
     before = (out / "summary.json").read_bytes()
+    again = run(layout, out, subsets="normal")
+    assert again.loaded and not first.loaded
+    assert again.summary == first.summary
+    pd.testing.assert_frame_equal(again.records, first.records)
     with pytest.raises(HmtirError) as err:
         run(layout, out, subsets="normal", metrics=("psnr",))
     assert str(err.value) == (
-        f"finished results already exist in {out / 'summary.json'}; pass --overwrite or choose another --out"
+        f"{out} holds a finished evaluation with a different metrics; "
+        "pass overwrite (--overwrite) to replace it or choose another output folder"
     )
+    with pytest.raises(HmtirError, match=r"with a different seed;"):
+        run(layout, out, subsets="normal", seed=3)
     assert (out / "summary.json").read_bytes() == before
     replaced = run(layout, out, subsets="normal", metrics=("psnr",), overwrite=True)
-    assert list(replaced.summary["metrics"]) == ["psnr"]
+    assert list(replaced.summary["metrics"]) == ["psnr"] and not replaced.loaded
+
+
+def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(
+    layout: Path, tmp_path: Path
+) -> None:
+    from hmtir.evaluation.results import LOCK_FILE
+    from hmtir.io.lock import exclusive
+
+    out = tmp_path / "out"
+    with exclusive(out / LOCK_FILE, "a test"):
+        with pytest.raises(
+            HmtirError, match=rf"^another hmtir process \(pid {os.getpid()}\) is writing results into"
+        ):
+            run(layout, out, subsets="normal")
+    assert not (out / "summary.json").exists()
+    assert run(layout, out, subsets="normal").summary["subsets"]  # released: the next run works
 
 
 def test_uint8_convention_scores_the_rounded_output(layout: Path, tmp_path: Path) -> None:
@@ -411,15 +440,16 @@ def test_default_data_is_where_download_unpacks_hm_tir(layout: Path, tmp_path: P
 
 def test_bad_inputs_are_one_line_errors(layout: Path, tmp_path: Path) -> None:
     cases = [
-        (dict(data=tmp_path / "nowhere"), f"--data {tmp_path / 'nowhere'} does not exist"),
+        (dict(data=tmp_path / "nowhere"), f"data folder {tmp_path / 'nowhere'} does not exist"),
         (dict(data=layout, subsets="blurry"), "unknown subset 'blurry'"),
-        (dict(data=layout, convention="uint16"), "unknown --convention 'uint16' (use float or uint8)"),
-        (dict(data=layout, batch_size=0), "--batch-size must be at least 1 (got 0)"),
-        (dict(data=layout, device="tpu"), "unknown --device 'tpu' (use auto, cpu, cuda or cuda:N)"),
+        (dict(data=layout, convention="uint16"), "unknown convention 'uint16' (use float or uint8)"),
+        (dict(data=layout, batch_size=0), "batch size must be at least 1 (got 0)"),
+        (dict(data=layout, seed=-1), "seed must be a whole number from 0 to 2**63-1 (got -1)"),
+        (dict(data=layout, device="tpu"), "unknown device 'tpu' (use auto, cpu, cuda or cuda:N)"),
         (dict(data=layout, weights="w.pt"), "method 'identity' does not take weights"),
     ]
     if not torch.cuda.is_available():
-        cases.append((dict(data=layout, device="cuda"), "--device cuda requested but CUDA is not available"))
+        cases.append((dict(data=layout, device="cuda"), "device cuda requested but CUDA is not available"))
     for kwargs, message in cases:
         kwargs.setdefault("device", "cpu")
         with pytest.raises(HmtirError) as err:
@@ -439,9 +469,12 @@ def test_default_out_dir_is_deterministic(
     first = evaluate(
         "identity", data=layout, subsets="normal", metrics=("psnr",), device="cpu", progress=False
     )
-    assert first.out.parent == Path("results/identity") and first.out.name.startswith("bench-")
-    with pytest.raises(HmtirError, match="finished results already exist"):
-        evaluate("identity", data=layout, subsets="normal", metrics=("psnr",), device="cpu", progress=False)
+    assert first.out.parent == Path("results/identity")
+    assert re.fullmatch(r"bench__psnr__normal-[0-9a-f]{8}", first.out.name), first.out.name
+    again = evaluate(
+        "identity", data=layout, subsets="normal", metrics=("psnr",), device="cpu", progress=False
+    )
+    assert again.out == first.out and again.loaded
 
 
 def test_top_level_api_is_callable_before_and_after_the_package_import(layout: Path, tmp_path: Path) -> None:
@@ -467,6 +500,10 @@ def test_cli_evaluate_prints_tables_and_refuses_to_overwrite(layout: Path, tmp_p
     mean = summary["subsets"]["single/noise"]["metrics"]["psnr"]["mean"]
     assert f"{mean:.4f} ±" in result.output
     assert "composited/normal" in result.output and "by scene" in result.output and "urban" in result.output
-    again = CliRunner().invoke(cli, args)
-    assert again.exit_code == 1
-    assert again.output.startswith("Error: finished results already exist in")
+    again = CliRunner().invoke(cli, args, terminal_width=160)
+    assert again.exit_code == 0 and "already exist" in again.output and f"{mean:.4f} ±" in again.output
+    other = CliRunner().invoke(cli, [*args, "--seed", "2"])
+    assert other.exit_code == 1
+    assert other.output.startswith(f"Error: {out} holds a finished evaluation with a different seed")
+    negative = CliRunner().invoke(cli, [*args, "--seed", "-1"])
+    assert negative.exit_code == 2 and "Traceback" not in negative.output

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from hostile.corpus import CASES, METADATA, SUBSET, make_valid
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image, write_image
 from hmtir.leaderboard.schema import get_benchmark, load_results

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.data.layout import read_scenes, split_names
 from hmtir.degrade.synthesize import synthesize
 from hmtir.errors import HmtirError
@@ -156,7 +156,7 @@ def test_cli_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
 
 def test_synthesize_command_does_not_import_torch(source: Path, tmp_path: Path) -> None:
     code = (
-        "import sys; from click.testing import CliRunner; from cli import cli; "
+        "import sys; from click.testing import CliRunner; from hmtir.cli import cli; "
         f"r = CliRunner().invoke(cli, ['synthesize', '--source', {str(source)!r}, '--out', {str(tmp_path / 'o')!r},"
         " '--preset', 'hard']); assert r.exit_code == 0, r.output; print('torch' in sys.modules)"
     )

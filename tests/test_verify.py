@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.data.verify import parse_size, verify
 from hmtir.errors import HmtirError
 from hmtir.io.image import write_image

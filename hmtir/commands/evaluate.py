@@ -1,7 +1,12 @@
-"""``hmtir evaluate``: a thin shell over :func:`hmtir.evaluate.engine.evaluate` (parsing, progress, tables)."""
+"""``hmtir evaluate``: a thin shell over :func:`hmtir.evaluation.evaluate` (parsing, progress, tables).
+
+Inside ``torchrun --nproc-per-node N -m hmtir evaluate ...`` the frames are shared out across the N
+processes; only rank 0 prints.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -44,7 +49,7 @@ from hmtir.commands._network_flags import network_flags, network_options
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Results folder [default: results/<method>/<data name>-<config hash>, the same for the same command].",
+    help="Results folder [default: results/<method>/<data>__<metrics>...-<hash>, the same for the same command].",
 )
 @click.option(
     "--real",
@@ -63,9 +68,17 @@ from hmtir.commands._network_flags import network_flags, network_options
     "--weights", default=None, help="Weights file for the method (default: its registered weights)."
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed for methods that draw random numbers."
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed for methods that draw random numbers.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace a finished result in --out instead of refusing.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Recompute, replacing a finished result in --out (even an identical one).",
+)
 @network_flags
 def evaluate(
     method: str,
@@ -85,11 +98,11 @@ def evaluate(
     channels_last: bool,
     compile_: bool,
 ) -> None:
-    """Run a method on a benchmark and score it; resumes an interrupted run in the same --out."""
-    from rich.console import Console
-
-    from hmtir.evaluate.engine import evaluate as run_evaluation
-    from hmtir.evaluate.report import summary_tables
+    """Run a method on a benchmark and score it; resumes an interrupted run, loads a finished identical one."""
+    from hmtir import distributed
+    from hmtir.console import console
+    from hmtir.evaluation import evaluate as run_evaluation
+    from hmtir.evaluation.report import summary_tables
 
     result = run_evaluation(
         method,
@@ -108,7 +121,11 @@ def evaluate(
         overwrite=overwrite,
         method_options=network_options(precision, channels_last, compile_),
     )
-    console = Console()
+    if distributed.launched() and int(os.environ.get("RANK", "0")) != 0:
+        return
+    out = console()
+    if result.loaded:
+        out.print(f"finished results of this evaluation already exist in {result.out}; loaded them")
     for table in summary_tables(result.summary):
-        console.print(table)
-    console.print(f"results: {result.out} (summary.json, records.parquet, records.csv)")
+        out.print(table)
+    out.print(f"results: {result.out} (summary.json, records.parquet, records.csv)")

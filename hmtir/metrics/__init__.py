@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hmtir.metrics.base import METRIC_MODES, Metric, MetricMeta, resolve_device
+from hmtir.metrics.base import METRIC_MODES, Metric, MetricMeta
 from hmtir.registry import Registry
 
 if TYPE_CHECKING:
@@ -55,6 +55,5 @@ __all__ = [
     "MetricMeta",
     "create_metric",
     "psnr",
-    "resolve_device",
     "ssim",
 ]

@@ -2,7 +2,8 @@
 
 The cache is an append-only JSON-lines log next to the results. One line is written per finished image,
 so an interrupted run loses at most the image in flight; a torn last line (power cut mid-write) is
-ignored on reading. The key covers the method (name + weights sha256), the exact input and target bytes,
+ignored on reading. Each process of a sharded run appends to its own file (``cache.rank<r>.jsonl``) and
+every process reads them all, so a resumed run, with any number of processes, reuses every finished frame. The key covers the method (name + weights sha256), the exact input and target bytes,
 the prompts, the metric definitions, the scoring convention and the seed, so a changed method, weight
 file, image or metric can never be served a stale score.
 """
@@ -16,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FILE = "cache.jsonl"
+CACHE_GLOB = "cache*.jsonl"
+
+
+def cache_file(rank: int, world_size: int) -> str:
+    """The file this process appends to: ``cache.jsonl`` alone, ``cache.rank<r>.jsonl`` when sharded."""
+    return CACHE_FILE if world_size == 1 else f"cache.rank{rank}.jsonl"
 
 
 def _digest(payload: Any) -> str:
@@ -49,12 +56,12 @@ def image_key(
 
 
 class ResultCache:
-    """Key → finished row, backed by ``cache.jsonl`` (appended to, never rewritten)."""
+    """Key → finished row, read from every cache file in ``folder``; new rows go to ``folder/name``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, folder: Path, name: str = CACHE_FILE) -> None:
+        self.path = folder / name
         self._rows: dict[str, dict[str, Any]] = {}
-        if path.is_file():
+        for path in sorted(folder.glob(CACHE_GLOB)):
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     record = json.loads(line)

@@ -7,7 +7,6 @@ fast and never imports torch. Every :class:`hmtir.errors.HmtirError` becomes a o
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -26,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "evaluate": ("hmtir.commands.evaluate:evaluate", "Run a method on a benchmark and score it."),
     "enhance": ("hmtir.commands.enhance:enhance", "Enhance your own TIR frames with a method."),
+    "estimate": (
+        "hmtir.commands.estimate:estimate",
+        "Judge which degradations (contrast, blur, noise) frames show.",
+    ),
     "train": ("hmtir.commands.train:train", "Train a PPFN/backbone model (single process or torchrun)."),
     "download": ("hmtir.commands.download:download", "Download datasets and weights."),
     "verify": ("hmtir.commands.verify:verify", "Check an HM-TIR tree for missing or broken files."),
@@ -69,7 +72,3 @@ def cli() -> None:
 
 def main() -> None:
     cli(prog_name="hmtir")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
