@@ -165,3 +165,28 @@ def test_make_scenes_is_order_independent_and_resumable(tmp_path: Path) -> None:
     assert victim.read_bytes() == original
     assert survivor.read_bytes() == b"kept as is"
     assert not [p.name for p in full.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_each_painter_module_registers_its_own_category() -> None:
+    """A new category is one new file: every public module of the package is found and paints its name."""
+    import pkgutil
+
+    import hmtir
+    import hmtir.data.scenes as package
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+    assert modules == sorted(SCENE_CATEGORIES)
+    for name in SCENE_CATEGORIES:
+        assert SCENES.entry(name).factory.__module__ == f"hmtir.data.scenes.{name}"
+    assert [SCENES.meta(name).order for name in SCENE_CATEGORIES] == list(range(1, 9))
+    assert hmtir.make_scenes is make_scenes
+
+
+@pytest.mark.parametrize(
+    ("seed", "index", "message"), [(-1, 0, "seed"), (2**63, 0, "seed"), (0, -2, "index")]
+)
+def test_seeds_outside_the_generator_range_are_one_line(seed: int, index: int, message: str) -> None:
+    value = index if message == "index" else seed
+    with pytest.raises(HmtirError) as info:
+        render_scene("street", seed, (32, 32), index=index)
+    assert str(info.value) == f"{message} must be a whole number from 0 to 2**63-1, got {value}"
