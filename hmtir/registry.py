@@ -7,12 +7,37 @@ when first asked, so ``hmtir --help`` never pays for torch.
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Generic, TypeVar
 
 from hmtir.errors import HmtirError
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str], extra: str = "") -> HmtirError:
+    """The one-line error for a name that is not there: a "did you mean" hint, then what is available."""
+    options = sorted(known)
+    folded = sorted({o.casefold() for o in options})
+    close = difflib.get_close_matches(name.casefold(), folded, n=2, cutoff=0.6)
+    guesses = [o for c in close for o in options if o.casefold() == c]
+    hint = f"did you mean {' or '.join(map(repr, guesses))}? " if guesses else ""
+    return HmtirError(f"unknown {kind} '{name}' ({hint}available: {', '.join(options) or 'none'}){extra}")
+
+
+def resolve_name(kind: str, name: str, known: Iterable[str]) -> str:
+    """``name`` as registered: exact, else the one entry equal ignoring case (``PPFN`` → ``ppfn``), else an error.
+
+    Case is ignored only where that is unambiguous; two entries differing in case keep needing the exact one.
+    """
+    options = list(known)
+    if name in options:
+        return name
+    folded = [o for o in options if o.casefold() == str(name).casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    raise unknown_name(kind, str(name), options)
 
 
 @dataclass(frozen=True)
@@ -102,18 +127,22 @@ class Registry(Generic[M]):
         self._ensure_loaded()
         return name in self._entries
 
+    def canonical(self, name: str) -> str:
+        """The registered spelling of ``name`` (see :func:`resolve_name`)."""
+        return self.entry(name).meta.name
+
     def __iter__(self) -> Iterator[Entry[M]]:
         self._ensure_loaded()
         return iter(self._entries[k] for k in sorted(self._entries))
 
     def entry(self, name: str) -> Entry[M]:
+        """The entry called ``name`` (case-insensitively where unambiguous); unknown names get a hint."""
         self._ensure_loaded()
         try:
-            return self._entries[name]
-        except KeyError:
-            known = ", ".join(sorted(self._entries)) or "none"
+            return self._entries[resolve_name(self.kind, name, self._entries)]
+        except HmtirError:
             broken = "".join(f"; {mod} failed to load ({why})" for mod, why in self.load_errors.items())
-            raise HmtirError(f"unknown {self.kind} '{name}' (available: {known}){broken}") from None
+            raise unknown_name(self.kind, name, self._entries, broken) from None
 
     def meta(self, name: str) -> M:
         return self.entry(name).meta

@@ -31,7 +31,8 @@ def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
     Keyword arguments the factory does not take are a one-line error (e.g. ``--weights`` for ``identity``)
     instead of a TypeError from deep inside the factory.
     """
-    factory = METHODS.entry(name).factory
+    entry = METHODS.entry(name)  # PPFN → ppfn where unambiguous; a close miss gets a "did you mean"
+    name, factory = entry.meta.name, entry.factory
     params = inspect.signature(factory).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     unexpected = sorted(k for k in kwargs if k not in params and not takes_any)
