@@ -7,6 +7,7 @@ squeezed to rich's 80-column default, so a log says what a screen would have sho
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -27,7 +28,9 @@ def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr) if is_terminal(stream) else Console(stderr=stderr, width=LOG_WIDTH)
+    if is_terminal(stream) or os.environ.get("COLUMNS", "").isdigit():  # a terminal, or a width asked for
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=LOG_WIDTH)
 
 
 class _LineProgress:

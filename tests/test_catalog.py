@@ -60,3 +60,18 @@ def test_list_all_names_every_catalog_even_when_some_are_missing() -> None:
     assert result.exit_code == 0, result.output
     for kind in catalog.CATALOGS:
         assert re.search(rf"^{kind} \(\d+\)|^{kind}: not available \(", result.output, re.MULTILINE), kind
+
+
+def test_list_fits_80_columns_one_line_per_entry_and_long_shows_more() -> None:
+    result = CliRunner().invoke(cli, ["list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80, max(lines, key=len)
+    from hmtir.methods import METHODS
+
+    methods = CliRunner().invoke(cli, ["list", "methods"], env={"COLUMNS": "80"}).output.splitlines()
+    for name in METHODS.names():  # each entry is exactly one table line
+        assert sum(1 for line in methods if line.startswith(f"│ {name} ")) == 1, name
+    long = CliRunner().invoke(cli, ["list", "methods", "--long"], env={"COLUMNS": "200"})
+    assert "license" in long.output and "MIT (own implementation)" in long.output
+    assert "license" not in result.output

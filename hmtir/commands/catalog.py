@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -99,17 +100,41 @@ def _columns(rows: dict[str, dict[str, Any]]) -> list[str]:
     return seen
 
 
-def _render(kind: str, rows: dict[str, dict[str, Any]]) -> Any:
+# What the short table shows besides name and summary: the one fact you choose by (80 columns must fit).
+_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "methods": ("kind",),
+    "metrics": ("mode",),
+    "models": (),
+    "presets": (),
+    "sources": ("kind",),
+}
+
+
+def _first_clause(text: str) -> str:
+    """The summary's first sentence (a '. ' or '; ' before a capital, not after an abbreviation like 'al.')."""
+    match = re.search(r"(?<=[a-z0-9)]{4})[.;] (?=[A-Z])", text)
+    return (text[: match.start()] if match else text).rstrip(".")
+
+
+def _render(kind: str, rows: dict[str, dict[str, Any]], long: bool = False, width: int = 80) -> Any:
+    """One line per entry that fits ``width`` columns; ``long``: every column, summaries folded."""
     from rich.table import Table
 
     table = Table(title=f"{kind} ({len(rows)})", title_justify="left")
     table.add_column("name", style="bold", no_wrap=True)
-    columns = _columns(rows)
+    columns = _columns(rows) if long else [c for c in _KEY_COLUMNS.get(kind, ()) if c in _columns(rows)]
+    used = 4 + max(map(len, rows), default=4)  # borders and padding of the first column
     for column in columns:  # metadata stays on one line each; the summary takes the remaining width
-        table.add_column(column, overflow="fold", max_width=18)
+        table.add_column(column, overflow="fold", max_width=18, no_wrap=not long)
+        used += 3 + min(18, max([len(column)] + [len(_format(row.get(column))) for row in rows.values()]))
     table.add_column("summary", overflow="fold")
+    room = max(20, width - used - 3)
     for name, row in rows.items():
-        table.add_row(name, *(_format(row.get(c)) for c in columns), _format(row.get("summary")))
+        summary = _format(row.get("summary"))
+        if not long:
+            summary = _first_clause(summary)
+            summary = summary if len(summary) <= room else summary[: room - 1].rstrip() + "…"
+        table.add_row(name, *(_format(row.get(c)) for c in columns), summary)
     return table
 
 
@@ -122,13 +147,17 @@ def _unavailable(kind: str, err: Exception) -> str:
 
 @click.command("list")
 @click.argument("kinds", nargs=-1, type=click.Choice([*CATALOGS, "all"]))
+@click.option("--long", "long", is_flag=True, help="Every metadata column and the full summaries.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full metadata as JSON instead of tables.")
-def list_entries(kinds: tuple[str, ...], as_json: bool) -> None:
-    """List registered methods, metrics, models, presets and sources (all when no KIND is given)."""
-    from rich.console import Console
+def list_entries(kinds: tuple[str, ...], long: bool, as_json: bool) -> None:
+    """List registered methods, metrics, models, presets and sources (all when no KIND is given).
+
+    The table shows one line per entry (fits 80 columns); --long adds every column, --json everything.
+    """
+    from hmtir.console import console as make_console
 
     wanted = list(CATALOGS) if not kinds or "all" in kinds else list(dict.fromkeys(kinds))
-    console = Console()
+    console = make_console()
     collected: dict[str, Any] = {}
     for kind in wanted:
         try:
@@ -142,6 +171,6 @@ def list_entries(kinds: tuple[str, ...], as_json: bool) -> None:
         if as_json:
             collected[kind] = rows
         else:
-            console.print(_render(kind, rows))
+            console.print(_render(kind, rows, long, console.width))
     if as_json:
         click.echo(json.dumps(collected, indent=2, default=str))
