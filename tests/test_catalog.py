@@ -73,5 +73,5 @@ def test_list_fits_80_columns_one_line_per_entry_and_long_shows_more() -> None:
     for name in METHODS.names():  # each entry is exactly one table line
         assert sum(1 for line in methods if line.startswith(f"│ {name} ")) == 1, name
     long = CliRunner().invoke(cli, ["list", "methods", "--long"], env={"COLUMNS": "200"})
-    assert "license" in long.output and "MIT (own implementation)" in long.output
+    assert "license" in long.output and "weights" in long.output and "universal-ir.pth" in long.output
     assert "license" not in result.output
