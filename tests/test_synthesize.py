@@ -80,6 +80,8 @@ def test_manifest_replay_recreates_identical_images(source: Path, tmp_path: Path
     manifest = tmp_path / "a" / "meta" / "manifest.jsonl"
     synthesize(source, tmp_path / "b", from_manifest=manifest, progress=False)
     assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+    provenance = json.loads((tmp_path / "b" / "meta" / "dataset.json").read_text())
+    assert (provenance["seed"], provenance["gate"]) == (4, 0.5)  # what was replayed, not the defaults
 
 
 def test_resume_redoes_only_missing_work_and_cleans_partials(source: Path, tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ PRESET_CHOICES = ("all", "normal", "hard", "single-contrast", "single-blur", "si
 @click.option(
     "--gate", default=0.8, show_default=True, type=float, help="Probability that each op is applied."
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Fixes every sampled parameter.")
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Fixes every sampled parameter (0 to 2**63-1)."
+)
 @click.option(
     "--workers", default=1, show_default=True, type=int, help="Processes; output is identical for any N."
 )

@@ -163,6 +163,10 @@ def test_hostile_split_lists_are_refused_at_the_shared_reader(
         TestSubset(root, "composited/normal")
     report = verify(root, size=None)  # verify reports it as a problem instead of stopping
     assert any(p.path == "meta/test.txt" and message in p.problem for p in report.problems)
+    result = CliRunner().invoke(cli, ["verify", str(root), "--size", "any", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "refusing entry" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Scene category ``field`` (open country: sky, distant wood, furrowed field in perspective, fence, animals)."""
+"""Scene category ``field`` (open country: distant wood, furrowed field in perspective, fence, animals)."""
 
 from __future__ import annotations
 
