@@ -507,3 +507,90 @@ def test_cli_evaluate_prints_tables_and_refuses_to_overwrite(layout: Path, tmp_p
     assert other.output.startswith(f"Error: {out} holds a finished evaluation with a different seed")
     negative = CliRunner().invoke(cli, [*args, "--seed", "-1"])
     assert negative.exit_code == 2 and "Traceback" not in negative.output
+
+
+@dataclass(frozen=True)
+class _FRMeta:
+    name: str = "mae"
+    mode: str = "FR"
+    lower_better: bool = True
+
+
+class MeanAbsoluteError:
+    """A full-reference metric object whose definition is the same under every convention."""
+
+    meta = _FRMeta()
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        return (pred.clamp(0, 1) - target).abs().double().mean(dim=(1, 2, 3))
+
+    def definition(self) -> dict[str, str]:
+        return {"name": "mae", "formula": "mean(|clamp(pred, 0, 1) - target|)"}
+
+
+class WeightedCounting(Counting):
+    """Counting identity that claims to have loaded a weights file with the given hash."""
+
+    def __init__(self, weights_sha256: str | None, fail_at: int | None = None) -> None:
+        super().__init__(fail_at)
+        self.weights_sha256 = weights_sha256
+
+
+def _interrupted(layout: Path, out: Path, **kw) -> None:
+    """A run that finished every frame but the last of composited/normal and single/noise (cache only)."""
+    with pytest.raises(KeyboardInterrupt):
+        run(layout, out, method=kw.pop("method", Counting(fail_at=2 * len(SHAPES))), **kw)
+    assert len((out / "cache.jsonl").read_text().splitlines()) == 2 * len(SHAPES) - 1
+
+
+def test_cache_reuses_every_unchanged_frame(layout: Path, tmp_path: Path) -> None:
+    _interrupted(layout, tmp_path / "out")
+    method = Counting()
+    run(layout, tmp_path / "out", method=method)
+    assert method.calls == 1
+
+
+def test_changed_weights_invalidate_every_record(layout: Path, tmp_path: Path) -> None:
+    _interrupted(layout, tmp_path / "out", method=WeightedCounting("a" * 64, fail_at=2 * len(SHAPES)))
+    same = WeightedCounting("a" * 64)
+    run(layout, tmp_path / "out", method=same)
+    assert same.calls == 1
+    _interrupted(layout, tmp_path / "out2", method=WeightedCounting("a" * 64, fail_at=2 * len(SHAPES)))
+    other = WeightedCounting("b" * 64)
+    run(layout, tmp_path / "out2", method=other)
+    assert other.calls == 2 * len(SHAPES)
+
+
+def test_a_changed_target_invalidates_exactly_its_records(layout: Path, tmp_path: Path) -> None:
+    _interrupted(layout, tmp_path / "out")
+    cv2.imwrite(str(layout / "imgs" / "a.png"), np.full((32, 40), 77, np.uint8))  # a's clean target
+    method = Counting()
+    result = run(layout, tmp_path / "out", method=method)
+    # a.png in both subsets (its target changed) and the frame that never finished (e.png of single/noise)
+    assert method.calls == 3
+    row = result.records[(result.records["name"] == "a.png") & (result.records["subset"] == "single/noise")]
+    degraded = _load(layout / "single/noise/a.png")
+    assert row["psnr"].item() == pytest.approx(
+        reference_psnr(degraded, np.full((32, 40), 77 / 255)), abs=1e-5
+    )
+
+
+@pytest.mark.parametrize("change", ["metric definition", "convention", "seed"])
+def test_changed_scoring_invalidates_every_record(
+    layout: Path, tmp_path: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupted(layout, tmp_path / "out")
+    method = Counting()
+    if change == "metric definition":  # e.g. a new version of SSIM's definition
+        from hmtir.metrics import METRICS
+
+        entry = METRICS.entry("ssim")
+        bumped = type(entry)(METRICS.with_meta("ssim", version="99"), entry.factory)
+        monkeypatch.setitem(METRICS._entries, "ssim", bumped)
+        run(layout, tmp_path / "out", method=method)
+    elif change == "convention":  # with a metric whose definition does not record the convention
+        _interrupted(layout, tmp_path / "plain", metrics=[MeanAbsoluteError()])
+        run(layout, tmp_path / "plain", method=method, metrics=[MeanAbsoluteError()], convention="uint8")
+    else:
+        run(layout, tmp_path / "out", method=method, seed=1)
+    assert method.calls == 2 * len(SHAPES)
