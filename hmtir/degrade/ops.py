@@ -8,6 +8,12 @@ Parameters are sampled for every op of a preset whether or not its gate fires, s
 never shifts the other draws, and the record names every scalar plus each gate decision. Per-pixel and
 per-column fields are not stored: they are regenerated from a recorded integer ``noise_seed``
 (stripes: numpy PCG64; Gaussian: OpenCV's RNG, 4× faster than numpy's normal sampler on a 640×512 frame).
+
+Each op is one class that owns both implementations: ``sample``/``apply`` (numpy, the reference) and
+``sample_batch``/``apply_batch``/``batch_from_records`` (torch, batched on any device, used for training and
+by :mod:`hmtir.degrade.torch_ops`, whose cascade only loops over ops in ``order``). The torch methods import
+torch inside their bodies, so ``hmtir synthesize`` never loads it. A new op is one class here plus its
+ranges in ``presets.yaml``.
 """
 
 from __future__ import annotations
@@ -25,10 +31,18 @@ from hmtir.registry import EntryMeta, Registry
 from hmtir.vocabulary import STEPS
 
 if TYPE_CHECKING:
+    import torch
+
     from hmtir.degrade.presets import Preset
+
+    Batch = dict[str, torch.Tensor]
 
 GREY = 255.0  # the official script states grey-level quantities for 8-bit frames
 MAX_NOISE_SEED = 2**31 - 1  # cv2.setRNGSeed takes a C int
+# How on-the-fly training splits samples (hmtir.degrade.torch_ops.degrade): "all_steps" (the released
+# code: half the samples are single-degradation ones trained on every step alone), "one_step" (half are one
+# random step) or "composite" (chains only).
+TRAINING_MIXES = ("all_steps", "one_step", "composite")
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,71 @@ def _clip(x: np.ndarray) -> np.ndarray:
     return np.clip(x, 0.0, 1.0, out=x)
 
 
+class DegradationOp:
+    """Base of every op. Subclasses give the numpy pair and the torch pair; tensors are per sample.
+
+    * ``sample(rng, ranges, shape)`` → JSON-able dict; ``apply(x, p)`` degrades one H×W float32 frame in
+      place and clips (the reference, recorded in manifests).
+    * ``sample_batch(generator, ranges, batch, shape)`` → dict of tensors with a leading batch dimension,
+      drawn on the generator's device; ``apply_batch(x, p)`` applies them to a B×1×H×W batch and clips,
+      ungated (the cascade gates per sample).
+    * ``batch_from_records(records, shape, device)`` turns numpy-sampled records into ``apply_batch``
+      parameters, so both paths can be checked against each other. The default stacks every scalar key;
+      ops whose fields are regenerated from a seed override it.
+    """
+
+    @staticmethod
+    def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def apply(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        raise NotImplementedError
+
+    def sample_batch(
+        self, generator: torch.Generator, ranges: dict, batch: int, shape: tuple[int, int]
+    ) -> Batch:
+        raise NotImplementedError
+
+    def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def batch_from_records(
+        self, records: list[dict[str, Any]], shape: tuple[int, int], device: torch.device
+    ) -> Batch:
+        import torch
+
+        keys = [k for k, v in records[0].items() if k != "applied" and isinstance(v, (bool, int, float))]
+        return {
+            k: torch.tensor([float(r[k]) for r in records], dtype=torch.float64, device=device) for k in keys
+        }
+
+
+def _rand(generator: torch.Generator, batch: int) -> torch.Tensor:
+    """``batch`` uniforms in [0, 1), float64, on the generator's device."""
+    import torch
+
+    return torch.rand(batch, generator=generator, device=generator.device, dtype=torch.float64)
+
+
+def _uniform_batch(generator: torch.Generator, bounds: tuple[float, float], batch: int) -> torch.Tensor:
+    low, high = bounds
+    return low + (high - low) * _rand(generator, batch)
+
+
+def _per_sample(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A (B,) parameter shaped to broadcast over a B×1×H×W batch, in the batch's dtype."""
+    return t.to(like.dtype).view(-1, 1, 1, 1)
+
+
+def _stack_fields(arrays: list[np.ndarray], shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """Per-sample numpy fields (broadcastable to H×W) as one B×1×H×W float32 tensor."""
+    import torch
+
+    stacked = np.stack([np.broadcast_to(a, shape) for a in arrays]).astype(np.float32)
+    return torch.from_numpy(stacked).to(device)[:, None]
+
+
 @OPS.register(
     "contrast",
     summary="Global contrast loss and offset: clip(x·α + β), α = 1 + c.",
@@ -57,7 +136,7 @@ def _clip(x: np.ndarray) -> np.ndarray:
     step="contrast",
     range_keys=("c", "beta"),
 )
-class Contrast:
+class Contrast(DegradationOp):
     @staticmethod
     def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
         c = _uniform(rng, ranges["c"])
@@ -69,6 +148,16 @@ class Contrast:
         x += np.float32(p["beta"])
         return _clip(x)
 
+    def sample_batch(
+        self, generator: torch.Generator, ranges: dict, batch: int, shape: tuple[int, int]
+    ) -> Batch:
+        c = _uniform_batch(generator, ranges["c"], batch)
+        return {"c": c, "alpha": 1 + c, "beta": _uniform_batch(generator, ranges["beta"], batch)}
+
+    def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
+        alpha, beta = p["alpha"].float(), p["beta"].float()  # float32 factors, as the numpy op uses
+        return (x * _per_sample(alpha, x) + _per_sample(beta, x)).clamp_(0, 1)
+
 
 @OPS.register(
     "blur",
@@ -77,7 +166,7 @@ class Contrast:
     step="blur",
     range_keys=("ksize", "sigma"),
 )
-class Blur:
+class Blur(DegradationOp):
     @staticmethod
     def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
         low, high = (int(v) // 2 for v in ranges["ksize"])  # odd k = 2j+1, j uniform
@@ -88,6 +177,24 @@ class Blur:
         k = int(p["ksize"])
         cv2.GaussianBlur(x, (k, k), float(p["sigma"]), dst=x, borderType=cv2.BORDER_REFLECT_101)
         return _clip(x)
+
+    def sample_batch(
+        self, generator: torch.Generator, ranges: dict, batch: int, shape: tuple[int, int]
+    ) -> Batch:
+        import torch
+
+        low, high = (int(v) // 2 for v in ranges["ksize"])
+        half = torch.randint(low, high + 1, (batch,), generator=generator, device=generator.device)
+        return {"ksize": 2 * half + 1, "sigma": _uniform_batch(generator, ranges["sigma"], batch)}
+
+    def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
+        from hmtir.degrade.torch_ops import gaussian_kernels, separable_blur
+
+        ksize = p["ksize"].long()
+        width = int(ksize.max().item()) if ksize.numel() else 1
+        if width <= 1:
+            return x
+        return separable_blur(x, gaussian_kernels(ksize, p["sigma"], width)).clamp_(0, 1)
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,7 +224,7 @@ def radial_mask(shape: tuple[int, int], centre_x: float, centre_y: float) -> np.
     step="noise",
     range_keys=("delta",),
 )
-class NonUniformity:
+class NonUniformity(DegradationOp):
     @staticmethod
     def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
         low, high = (int(v) for v in ranges["delta"])
@@ -141,6 +248,30 @@ class NonUniformity:
             x += m
         return _clip(x)
 
+    def sample_batch(
+        self, generator: torch.Generator, ranges: dict, batch: int, shape: tuple[int, int]
+    ) -> Batch:
+        import torch
+
+        low, high = (int(v) for v in ranges["delta"])
+        centre_x, centre_y = _rand(generator, batch), _rand(generator, batch)
+        delta = torch.randint(low, high + 1, (batch,), generator=generator, device=generator.device)
+        return {
+            "centre_x": centre_x,
+            "centre_y": centre_y,
+            "delta": delta.double(),
+            "inverted": (_rand(generator, batch) < 0.5).double(),
+        }
+
+    def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
+        import torch
+
+        from hmtir.degrade.torch_ops import radial_masks
+
+        m = radial_masks(p["centre_x"], p["centre_y"], x.shape[-2], x.shape[-1], x.device)
+        m = torch.where(_per_sample(p["inverted"], x) > 0.5, 1 - m, m)
+        return (x + m * _per_sample(p["delta"].float() / GREY, x)).clamp_(0, 1)
+
 
 def stripe_fields(p: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per-line gain g and offset b (in [0,1] units) shaped to broadcast over a H×W frame."""
@@ -161,7 +292,7 @@ def stripe_fields(p: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray
     step="noise",
     range_keys=("gain_std", "offset_std"),
 )
-class Stripe:
+class Stripe(DegradationOp):
     @staticmethod
     def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
         # official: g = N(0,1)·(0.03 + 0.07·U), b = N(0,1)·5·U → std uniform over the preset's range
@@ -180,6 +311,36 @@ class Stripe:
         x += offset
         return _clip(x)
 
+    def sample_batch(
+        self, generator: torch.Generator, ranges: dict, batch: int, shape: tuple[int, int]
+    ) -> Batch:
+        import torch
+
+        height, width = shape
+        device = generator.device
+        is_column = (_rand(generator, batch) < 0.5).view(batch, 1, 1, 1)
+        gain_std = _uniform_batch(generator, ranges["gain_std"], batch).float().view(batch, 1, 1)
+        offset_std = _uniform_batch(generator, ranges["offset_std"], batch).float().view(batch, 1, 1)
+
+        def oriented(std: torch.Tensor) -> torch.Tensor:
+            column = torch.randn(batch, 1, width, generator=generator, device=device) * std
+            row = torch.randn(batch, 1, height, generator=generator, device=device) * std
+            return torch.where(is_column, column.view(batch, 1, 1, width), row.view(batch, 1, height, 1))
+
+        return {"gain": oriented(gain_std), "offset": oriented(offset_std / GREY)}
+
+    def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
+        return (x + x * p["gain"] + p["offset"]).clamp_(0, 1)
+
+    def batch_from_records(
+        self, records: list[dict[str, Any]], shape: tuple[int, int], device: torch.device
+    ) -> Batch:
+        fields = [stripe_fields(r, shape) for r in records]
+        return {
+            "gain": _stack_fields([g for g, _ in fields], shape, device),
+            "offset": _stack_fields([b for _, b in fields], shape, device),
+        }
+
 
 def gaussian_field(p: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
     """Per-pixel N(0, σ²) noise (in [0,1] units) regenerated from the recorded seed."""
@@ -196,7 +357,7 @@ def gaussian_field(p: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
     step="noise",
     range_keys=("variance",),
 )
-class Gaussian:
+class Gaussian(DegradationOp):
     @staticmethod
     def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
         return {
@@ -208,6 +369,23 @@ class Gaussian:
     def apply(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
         x += gaussian_field(p, x.shape)
         return _clip(x)
+
+    def sample_batch(
+        self, generator: torch.Generator, ranges: dict, batch: int, shape: tuple[int, int]
+    ) -> Batch:
+        import torch
+
+        variance = _uniform_batch(generator, ranges["variance"], batch)
+        noise = torch.randn(batch, 1, *shape, generator=generator, device=generator.device)
+        return {"noise": noise * (variance.sqrt() / GREY).float().view(batch, 1, 1, 1)}
+
+    def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
+        return (x + p["noise"]).clamp_(0, 1)
+
+    def batch_from_records(
+        self, records: list[dict[str, Any]], shape: tuple[int, int], device: torch.device
+    ) -> Batch:
+        return {"noise": _stack_fields([gaussian_field(r, shape) for r in records], shape, device)}
 
 
 def sample_params(

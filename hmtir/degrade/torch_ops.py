@@ -1,61 +1,62 @@
 """Batched torch version of the degradation cascade, for on-the-fly training degradation on CPU or CUDA.
 
-Two doors share one cascade kernel (:func:`_cascade`):
+The cascade knows no op by name: it loops over the registered ops in physical ``order`` and calls each
+op's own torch methods (``sample_batch``/``apply_batch``/``batch_from_records`` beside its numpy
+``sample``/``apply`` in :mod:`hmtir.degrade.ops`). Two doors share it:
 
 * :func:`degrade` samples per-sample parameters *on the batch's device* from a ``torch.Generator``
-  (no host round trip per image) and can return the SPT intermediate targets and the official training
-  mix (50 % single-step samples, 50 % chained composites);
+  (no host round trip per image) and can return the SPT intermediate targets and a training mix
+  (:data:`TRAINING_MIXES`);
 * :func:`apply_params` applies parameters sampled by the numpy reference (:func:`hmtir.degrade.ops.
   sample_params`), regenerating the same noise fields, so the two implementations can be checked to agree.
 
-Gates are applied as masks (identity kernel, zero offset, unit gain) instead of branches, so a whole batch
-runs as a fixed sequence of tensor ops whatever mix of gates it holds.
+Gates are per-sample masks (``torch.where`` between an op's output and its input), so a whole batch runs
+as a fixed sequence of tensor ops whatever mix of gates it holds. Also here: the tensor kernels the ops
+share (separable Gaussian blur with OpenCV's borders, radial masks).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hmtir.degrade.ops import GREY, OPS, gaussian_field, stripe_fields
+from hmtir.degrade.ops import OPS, TRAINING_MIXES
 from hmtir.degrade.presets import Preset, load_preset
 from hmtir.errors import HmtirError
 from hmtir.vocabulary import COMPOSITE as COMPOSITE_LABEL
 from hmtir.vocabulary import STEPS
 
-#: Labels of the training mix: single-step samples carry their step's index, chained ones ``composite``.
-MIX_LABELS = (*STEPS, COMPOSITE_LABEL)
+#: Labels of a training mix: a one-step sample carries its step's index, a chain ``composite``, and an
+#: all-steps sample (the released code's single-degradation sample: every step alone on the clean frame)
+#: ``single``.
+MIX_LABELS = (*STEPS, COMPOSITE_LABEL, "single")
 COMPOSITE = MIX_LABELS.index(COMPOSITE_LABEL)
+ALL_STEPS = MIX_LABELS.index("single")
 
 
 @dataclass
 class BatchParams:
-    """Per-sample parameters as tensors (B,) plus the noise fields, all on the batch's device."""
+    """Per-sample parameters on the batch's device: gate masks and each op's tensors, in physical order."""
 
     applied: dict[str, torch.Tensor]  # op -> bool (B,)
-    alpha: torch.Tensor
-    beta: torch.Tensor
-    ksize: torch.Tensor  # long
-    sigma: torch.Tensor
-    centre_x: torch.Tensor  # fraction of (W-1)
-    centre_y: torch.Tensor  # fraction of (H-1)
-    delta: torch.Tensor  # grey levels
-    inverted: torch.Tensor  # bool
-    stripe_gain: torch.Tensor  # (B,1,H,W) or broadcastable
-    stripe_offset: torch.Tensor  # [0,1] units
-    gaussian: torch.Tensor  # (B,1,H,W), already scaled by σ, [0,1] units
+    ops: dict[str, dict[str, torch.Tensor]]  # op -> its sample_batch / batch_from_records output
+
+    def only(self, step: str) -> BatchParams:
+        """The same parameters with every op of ``step`` on and every other op off (a single step alone)."""
+        applied = {op: torch.full_like(on, OPS.meta(op).step == step) for op, on in self.applied.items()}
+        return BatchParams(applied, self.ops)
 
 
 @dataclass
 class DegradedBatch:
-    degraded: torch.Tensor  # (B,1,H,W) in [0,1]
-    steps: dict[str, torch.Tensor] | None  # after contrast, +blur, +noise (SPT targets)
-    labels: torch.Tensor | None  # (B,) index into MIX_LABELS when the training mix was requested
+    degraded: torch.Tensor  # (B,1,H,W) in [0,1]: the first pass's input
+    steps: dict[str, torch.Tensor] | None  # chain after contrast, +blur, +noise (SPT targets)
+    labels: torch.Tensor | None  # (B,) index into MIX_LABELS when a training mix was requested
     params: BatchParams
+    singles: dict[str, torch.Tensor] = field(default_factory=dict)  # all-steps mix: each step alone on clean
 
 
 def gaussian_kernels(ksize: torch.Tensor, sigma: torch.Tensor, width: int) -> torch.Tensor:
@@ -66,7 +67,7 @@ def gaussian_kernels(ksize: torch.Tensor, sigma: torch.Tensor, width: int) -> to
     return (weights / weights.sum(dim=1, keepdim=True)).float()
 
 
-def _blur(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+def separable_blur(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """Separable per-sample convolution with reflect-101 borders (OpenCV's BORDER_REFLECT_101)."""
     batch, _, height, width = x.shape
     pad = kernels.shape[1] // 2
@@ -78,9 +79,12 @@ def _blur(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     return F.conv2d(cols, kernels.view(batch, 1, -1, 1), groups=batch).view(batch, 1, height, width)
 
 
-def _radial_mask(params: BatchParams, height: int, width: int, device: torch.device) -> torch.Tensor:
-    cx = params.centre_x.float() * (width - 1)
-    cy = params.centre_y.float() * (height - 1)
+def radial_masks(
+    centre_x: torch.Tensor, centre_y: torch.Tensor, height: int, width: int, device: torch.device
+) -> torch.Tensor:
+    """(B,1,H,W) masks cos(r·π/2)^4 about per-sample centres given as fractions of (W-1, H-1)."""
+    cx = centre_x.float() * (width - 1)
+    cy = centre_y.float() * (height - 1)
     r_max = torch.hypot(torch.maximum(cx, width - 1 - cx), torch.maximum(cy, height - 1 - cy)).clamp_min(1.0)
     ys = torch.arange(height, device=device, dtype=torch.float32).view(1, 1, height, 1)
     xs = torch.arange(width, device=device, dtype=torch.float32).view(1, 1, 1, width)
@@ -88,38 +92,23 @@ def _radial_mask(params: BatchParams, height: int, width: int, device: torch.dev
     return torch.cos(r * (math.pi / 2) / r_max.view(-1, 1, 1, 1)) ** 4
 
 
+def _ordered(names: list[str] | tuple[str, ...]) -> list[str]:
+    return sorted(names, key=lambda op: OPS.meta(op).order)
+
+
 def _cascade(clean: torch.Tensor, params: BatchParams, keep_steps: bool) -> tuple[torch.Tensor, dict]:
-    """Contrast → blur → non-uniformity → stripes → Gaussian noise, clipping after each op."""
-    batch, _, height, width = clean.shape
-
-    def per_sample(t: torch.Tensor) -> torch.Tensor:
-        return t.view(batch, 1, 1, 1)
-
-    def on(op: str) -> torch.Tensor:
-        return per_sample(params.applied[op].to(clean.dtype))
-
+    """Every op in physical order, each clipping, gated per sample; chain states after each step."""
+    x = clean
     steps: dict[str, torch.Tensor] = {}
-    alpha = torch.where(params.applied["contrast"], params.alpha, torch.ones_like(params.alpha))
-    beta = params.beta * params.applied["contrast"]
-    x = (clean * per_sample(alpha.to(clean.dtype)) + per_sample(beta.to(clean.dtype))).clamp_(0, 1)
-    if keep_steps:
-        steps["contrast"] = x
-
-    ksize = torch.where(params.applied["blur"], params.ksize, torch.ones_like(params.ksize))
-    width_k = int(ksize.max().item()) if batch else 1
-    if width_k > 1:
-        x = _blur(x, gaussian_kernels(ksize, params.sigma, width_k)).clamp_(0, 1)
-    if keep_steps:
-        steps["blur"] = x
-
-    m = _radial_mask(params, height, width, clean.device)
-    m = torch.where(per_sample(params.inverted), 1 - m, m)
-    x = (x + m * per_sample(params.delta.to(clean.dtype) / GREY) * on("nonuniformity")).clamp_(0, 1)
-    stripe_on = on("stripe")
-    x = (x + x * params.stripe_gain * stripe_on + params.stripe_offset * stripe_on).clamp_(0, 1)
-    x = (x + params.gaussian * on("gaussian")).clamp_(0, 1)
-    if keep_steps:
-        steps["noise"] = x
+    names = _ordered(list(params.ops))
+    for step in STEPS:
+        for name in names:
+            if OPS.meta(name).step != step:
+                continue
+            on = params.applied[name].view(-1, 1, 1, 1)
+            x = torch.where(on, OPS.create(name).apply_batch(x, params.ops[name]), x)
+        if keep_steps:
+            steps[step] = x
     return x, steps
 
 
@@ -143,56 +132,23 @@ def apply_params(clean: torch.Tensor, params: list[dict] | dict, keep_steps: boo
     batch, _, height, width = clean.shape
     if len(records) != batch:
         raise HmtirError(f"got {len(records)} parameter records for a batch of {batch}")
-    device = clean.device
-
-    def scalar(op: str, key: str, default: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        values = [float(r["ops"][op][key]) if op in r["ops"] else default for r in records]
-        return torch.tensor(values, dtype=dtype, device=device)
-
-    gains, offsets, noises = [], [], []
     for r in records:
         if list(r["shape"]) != [height, width]:
             raise HmtirError(f"parameters sampled for {r['shape']} cannot degrade a {height}×{width} frame")
-        ops = r["ops"]
-        gain, offset = (
-            stripe_fields(ops["stripe"], (height, width)) if "stripe" in ops else (np.zeros(1),) * 2
+    device = clean.device
+    applied: dict[str, torch.Tensor] = {}
+    ops: dict[str, dict[str, torch.Tensor]] = {}
+    for name in _ordered(sorted({op for r in records for op in r["ops"]})):
+        present = [r["ops"].get(name) for r in records]
+        # a sample whose preset lacks the op borrows another sample's values; its gate stays shut
+        filler = next(p for p in present if p is not None)
+        applied[name] = torch.tensor([bool(p is not None and p["applied"]) for p in present], device=device)
+        ops[name] = OPS.create(name).batch_from_records(
+            [p if p is not None else filler for p in present], (height, width), device
         )
-        gains.append(np.broadcast_to(gain, (height, width)))
-        offsets.append(np.broadcast_to(offset, (height, width)))
-        noises.append(
-            gaussian_field(ops["gaussian"], (height, width)) if "gaussian" in ops else np.zeros((1, 1))
-        )
-
-    def field(arrays: list[np.ndarray]) -> torch.Tensor:
-        stacked = np.stack([np.broadcast_to(a, (height, width)) for a in arrays]).astype(np.float32)
-        return torch.from_numpy(stacked).to(device).view(batch, 1, height, width)
-
-    bp = BatchParams(
-        applied={
-            op: torch.tensor(
-                [bool(r["ops"].get(op, {}).get("applied", False)) for r in records], device=device
-            )
-            for op in OPS.names()
-        },
-        alpha=scalar("contrast", "alpha", 1.0).float(),
-        beta=scalar("contrast", "beta", 0.0).float(),
-        ksize=scalar("blur", "ksize", 1, torch.long),
-        sigma=scalar("blur", "sigma", 1.0),
-        centre_x=scalar("nonuniformity", "centre_x", 0.5),
-        centre_y=scalar("nonuniformity", "centre_y", 0.5),
-        delta=scalar("nonuniformity", "delta", 0.0).float(),
-        inverted=scalar("nonuniformity", "inverted", 0, torch.bool),
-        stripe_gain=field(gains),
-        stripe_offset=field(offsets),
-        gaussian=field(noises),
-    )
+    bp = BatchParams(applied, ops)
     degraded, steps = _cascade(clean.float(), bp, keep_steps)
     return DegradedBatch(degraded, steps if keep_steps else None, None, bp)
-
-
-def _uniform(n: int, bounds: tuple[float, float], g: torch.Generator, device: torch.device) -> torch.Tensor:
-    low, high = bounds
-    return low + (high - low) * torch.rand(n, generator=g, device=device, dtype=torch.float64)
 
 
 def sample_batch_params(
@@ -203,60 +159,37 @@ def sample_batch_params(
     gate: float = 0.8,
     device: torch.device | str | None = None,
 ) -> BatchParams:
-    """Draw ``batch`` parameter sets on ``device`` with the numpy reference's distributions."""
+    """Draw ``batch`` parameter sets with the numpy reference's distributions: per op in physical order, the
+    gate uniforms, then the op's own ``sample_batch``. Tensors land on the generator's device."""
     preset = load_preset(preset)
     gate = preset.effective_gate(gate)
-    device = torch.device(device) if device is not None else generator.device
-    height, width = shape
-    hard = load_preset("hard").ranges  # placeholder ranges for ops a preset lacks (they stay gated off)
-    ranges = {op: preset.ranges.get(op, hard[op]) for op in hard}
-
-    def u(n: int = batch) -> torch.Tensor:
-        return torch.rand(n, generator=generator, device=device, dtype=torch.float64)
-
-    applied = {op: (u() < gate) & torch.tensor(op in preset.ops, device=device) for op in hard}
-    k_low, k_high = (int(v) // 2 for v in ranges["blur"]["ksize"])
-    d_low, d_high = (int(v) for v in ranges["nonuniformity"]["delta"])
-    is_column = (u() < 0.5).view(batch, 1, 1, 1)
-    gain_std = _uniform(batch, ranges["stripe"]["gain_std"], generator, device).float().view(batch, 1, 1)
-    offset_std = _uniform(batch, ranges["stripe"]["offset_std"], generator, device).float().view(batch, 1, 1)
-
-    def lines(n: int) -> torch.Tensor:
-        return torch.randn(batch, 1, n, generator=generator, device=device)
-
-    def oriented(std: torch.Tensor) -> torch.Tensor:
-        column, row = lines(width) * std, lines(height) * std
-        return torch.where(is_column, column.view(batch, 1, 1, width), row.view(batch, 1, height, 1))
-
-    variance = _uniform(batch, ranges["gaussian"]["variance"], generator, device)
-    noise = torch.randn(batch, 1, height, width, generator=generator, device=device)
-    return BatchParams(
-        applied=applied,
-        alpha=(1 + _uniform(batch, ranges["contrast"]["c"], generator, device)).float(),
-        beta=_uniform(batch, ranges["contrast"]["beta"], generator, device).float(),
-        ksize=2 * torch.randint(k_low, k_high + 1, (batch,), generator=generator, device=device) + 1,
-        sigma=_uniform(batch, ranges["blur"]["sigma"], generator, device),
-        centre_x=u(),
-        centre_y=u(),
-        delta=torch.randint(d_low, d_high + 1, (batch,), generator=generator, device=device).float(),
-        inverted=u() < 0.5,
-        stripe_gain=oriented(gain_std),
-        stripe_offset=oriented(offset_std / GREY),
-        gaussian=noise * (variance.sqrt() / GREY).float().view(batch, 1, 1, 1),
-    )
+    if device is not None and torch.device(device) != generator.device:
+        raise HmtirError(f"the generator is on {generator.device} but parameters were asked on {device}")
+    applied: dict[str, torch.Tensor] = {}
+    ops: dict[str, dict[str, torch.Tensor]] = {}
+    for name in preset.ops:
+        applied[name] = torch.rand(batch, generator=generator, device=generator.device) < gate
+        ops[name] = OPS.create(name).sample_batch(generator, preset.ranges[name], batch, shape)
+    return BatchParams(applied, ops)
 
 
-def _training_mix(params: BatchParams, generator: torch.Generator) -> torch.Tensor:
-    """Turn half the samples into single-step ones (that step's ops forced on, the rest off); return labels."""
-    batch = params.alpha.shape[0]
-    device = params.alpha.device
+def _training_mix(params: BatchParams, generator: torch.Generator, mix: str) -> torch.Tensor:
+    """Turn half the samples into single-degradation samples; return their labels (:data:`MIX_LABELS`).
+
+    ``one_step``: a single sample is one random step (its ops forced on, the rest off). ``all_steps``: a
+    single sample is labelled ``single`` and the caller degrades it once per step (every op of that step
+    on). Chained samples keep their gates.
+    """
+    batch = next(iter(params.applied.values())).shape[0]
+    device = generator.device
     single = torch.rand(batch, generator=generator, device=device) < 0.5
+    if mix == "all_steps":
+        return torch.where(single, ALL_STEPS, COMPOSITE).to(torch.long)
     step = torch.randint(0, len(STEPS), (batch,), generator=generator, device=device)
-    labels = torch.where(single, step, torch.full_like(step, COMPOSITE))
     for op, mask in params.applied.items():
         in_step = step == STEPS.index(OPS.meta(op).step)
         params.applied[op] = torch.where(single, in_step, mask)
-    return labels
+    return torch.where(single, step, torch.full_like(step, COMPOSITE))
 
 
 def degrade(
@@ -265,17 +198,31 @@ def degrade(
     generator: torch.Generator,
     gate: float = 0.8,
     return_steps: bool = False,
-    training_mix: bool = False,
+    training_mix: bool | str = False,
 ) -> DegradedBatch:
     """Degrade a clean B×1×H×W batch in [0,1] with per-sample parameters drawn on its device.
 
-    ``return_steps`` adds the SPT targets (after contrast, +blur, +noise). ``training_mix`` applies the
-    official mix: each sample is, with probability 1/2, a single step on the clean frame (label = step
-    index in :data:`MIX_LABELS`), otherwise the gated composite chain (label ``composite``).
+    ``return_steps`` adds the SPT targets (after contrast, +blur, +noise). ``training_mix`` (one of
+    :data:`TRAINING_MIXES`; ``True`` means ``one_step``) makes half the samples single-degradation ones:
+    ``one_step`` degrades them by one random step (label = step index); ``all_steps`` (the released
+    training code) labels them ``single`` and returns ``singles[step]``, each step alone on the clean frame
+    with all its ops on, ``degraded`` being ``singles["noise"]`` there. The rest are gated chains
+    (label ``composite``).
     """
     _check_batch(clean)
+    mix = "one_step" if training_mix is True else (training_mix or "composite")
+    if mix not in TRAINING_MIXES:
+        raise HmtirError(f"unknown training mix '{mix}' (available: {', '.join(TRAINING_MIXES)})")
     batch, _, height, width = clean.shape
-    params = sample_batch_params(preset, batch, (height, width), generator, gate, clean.device)
-    labels = _training_mix(params, generator) if training_mix else None
-    degraded, steps = _cascade(clean.float(), params, return_steps)
-    return DegradedBatch(degraded, steps if return_steps else None, labels, params)
+    if generator.device != clean.device:
+        raise HmtirError(f"the generator is on {generator.device} but the batch on {clean.device}")
+    params = sample_batch_params(preset, batch, (height, width), generator, gate)
+    labels = _training_mix(params, generator, mix) if mix != "composite" else None
+    clean = clean.float()
+    degraded, steps = _cascade(clean, params, return_steps)
+    singles: dict[str, torch.Tensor] = {}
+    if mix == "all_steps":
+        is_single = (labels == ALL_STEPS).view(-1, 1, 1, 1)
+        singles = {step: _cascade(clean, params.only(step), False)[0] for step in STEPS}
+        degraded = torch.where(is_single, singles[STEPS[-1]], degraded)
+    return DegradedBatch(degraded, steps if return_steps else None, labels, params, singles)
