@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from hmtir.commands.train import train as train_command
-from hmtir.degrade.torch_ops import COMPOSITE, MIX_LABELS, degrade
+from hmtir.degrade.torch_ops import ALL_STEPS, COMPOSITE, MIX_LABELS, degrade
 from hmtir.errors import HmtirError
 from hmtir.io.image import write_image
 from hmtir.methods import load_method
@@ -33,12 +34,13 @@ TINY = {
     "prompt": {"dim": 8},
 }
 TINY_RUN = {
+    "model": "ppfn_nafnet",
     "model_config": TINY,
     "crop": 32,
     "batch_size": 2,
     "threads": 1,
     "log_every": 1,
-    "warmup_steps": 0,
+    "warmup_epochs": 0,
 }
 
 
@@ -304,6 +306,8 @@ def test_cli_no_spt_trains_the_plain_backbone_with_validation(frames_dir: Path, 
         str(frames_dir),
         "--val-every",
         "2",
+        "--model",
+        "ppfn_nafnet",
         "--model-config",
         '{"width": 4, "enc_blocks": [1], "dec_blocks": [1], "middle_blocks": 1}',
     ]
@@ -321,7 +325,7 @@ def test_cli_no_spt_trains_the_plain_backbone_with_validation(frames_dir: Path, 
     ("args", "message"),
     [
         (["--amp", "fp8"], "Invalid value for '--amp'"),
-        (["--recipe", "nope"], "unknown recipe 'nope' (shipped: official; or pass a .yaml path)"),
+        (["--recipe", "nope"], "unknown recipe 'nope' (shipped: official, paper; or pass a .yaml path)"),
         (["--model-config", "{bad"], "--model-config is not valid JSON"),
     ],
 )
@@ -336,7 +340,7 @@ def test_recipe_refuses_unknown_keys(tmp_path: Path) -> None:
     recipe.write_text("lr: 1.0e-4\nbatchsize: 8\n")
     with pytest.raises(HmtirError, match="r.yaml: unknown key\\(s\\) batchsize"):
         load_config(recipe)
-    assert load_config().lr == 8e-5 and load_config().batch_size == 4 and load_config().crop == 256
+    assert load_config().lr == 8e-5 and load_config().batch_size == 16 and load_config().crop == 256
 
 
 def test_too_few_frames_for_a_batch_is_a_clear_error(frames_dir: Path, tmp_path: Path) -> None:
@@ -359,3 +363,175 @@ def test_dataloader_workers_are_spawned_and_give_the_same_batches(frames_dir: Pa
         load_config(**TINY_RUN, steps=2, workers=1), frames_dir, tmp_path / "workers", device="cpu"
     )
     assert workers.losses == inline.losses
+
+
+# --- recipes: `official` is the released code, `paper` the paper's text (issue 13) -----------------------
+
+
+def test_recipes_pin_the_differences_between_the_release_and_the_paper() -> None:
+    official, paper = load_config("official"), load_config("paper")
+    assert (official.gate, official.mix, official.batch_size, official.crop) == (1.0, "all_steps", 16, 256)
+    assert (official.warmup_epochs, official.epochs, official.seed, official.presets) == (
+        3,
+        300,
+        1234,
+        ["hard"],
+    )
+    assert (paper.gate, paper.mix, paper.batch_size, paper.crop, paper.warmup_epochs) == (
+        0.8,
+        "one_step",
+        4,
+        256,
+        None,
+    )
+    for config in (official, paper):
+        assert (config.lr, config.lr_min, config.model, config.passes) == (8e-5, 1e-6, "ppfn_restormer", 3)
+    # an explicit step budget / step warm-up replaces the recipe's epochs / per-epoch schedule
+    assert load_config("official", steps=10).epochs is None
+    assert load_config("official", warmup_steps=5).warmup_epochs is None
+
+
+@pytest.mark.parametrize(
+    ("recipe", "gate", "mix"), [("official", 1.0, "all_steps"), ("paper", 0.8, "one_step")]
+)
+def test_training_degrades_with_the_recipes_gate_and_mix(
+    recipe: str, gate: float, mix: str, frames_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hmtir.train import loop
+
+    seen: list = []
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        batch = degrade(*args, **kwargs)
+        seen.append((kwargs, batch))
+        return batch
+
+    monkeypatch.setattr(loop, "degrade", spy)
+    overrides = {**{k: v for k, v in TINY_RUN.items() if k != "warmup_epochs"}, "batch_size": 4}
+    train(load_config(recipe, **overrides, steps=2), frames_dir, tmp_path, device="cpu")
+    assert [(kw["gate"], kw["training_mix"]) for kw, _ in seen] == [(gate, mix)] * 2
+    if recipe == "official":  # every chain of a composite sample has every op applied
+        for _, batch in seen:
+            chains = batch.labels == COMPOSITE
+            assert all(mask[chains].all() for mask in batch.params.applied.values())
+            assert set(batch.labels.tolist()) <= {COMPOSITE, ALL_STEPS}
+
+
+def test_an_all_steps_sample_trains_three_passes_each_against_the_clean_frame() -> None:
+    """The released code: a single-degradation sample runs noise, blur, contrast prompts (scenario single),
+    pass k on that step alone applied to the clean crop, every pass against the clean crop."""
+    model, bank = tiny_ppfn()
+    clean = torch.from_numpy(np.stack(smooth_frames(4, 32, 5)))[:, None]
+    batch = degrade(
+        clean, "hard", torch.Generator().manual_seed(1), gate=1.0, return_steps=True, training_mix="all_steps"
+    )
+    labels = torch.tensor([ALL_STEPS, COMPOSITE, ALL_STEPS, COMPOSITE])
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(args[0].detach().clone()))
+    total, parts = SPTObjective(model, bank, spt=True)(
+        batch.degraded, clean, batch.steps, labels, singles=batch.singles
+    )
+    single = [0, 2]
+    expected = {}
+    for stage in ("noise", "blur", "contrast"):
+        out = run_pass(model, bank, batch.singles[stage][single], stage, "single")
+        expected[stage] = F.l1_loss(out, clean[single]).item()
+        assert parts[f"single_{stage}"].item() == pytest.approx(expected[stage], abs=1e-7)
+    inputs = calls[:6]  # groups in label order: composite (3 chained passes) then single (3 fresh inputs)
+    for k, stage in enumerate(("noise", "blur", "contrast")):
+        assert torch.equal(inputs[3 + k], batch.singles[stage][single])  # never the previous pass's output
+    composite = sum(parts[f"composite_{s}"].item() for s in ("noise", "blur", "contrast"))
+    assert total.item() == pytest.approx(0.5 * sum(expected.values()) + 0.5 * composite, abs=1e-6)
+
+
+def test_official_warm_up_is_per_epoch_then_cosine_over_the_remaining_epochs() -> None:
+    """GradualWarmupScheduler(multiplier 1, 3 epochs) then CosineAnnealingLR(E - 3), stepped per epoch."""
+    config = load_config("official")
+    per_epoch, epochs = 10, 300
+    factor = lr_factor(config, total_steps=epochs * per_epoch, batches_per_epoch=per_epoch)
+    by_epoch = [factor(e * per_epoch) for e in range(epochs)]
+    assert all(factor(e * per_epoch + i) == by_epoch[e] for e in (0, 1, 4, 150) for i in range(per_epoch))
+    assert by_epoch[:5] == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0, 1.0])
+    floor = 1e-6 / 8e-5
+    for e in (5, 150, 299):
+        assert by_epoch[e] == pytest.approx(
+            floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (e - 4) / 297))
+        )
+    paper = lr_factor(load_config("paper"), total_steps=100000)
+    assert paper(0) == pytest.approx(1 / 1000) and paper(1) == pytest.approx(2 / 1000)  # per step
+
+
+def test_one_iteration_and_naive_iteration_objectives() -> None:
+    model, bank = tiny_ppfn()
+    clean, batch = composite_batch()
+    total, parts = SPTObjective(model, bank, spt=True, iterations=1)(batch.degraded, clean, batch.steps, None)
+    one = F.l1_loss(run_pass(model, bank, batch.degraded, "composite", "composite"), clean)
+    assert list(parts) == ["composite_composite"] and total.item() == pytest.approx(one.item(), abs=1e-7)
+    torch.manual_seed(0)
+    plain = create_model("nafnet", **{k: v for k, v in TINY.items() if k != "prompt"})
+    total, parts = SPTObjective(plain, None, spt=False, iterations=3)(
+        batch.degraded, clean, batch.steps, None
+    )
+    out1 = plain(batch.degraded)
+    out2 = plain(out1.detach().clamp(0, 1))
+    out3 = plain(out2.detach().clamp(0, 1))
+    expected = [
+        F.l1_loss(out1, batch.steps["blur"]),
+        F.l1_loss(out2, batch.steps["contrast"]),
+        F.l1_loss(out3, clean),
+    ]
+    assert [parts[f"composite_pass{k}"].item() for k in (1, 2, 3)] == pytest.approx(
+        [e.item() for e in expected], abs=1e-7
+    )
+
+
+# --- run folders: never silently replaced (issue 12, item 8) ---------------------------------------------
+
+
+def test_a_second_run_into_a_used_folder_is_refused_unless_overwrite(
+    frames_dir: Path, tmp_path: Path
+) -> None:
+    config = load_config(**TINY_RUN, steps=1)
+    train(config, frames_dir, tmp_path, device="cpu")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "model.pt", tmp_path / "scalars.csv")}
+    with pytest.raises(
+        HmtirError,
+        match=r"already holds a training run \(checkpoints, model.pt, train_summary.json, scalars.csv, tensorboard\); pass --resume to continue it or --overwrite",
+    ):
+        train(load_config(**TINY_RUN, steps=2), frames_dir, tmp_path, device="cpu")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model.pt", tmp_path / "scalars.csv")} == before
+    (tmp_path / "notes.txt").write_text("mine")
+    again = train(load_config(**TINY_RUN, steps=2), frames_dir, tmp_path, device="cpu", overwrite=True)
+    assert again.steps == 2 and [s for s, _ in read_scalars(tmp_path, "train/loss")] == [1, 2]
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # only the run's own outputs are replaced
+
+
+def test_resume_without_a_checkpoint_is_an_error_not_a_fresh_run(frames_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(HmtirError, match=r"^--resume: no checkpoint at .*last.pt; start without --resume"):
+        train(load_config(**TINY_RUN, steps=1), frames_dir, tmp_path / "empty", resume=True, device="cpu")
+    assert not (tmp_path / "empty" / "model.pt").exists()
+
+
+def test_cli_refuses_a_used_run_folder_in_one_line(frames_dir: Path, tmp_path: Path) -> None:
+    args = ["--data", str(frames_dir), "--out", str(tmp_path), "--steps", "1", "--crop", "32", "--batch-size", "2",
+            "--threads", "1", "--model", "ppfn_nafnet", "--model-config", json.dumps(TINY)]  # fmt: skip
+    assert CliRunner().invoke(train_command, args).exit_code == 0
+    second = CliRunner().invoke(train_command, args)
+    assert second.exit_code != 0 and "--overwrite" in str(second.exception)
+    both = CliRunner().invoke(train_command, [*args, "--resume", "--overwrite"])
+    assert "pass one of them" in str(both.exception)
+    assert CliRunner().invoke(train_command, [*args, "--overwrite"]).exit_code == 0
+
+
+def test_cli_prompt_ablation_flags_reach_the_model_config(frames_dir: Path, tmp_path: Path) -> None:
+    args = ["--data", str(frames_dir), "--out", str(tmp_path), "--steps", "1", "--crop", "32", "--batch-size", "2",
+            "--threads", "1", "--model", "ppfn_nafnet", "--model-config", json.dumps(TINY),
+            "--prompt-fusion", "multiply", "--prompt-activation", "none", "--iterations", "1"]  # fmt: skip
+    result = CliRunner().invoke(train_command, args)
+    assert result.exit_code == 0, result.output
+    saved = read_checkpoint(tmp_path / "model.pt")
+    assert (
+        saved["config"]["prompt"]["fusion"] == "multiply"
+        and saved["config"]["prompt"]["activation"] == "none"
+    )
+    assert saved["meta"]["recipe"]["iterations"] == 1

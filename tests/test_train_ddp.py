@@ -34,7 +34,7 @@ def test_two_gloo_processes_agree_and_only_rank0_writes(frames_dir: Path, tmp_pa
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "hmtir.train", "--data", str(frames_dir), "--out", str(out), "--steps", "3", "--crop", "32",
         "--batch-size", "2", "--threads", "1", "--log-every", "1", "--ckpt-every", "2", "--device", "cpu",
-        "--model-config", TINY,
+        "--model", "ppfn_nafnet", "--model-config", TINY,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)

@@ -36,7 +36,12 @@ from hmtir.errors import HmtirError
     default=None,
     help="Held-out clean frames, degraded once with a fixed seed, scored (PSNR/SSIM) every --val-every steps.",
 )
-@click.option("--recipe", default="official", show_default=True, help="Shipped recipe name or a YAML file.")
+@click.option(
+    "--recipe",
+    default="official",
+    show_default=True,
+    help="official (what the released code does), paper (what the paper states), or a YAML file.",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimizer steps [recipe].")
 @click.option(
     "--epochs", type=click.IntRange(min=1), default=None, help="Epochs over --data (overrides --steps)."
@@ -45,9 +50,42 @@ from hmtir.errors import HmtirError
     "--no-spt", is_flag=True, help="Plain backbone, composite → clean, no prompts (the Baseline row)."
 )
 @click.option(
+    "--iterations",
+    type=click.Choice(["1", "3"]),
+    default=None,
+    help="Passes per composite sample: 3 = SPT (prompt-free: naive iteration), 1 = straight to clean.",
+)
+@click.option(
+    "--mix",
+    type=click.Choice(["all_steps", "one_step", "composite"]),
+    default=None,
+    help="Training mix [recipe: all_steps]: single samples train every step, one random step, or none.",
+)
+@click.option(
+    "--gate",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Per-op probability in a training chain [official: 1.0, paper: 0.8].",
+)
+@click.option(
+    "--prompt-fusion",
+    type=click.Choice(["concat", "multiply", "degradation"]),
+    default=None,
+    help="PPFN prompt fusion (ablations): concat (released), multiply, degradation prompt only.",
+)
+@click.option(
+    "--prompt-activation",
+    type=click.Choice(["relu", "none"]),
+    default=None,
+    help="Nonlinearity after prompt fusion (ablation: none).",
+)
+@click.option(
     "--amp", type=click.Choice(["none", "bf16"]), default=None, help="Mixed precision [recipe: none]."
 )
 @click.option("--resume", is_flag=True, help="Continue exactly from OUT/checkpoints/last.pt.")
+@click.option(
+    "--overwrite", is_flag=True, help="Start again in an OUT that already holds a run (deletes it)."
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Per-process batch [recipe: 4].")
 @click.option("--crop", type=click.IntRange(min=8), default=None, help="Random crop size [recipe: 256].")
 @click.option(
@@ -57,7 +95,16 @@ from hmtir.errors import HmtirError
     help="Peak learning rate [recipe: 8e-5].",
 )
 @click.option(
-    "--warmup-steps", type=click.IntRange(min=0), default=None, help="Linear warm-up steps [recipe]."
+    "--warmup-steps",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Linear warm-up steps, lr updated every step (replaces the recipe's per-epoch schedule).",
+)
+@click.option(
+    "--warmup-epochs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Warm-up epochs of the release's per-epoch schedule [official: 3].",
 )
 @click.option(
     "--preset", "presets", multiple=True, help="On-the-fly degradation preset(s), cycled [recipe: hard]."
@@ -99,12 +146,19 @@ def train(
     steps: int | None,
     epochs: int | None,
     no_spt: bool,
+    iterations: str | None,
+    mix: str | None,
+    gate: float | None,
+    prompt_fusion: str | None,
+    prompt_activation: str | None,
     amp: str | None,
     resume: bool,
+    overwrite: bool,
     batch_size: int | None,
     crop: int | None,
     lr: float | None,
     warmup_steps: int | None,
+    warmup_epochs: int | None,
     presets: tuple[str, ...],
     seed: int | None,
     workers: int | None,
@@ -126,11 +180,24 @@ def train(
         overrides_model = json.loads(model_config) if model_config else None
     except json.JSONDecodeError as err:
         raise HmtirError(f"--model-config is not valid JSON: {err}") from None
+    if resume and overwrite:
+        raise HmtirError("--resume continues a run and --overwrite replaces it; pass one of them")
+    prompt = {
+        k: v for k, v in (("fusion", prompt_fusion), ("activation", prompt_activation)) if v is not None
+    }
+    if prompt:
+        if no_spt:
+            raise HmtirError("--prompt-fusion/--prompt-activation need a prompted model (drop --no-spt)")
+        overrides_model = dict(overrides_model or {})
+        overrides_model["prompt"] = {**dict(overrides_model.get("prompt") or {}), **prompt}
     config = load_config(
         recipe,
         model=model,
         model_config=overrides_model,
         spt=False if no_spt else None,
+        iterations=int(iterations) if iterations is not None else None,
+        mix=mix,
+        gate=gate,
         amp=amp,
         steps=steps,
         epochs=epochs,
@@ -138,6 +205,7 @@ def train(
         crop=crop,
         lr=lr,
         warmup_steps=warmup_steps,
+        warmup_epochs=warmup_epochs,
         presets=list(presets) or None,
         seed=seed,
         workers=workers,
@@ -147,7 +215,7 @@ def train(
         ckpt_every=ckpt_every,
     )
     max_seconds = None if max_minutes is None else max_minutes * 60
-    _run(config, data, out, val_data, resume, device, max_seconds, compile_)
+    _run(config, data, out, val_data, resume, device, max_seconds, compile_, overwrite)
 
 
 def _run(
@@ -159,6 +227,7 @@ def _run(
     device: str,
     max_seconds: float | None,
     compile_: bool = False,
+    overwrite: bool = False,
 ) -> None:
     from rich.console import Console
     from rich.progress import (
@@ -191,10 +260,6 @@ def _run(
         info = " ".join(f"{k.removeprefix('val/')}={v:.4g}" for k, v in scalars.items())
         progress.update(task, completed=step, total=total, info=info)
 
-    from hmtir.train.checkpointing import last_checkpoint
-
-    if resume and is_main and not last_checkpoint(out).is_file():
-        console.print(f"[yellow]--resume: no checkpoint at {last_checkpoint(out)}; starting a fresh run")
     with progress:
         result = run_training(
             config,
@@ -206,6 +271,7 @@ def _run(
             on_step=on_step,
             max_seconds=max_seconds,
             compile=compile_,
+            overwrite=overwrite,
         )
     if not is_main:
         return

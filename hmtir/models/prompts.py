@@ -27,7 +27,7 @@ from torch import nn
 
 from hmtir.errors import HmtirError
 from hmtir.registry import WeightsSpec
-from hmtir.vocabulary import SCENARIOS, STEPS  # row orders of the official type7.npy and multi2.npy
+from hmtir.vocabulary import COMPOSITE, SCENARIOS, STEPS  # row orders of the official type7/multi2.npy
 
 FUSIONS = ("concat", "multiply", "degradation")
 ACTIVATIONS = ("relu", "none")
@@ -216,11 +216,17 @@ class PromptBank:
 
     @classmethod
     def seeded(cls, seed: int = HMTIR_BANK_SEED, map_size: int = 128, scenario_dim: int = 64) -> PromptBank:
-        """hmtir's own bank: uniform [0, 1) maps and vectors from ``seed`` (the official bank's recipe)."""
+        """hmtir's own bank: uniform [0, 1) maps and vectors from ``seed`` (the official bank's recipe).
+
+        It also holds a ``composite`` degradation map, drawn after the others so they stay as they were,
+        for the one-pass ablation (``iterations=1``), which the official bank cannot run.
+        """
         rng = np.random.RandomState(seed)
         maps = rng.rand(len(STEPS), map_size, map_size)
         vectors = rng.rand(len(SCENARIOS), scenario_dim)
-        return cls.from_arrays(maps, vectors, origin=f"seeded:{seed}")
+        bank = cls.from_arrays(maps, vectors, origin=f"seeded:{seed}")
+        bank.degradation[COMPOSITE] = torch.as_tensor(rng.rand(1, map_size, map_size), dtype=torch.float32)
+        return bank
 
     @classmethod
     def official(cls) -> PromptBank:

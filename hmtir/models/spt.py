@@ -11,6 +11,10 @@ the stage that pass k has not yet undone, i.e. targets ``(contrast+blur, contras
 losses of all passes are summed into one optimiser step (:func:`spt_losses`). Because no gradient crosses
 passes, each pass's loss can be back-propagated as soon as it exists: the same gradients, but only one
 pass's activations alive at a time (about a third of the summed version's peak for a composite batch).
+
+Ablations (the paper's ladder) change the schedule with ``iterations``: ``iterations=1`` removes a
+composite degradation in one pass (the ``composite`` degradation prompt); a prompt-free model given
+``iterations=3`` is run three times in a row ("naive iteration"), with the same per-pass targets as SPT.
 """
 
 from __future__ import annotations
@@ -34,13 +38,29 @@ def _uses_prompts(model: torch.nn.Module) -> bool:
     return bool(getattr(inner, "uses_prompts", False))
 
 
-def pass_schedule(degradation: str, scenario: str | None = None) -> list[tuple[str, str]]:
-    """(degradation prompt, scenario prompt) for each pass: three for ``composite``, else one."""
+SPT_ITERATIONS = (1, len(SPT_ORDER))  # one pass to clean, or one pass per cascade step
+
+
+def pass_schedule(
+    degradation: str, scenario: str | None = None, iterations: int = len(SPT_ORDER)
+) -> list[tuple[str, str]]:
+    """(degradation prompt, scenario prompt) for each pass: ``iterations`` for ``composite``, else one."""
     if degradation == COMPOSITE:
-        return [(stage, COMPOSITE) for stage in SPT_ORDER]
+        if iterations not in SPT_ITERATIONS:
+            raise HmtirError(f"SPT runs 1 or {len(SPT_ORDER)} passes on a composite frame, not {iterations}")
+        stages = SPT_ORDER if iterations == len(SPT_ORDER) else (COMPOSITE,)
+        return [(stage, COMPOSITE) for stage in stages]
     if degradation not in STEPS:
         raise HmtirError(f"unknown degradation '{degradation}' (available: composite, {', '.join(STEPS)})")
     return [(degradation, scenario or "single")]
+
+
+def _schedule(
+    model: torch.nn.Module, degradation: str, scenario: str | None, iterations: int
+) -> list[tuple[str, str]]:
+    if _uses_prompts(model):
+        return pass_schedule(degradation, scenario, iterations)
+    return [("none", "none")] * (iterations if degradation == COMPOSITE else 1)
 
 
 def run_pass(
@@ -63,12 +83,16 @@ def spt_restore(
     scenario: str | None = None,
     clamp: bool = True,
     on_pass: Callable[[int, str, str], None] | None = None,
+    iterations: int | None = None,
 ) -> torch.Tensor:
     """SPT inference; ``clamp`` clamps to [0, 1] after every pass. A prompt-free model runs once.
 
     ``on_pass(index, degradation, scenario)`` is called before each pass (progress, tests).
+    ``iterations`` (ablations): passes on a composite frame; default 3 with prompts, 1 without.
     """
-    schedule = pass_schedule(degradation, scenario) if _uses_prompts(model) else [("none", "none")]
+    if iterations is None:
+        iterations = len(SPT_ORDER) if _uses_prompts(model) else 1
+    schedule = _schedule(model, degradation, scenario, iterations)
     out = x
     for index, (deg, scen) in enumerate(schedule):
         if on_pass is not None:
@@ -100,6 +124,7 @@ def spt_losses(
     clamp_between: bool = True,
     backward: Callable[[torch.Tensor], None] | None = None,
     pass_context: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+    iterations: int | None = None,
 ) -> SPTLosses:
     """Losses of one SPT step on a batch sharing one degradation type.
 
@@ -112,9 +137,11 @@ def spt_losses(
     it, e.g. ``lambda loss: (w * loss).backward()``), and everything returned is then detached: the
     gradients equal those of ``total.backward()`` while one pass's graph is alive at a time.
     ``pass_context()`` is entered around each forward pass and its loss (autocast, DDP's gradient sync),
-    never around ``backward``.
+    never around ``backward``. ``iterations`` as in :func:`spt_restore` (one target per pass).
     """
-    schedule = pass_schedule(degradation, scenario) if _uses_prompts(model) else [("none", "none")]
+    if iterations is None:
+        iterations = len(SPT_ORDER) if _uses_prompts(model) else 1
+    schedule = _schedule(model, degradation, scenario, iterations)
     if len(targets) != len(schedule):
         raise ValueError(
             f"{degradation}: expected {len(schedule)} target(s) (one per pass), got {len(targets)}"

@@ -1,7 +1,9 @@
 """Training configuration: a recipe YAML (data, shipped in the package) plus command-line overrides.
 
-The recipe is the single source of the defaults, so ``hmtir train`` with no options reproduces the
-official PPFN/SPT recipe; every run records the resolved config in its checkpoints and summary.
+Two shipped recipes read the HM-TIR release two ways, and the recipe is the single source of the
+defaults: ``official`` is what the released training code does (``train.py``/``dataset.py`` of github
+Zihang-Chen/HM-TIR), ``paper`` what the paper's text states. Every run records the resolved config in its
+checkpoints and summary.
 """
 
 from __future__ import annotations
@@ -17,34 +19,36 @@ from hmtir.errors import HmtirError
 RECIPES_DIR = Path(__file__).with_name("recipes")
 DEFAULT_RECIPE = "official"
 AMP_MODES = ("none", "bf16")
-MIX_MODES = ("official", "composite")
+SPT_ITERATIONS = (1, 3)  # passes per composite sample: one to clean, or SPT's noise → blur → contrast
 
 
 @dataclass
 class TrainConfig:
-    """Everything that determines a training run (its identity when resuming)."""
+    """Everything that determines a training run (its identity when resuming); defaults follow ``official``."""
 
-    model: str = "ppfn_nafnet"
+    model: str = "ppfn_restormer"
     model_config: dict[str, Any] = field(default_factory=dict)
-    spt: bool = True
-    mix: str = "official"
+    spt: bool = True  # prompted model (False: the plain backbone, trained on chains only)
+    iterations: int | None = None  # passes per composite sample; None: 3 with prompts, 1 without
+    mix: str = "all_steps"  # hmtir.degrade.ops.TRAINING_MIXES; prompt-free models always train chains only
     presets: list[str] = field(default_factory=lambda: ["hard"])
-    gate: float = 0.8
+    gate: float = 1.0  # per-op probability inside a training chain
     loss: str = "l1"
     optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "adam", "betas": [0.9, 0.999]})
     lr: float = 8e-5
     lr_min: float = 1e-6
-    warmup_steps: int = 1000
-    batch_size: int = 4
+    warmup_steps: int = 0
+    warmup_epochs: int | None = 3  # set: the release's per-epoch schedule (lr fixed within an epoch)
+    batch_size: int = 16
     crop: int = 256
     flips: bool = True
     steps: int = 300000
-    epochs: int | None = None
-    seed: int = 0
+    epochs: int | None = None  # the recipes set the budget (official: 300 epochs); set: overrides steps
+    seed: int = 1234
     workers: int = 0
     log_every: int = 10
     val_every: int = 5000
-    val_preset: str = "normal"
+    val_preset: str = "hard"
     val_crop: int = 0
     val_max_frames: int = 64
     ckpt_every: int = 5000
@@ -54,8 +58,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.amp not in AMP_MODES:
             raise HmtirError(f"--amp must be one of {', '.join(AMP_MODES)} (got '{self.amp}')")
-        if self.mix not in MIX_MODES:
-            raise HmtirError(f"recipe key 'mix' must be one of {', '.join(MIX_MODES)} (got '{self.mix}')")
+        from hmtir.degrade.ops import TRAINING_MIXES
+
+        if self.mix not in TRAINING_MIXES:
+            raise HmtirError(
+                f"recipe key 'mix' must be one of {', '.join(TRAINING_MIXES)} (got '{self.mix}')"
+            )
+        if self.iterations is not None and self.iterations not in SPT_ITERATIONS:
+            raise HmtirError(f"--iterations must be 1 or 3 (got {self.iterations})")
+        if not 0.0 <= float(self.gate) <= 1.0:
+            raise HmtirError(f"--gate must be between 0 and 1 (got {self.gate})")
+        if self.warmup_epochs is not None and self.warmup_epochs < 0:
+            raise HmtirError(f"recipe key 'warmup_epochs' must be at least 0 (got {self.warmup_epochs})")
         if self.loss != "l1":
             raise HmtirError(f"recipe key 'loss': only 'l1' is implemented (got '{self.loss}')")
         if str(self.optimizer.get("name", "adam")).lower() != "adam":
@@ -77,12 +91,22 @@ class TrainConfig:
         """The backbone trained when SPT/prompts are off (the paper's Baseline row)."""
         return self.model.removeprefix("ppfn_")
 
+    @property
+    def passes(self) -> int:
+        """Passes per composite sample (3: SPT, or the prompt-free "naive iteration"; 1: straight to clean)."""
+        return self.iterations if self.iterations is not None else (3 if self.spt else 1)
+
+    @property
+    def training_mix(self) -> str:
+        """The mix actually trained: a prompt-free net cannot be told a sample is single, so chains only."""
+        return self.mix if self.spt else "composite"
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def recipe_path(recipe: str | Path) -> Path:
-    """A shipped recipe by name (``official``) or a YAML file path."""
+    """A shipped recipe by name (``official``, ``paper``) or a YAML file path."""
     path = Path(recipe)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
@@ -103,7 +127,12 @@ def load_config(recipe: str | Path = DEFAULT_RECIPE, **overrides: Any) -> TrainC
     except yaml.YAMLError as err:
         raise HmtirError(f"recipe {path} is not valid YAML: {str(err).splitlines()[0]}") from None
     data.pop("version", None)
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "steps" in given and "epochs" not in given:
+        data["epochs"] = None  # an explicit step budget replaces the recipe's epochs
+    if "warmup_steps" in given and "warmup_epochs" not in given:
+        data["warmup_epochs"] = None  # and an explicit step warm-up the recipe's per-epoch schedule
+    data.update(given)
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(data) - known)
     if unknown:

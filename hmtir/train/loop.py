@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,10 +26,11 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from hmtir.data.datasets import TrainFrames
 from hmtir.data.layout import CLEAN_DIR, list_images
-from hmtir.degrade.torch_ops import COMPOSITE, degrade
+from hmtir.degrade.torch_ops import ALL_STEPS, COMPOSITE, degrade
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.image import read_image
+from hmtir.io.safety import output_folder
 from hmtir.models import create_model
 from hmtir.models.accel import autocast, compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
@@ -40,10 +42,12 @@ from hmtir.train import distributed
 from hmtir.train.checkpointing import last_checkpoint, load_training_state, restore_rng, save_training_state
 from hmtir.train.config import TrainConfig
 from hmtir.train.logging import ScalarLogger
-from hmtir.vocabulary import STEPS
+from hmtir.vocabulary import SPT_ORDER, STEPS
 
 FINAL_MODEL = "model.pt"
 SUMMARY_FILE = "train_summary.json"
+# What a run writes into --out; a fresh run refuses to start over these unless told to (--overwrite).
+RUN_OUTPUTS = ("checkpoints", FINAL_MODEL, SUMMARY_FILE, "scalars.csv", "tensorboard")
 
 
 def derived_seed(*parts: int) -> int:
@@ -128,27 +132,53 @@ def iterate_batches(
                 return
 
 
-def lr_factor(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
-    """Linear warm-up (≤5 % of the run) then cosine from ``lr`` down to ``lr_min``."""
-    warmup = min(config.warmup_steps, max(0, total_steps // 20))
+def lr_factor(
+    config: TrainConfig, total_steps: int, batches_per_epoch: int | None = None
+) -> Callable[[int], float]:
+    """The learning-rate multiplier of optimizer step ``step``.
+
+    Step schedule (``warmup_epochs`` unset): linear warm-up (≤5 % of the run), then cosine from ``lr`` down
+    to ``lr_min``. Epoch schedule (``warmup_epochs`` = W, the release's GradualWarmupScheduler followed by
+    CosineAnnealingLR, both stepped once per epoch): epoch e < W trains at e/W of ``lr`` (epoch 0 at 0),
+    epochs W and W+1 at ``lr``, then cosine over E − W epochs, E the run's epoch count.
+    """
     floor = config.lr_min / config.lr
 
-    def factor(step: int) -> float:
+    def cosine(progress: float) -> float:
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    if config.warmup_epochs is not None:
+        per_epoch = max(1, batches_per_epoch or 1)
+        warm = config.warmup_epochs
+        epochs = math.ceil(total_steps / per_epoch)
+
+        def by_epoch(step: int) -> float:
+            epoch = step // per_epoch
+            if epoch <= warm:
+                return epoch / warm if warm else 1.0
+            return cosine((epoch - warm - 1) / max(1, epochs - warm))
+
+        return by_epoch
+    warmup = min(config.warmup_steps, max(0, total_steps // 20))
+
+    def by_step(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+        return cosine((step - warmup) / max(1, total_steps - warmup))
 
-    return factor
+    return by_step
 
 
 class SPTObjective:
     """One training objective per batch.
 
-    The batch follows the official mix: single-step samples train one pass with their degradation prompt
-    and the ``single`` scenario; composite samples train the three SPT passes (targets contrast+blur,
-    contrast-only, clean; stop-gradient between passes). Groups are weighted by their share of the batch.
-    Without SPT (or for a prompt-free net) everything is one pass, degraded → clean.
+    Composite samples train ``iterations`` passes (3: the SPT passes with targets contrast+blur,
+    contrast-only, clean and stop-gradient between passes; 1: straight to clean). A one-step sample trains
+    one pass with its degradation prompt and the ``single`` scenario; an all-steps sample (the released
+    code) trains one such pass per step, noise → blur → contrast, each on that step alone applied to the
+    clean frame and each against the clean frame. Every pass's L1 is weighted by its group's share of the
+    batch, which equals the release's batch-mean L1 per pass. A prompt-free net trains composite samples
+    only: one pass degraded → clean, or ``iterations=3`` passes with the SPT targets (naive iteration).
 
     Calling it returns the summed loss with its graph; with ``backward=True`` it back-propagates pass by
     pass instead (same gradients, one pass's activations alive at a time). ``net`` runs the passes: the model,
@@ -163,6 +193,7 @@ class SPTObjective:
         spt: bool,
         net: nn.Module | None = None,
         precision: str = "fp32",
+        iterations: int | None = None,
     ) -> None:
         if model.uses_prompts != spt:
             raise HmtirError(
@@ -171,6 +202,12 @@ class SPTObjective:
         self.bank, self.spt = bank, spt
         self.net = net if net is not None else model
         self.precision = precision
+        self.iterations = iterations if iterations is not None else (len(SPT_ORDER) if spt else 1)
+
+    def _composite_targets(self, clean: torch.Tensor, steps: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        if self.iterations == 1:
+            return [clean]
+        return [steps["blur"], steps["contrast"], clean]  # after undoing noise, then blur, then contrast
 
     def _groups(
         self,
@@ -178,19 +215,27 @@ class SPTObjective:
         clean: torch.Tensor,
         steps: dict[str, torch.Tensor],
         labels: torch.Tensor | None,
+        singles: dict[str, torch.Tensor] | None = None,
     ) -> list[tuple[float, str, torch.Tensor, list[torch.Tensor], str, str | None]]:
-        """(weight, part name, inputs, per-pass targets, degradation, scenario) for each label group."""
-        if not self.spt:
-            return [(1.0, "", degraded, [clean], "composite", None)]
-        if labels is None:  # mix "composite": every sample is a chained composite
-            labels = torch.full((degraded.shape[0],), COMPOSITE, device=degraded.device)
+        """(weight, part name, inputs, per-pass targets, degradation, scenario) for each group of passes."""
+        if not self.spt or labels is None:  # chains only ("composite" mix, or a prompt-free net)
+            targets = self._composite_targets(clean, steps)
+            return [(1.0, "composite", degraded, targets, "composite", None)]
         groups = []
         for label in torch.unique(labels).tolist():
             idx = (labels == label).nonzero().flatten()
             weight = idx.numel() / degraded.shape[0]
             if label == COMPOSITE:
-                targets = [steps["blur"][idx], steps["contrast"][idx], clean[idx]]
+                targets = self._composite_targets(clean[idx], {k: v[idx] for k, v in steps.items()})
                 groups.append((weight, "composite", degraded[idx], targets, "composite", None))
+            elif label == ALL_STEPS:
+                if not singles:
+                    raise HmtirError(
+                        "all-steps samples need their single-step frames (degrade(..., 'all_steps'))"
+                    )
+                for stage in SPT_ORDER:  # the release's pass order: noise, blur, contrast prompts
+                    inputs = singles[stage][idx]
+                    groups.append((weight, f"single_{stage}", inputs, [clean[idx]], stage, "single"))
             else:
                 name = STEPS[label]
                 groups.append((weight, f"single_{name}", degraded[idx], [clean[idx]], name, "single"))
@@ -203,10 +248,11 @@ class SPTObjective:
         steps: dict[str, torch.Tensor],
         labels: torch.Tensor | None,
         backward: bool = False,
+        singles: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(total loss, its detached parts). ``backward=True`` accumulates the gradients into ``.grad``
-        pass by pass and returns the total detached."""
-        groups = self._groups(degraded, clean, steps, labels)
+        pass by pass and returns the total detached. ``singles``: :attr:`DegradedBatch.singles`."""
+        groups = self._groups(degraded, clean, steps, labels, singles)
         passes_left = sum(len(targets) for _, _, _, targets, _, _ in groups)
         ddp = backward and isinstance(self.net, nn.parallel.DistributedDataParallel)
 
@@ -231,12 +277,13 @@ class SPTObjective:
                 scenario,
                 backward=(lambda loss, w=weight: (w * loss.float()).backward()) if backward else None,
                 pass_context=pass_context,
+                iterations=self.iterations if part == "composite" else None,
             )
-            if part == "composite":
-                for (stage, _), loss in zip(out.schedule, out.per_pass):
-                    parts[f"composite_{stage}"] = loss.detach()
-            elif part:
+            if part != "composite":
                 parts[part] = out.total.detach()
+            elif self.spt or len(out.per_pass) > 1:
+                for index, ((stage, _), loss) in enumerate(zip(out.schedule, out.per_pass)):
+                    parts[f"composite_{stage if self.spt else f'pass{index + 1}'}"] = loss.detach()
             total = total + weight * out.total.float()
         return total, parts
 
@@ -268,7 +315,13 @@ class ValidationSet:
             clean.append(image)
         return cls(degraded, clean, config.val_preset)
 
-    def score(self, model: PromptableNet, bank: PromptBank | None, device: torch.device) -> dict[str, float]:
+    def score(
+        self,
+        model: PromptableNet,
+        bank: PromptBank | None,
+        device: torch.device,
+        iterations: int | None = None,
+    ) -> dict[str, float]:
         from hmtir.methods.ppfn import pad_to_multiple
         from hmtir.metrics import create_metric
 
@@ -280,7 +333,9 @@ class ValidationSet:
             for degraded, clean in zip(self.degraded, self.clean):
                 padded, (height, width) = pad_to_multiple(degraded.to(device), model.size_multiple)
                 out = (
-                    spt_restore(model, bank, padded, "composite", "composite")[..., :height, :width]
+                    spt_restore(model, bank, padded, "composite", "composite", iterations=iterations)[
+                        ..., :height, :width
+                    ]
                     .float()
                     .cpu()
                 )
@@ -345,18 +400,46 @@ def train(
     on_step: ProgressHook | None = None,
     max_seconds: float | None = None,
     compile: bool = False,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train ``config.model`` on clean frames in ``data``; rank 0 writes checkpoints and logs under ``out``.
 
     ``max_seconds`` stops early at a wall-clock budget (the final checkpoint records the reached step).
     ``compile`` runs the passes through ``torch.compile`` (checkpoints hold the plain network's weights).
+    A folder that already holds a run is continued with ``resume`` or replaced with ``overwrite``, never
+    silently; ``resume`` without a checkpoint is an error, not a fresh start.
     """
-    out = Path(out)
+    out = output_folder(out)
     ctx = distributed.setup(device, config.threads)
     try:
+        _prepare_out(out, resume, overwrite, ctx)
         return _train(config, Path(data), out, val_data, resume, ctx, on_step, max_seconds, compile)
     finally:
         distributed.teardown(ctx)
+
+
+def _prepare_out(out: Path, resume: bool, overwrite: bool, ctx: distributed.DistContext) -> None:
+    """Refuse to start over an existing run unless told to; all ranks decide on rank 0's view."""
+    checkpoint = last_checkpoint(out)
+    has_checkpoint = distributed.broadcast_flag(ctx, checkpoint.is_file())
+    existing = [name for name in RUN_OUTPUTS if (out / name).exists()]
+    holds_run = distributed.broadcast_flag(ctx, bool(existing))
+    if resume:
+        if not has_checkpoint:
+            raise HmtirError(
+                f"--resume: no checkpoint at {checkpoint}; start without --resume to train afresh"
+            )
+        return
+    if holds_run and not overwrite:
+        raise HmtirError(
+            f"{out} already holds a training run ({', '.join(existing) or 'on rank 0'}); "
+            "pass --resume to continue it or --overwrite to start again"
+        )
+    if holds_run and ctx.is_main:
+        for name in existing:
+            target = out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+    distributed.barrier(ctx)
 
 
 def _train(
@@ -374,6 +457,7 @@ def _train(
     frames = TrainFrames(data, crop=config.crop, flips=config.flips)
     items = SeededItems(frames)
     total_steps = total_steps_for(config, len(frames), ctx.world_size)
+    batches_per_epoch = len(frames) // ctx.world_size // config.batch_size
     name, model, bank = build_network(config)
     model.to(ctx.device).train()
     optimizer = torch.optim.Adam(
@@ -382,11 +466,13 @@ def _train(
         betas=tuple(config.optimizer.get("betas", (0.9, 0.999))),
         weight_decay=float(config.optimizer.get("weight_decay", 0.0)),
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor(config, total_steps, batches_per_epoch)
+    )
     config_dict = config.as_dict()
     start_step = 0
     checkpoint_path = last_checkpoint(out)
-    if distributed.broadcast_flag(ctx, resume and checkpoint_path.is_file()):
+    if resume:
         state = load_training_state(checkpoint_path, config_dict)
         load_state_dict_strict(model, state["state_dict"], source=f"checkpoint {checkpoint_path}")
         if state.get("prompt_bank") is not None:
@@ -400,7 +486,7 @@ def _train(
     if ctx.distributed:
         ddp_kwargs = {"device_ids": [ctx.device.index]} if ctx.device.type == "cuda" else {}
         net = nn.parallel.DistributedDataParallel(net, **ddp_kwargs)
-    objective = SPTObjective(model, bank, config.spt, net=net, precision=precision)
+    objective = SPTObjective(model, bank, config.spt, net=net, precision=precision, iterations=config.passes)
     logger = ScalarLogger(out, resume_step=start_step if start_step else None) if ctx.is_main else None
     validation = ValidationSet.build(Path(val_data), config) if val_data is not None and ctx.is_main else None
     meta = {
@@ -443,10 +529,12 @@ def _train(
                 generator,
                 gate=config.gate,
                 return_steps=True,
-                training_mix=config.spt and config.mix == "official",
+                training_mix=config.training_mix,
             )
         optimizer.zero_grad(set_to_none=True)
-        loss, parts = objective(batch.degraded, clean, batch.steps, batch.labels, backward=True)
+        loss, parts = objective(
+            batch.degraded, clean, batch.steps, batch.labels, backward=True, singles=batch.singles
+        )
         optimizer.step()
         scheduler.step()
         done = step + 1
@@ -466,7 +554,7 @@ def _train(
                 },
             )
         if validation is not None and done % config.val_every == 0:
-            scores, scored_at = validation.score(model, bank, ctx.device), done
+            scores, scored_at = validation.score(model, bank, ctx.device, config.passes), done
             logger.log(done, scores)
         if done % config.ckpt_every == 0:
             save(done, scores)
@@ -480,7 +568,7 @@ def _train(
             break
     final_step = step
     if validation is not None and scored_at != final_step:
-        scores = validation.score(model, bank, ctx.device)
+        scores = validation.score(model, bank, ctx.device, config.passes)
         logger.log(final_step, scores)
     if final_step % config.ckpt_every != 0 or final_step == start_step:
         save(final_step, scores)
