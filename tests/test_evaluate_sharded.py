@@ -16,7 +16,7 @@ from hmtir.evaluation import evaluate
 from hmtir.methods import Method, MethodMeta
 from test_evaluate import SHAPES, SUBSET_NOISE, make_layout
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="machine: torch without distributed")
 
 
 class CountingIdentity(Method):

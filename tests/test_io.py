@@ -214,7 +214,7 @@ def test_truncated_file(tmp_path: Path, suffix: str, capfd: pytest.CaptureFixtur
     assert capfd.readouterr().err == ""  # OpenCV/libpng/libtiff chatter is silenced
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read any file")
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="machine: root can read any file")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "locked.png"
     write_image(path, _smooth_frame())

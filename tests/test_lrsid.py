@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from hmtir.methods import load_method
+from hmtir.methods.destripe import classical_params
 from hmtir.methods.lrsid import lrsid_columns, singular_value_threshold, soft_threshold
-from hmtir.methods.wfaf import classical_params
 from tests.test_wfaf import AXES, add_stripes, psnr, real_crops, restore_one, synthetic_scene
 
 SOLVER_KEYS = ("tau", "lambda1", "lambda2", "mu", "mu_growth", "mu_max", "max_iter", "tol")
@@ -102,7 +102,7 @@ def test_on_real_frames(lrsid, hit_uav_dir: Path) -> None:
             assert psnr(crop, restore_one(lrsid, degraded)) - psnr(crop, degraded) > 6.5
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="machine: needs a CUDA device")
 def test_runs_on_the_input_device_and_matches_cpu(lrsid) -> None:
     degraded = torch.from_numpy(add_stripes(synthetic_scene(), "row", 1))[None, None]
     on_gpu = lrsid.restore(degraded.cuda(), "noise", "single")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from hmtir.cli import cli
 from hmtir.io.image import write_image
 
 BASE = ["--method", "identity", "--degradation", "composite", "--device", "cpu"]
@@ -91,7 +91,7 @@ def test_every_spelling_of_the_input_folder_is_refused(tmp_path: Path, spelling:
 def test_case_folded_spelling_is_refused_where_the_file_system_folds_case(tmp_path: Path) -> None:
     before = _frames(tmp_path / "frames")
     if not (tmp_path / "FRAMES").exists():
-        pytest.skip("this file system is case-sensitive: FRAMES is another folder")
+        pytest.skip("machine: this file system is case-sensitive: FRAMES is another folder")
     code, output = _run([str(tmp_path / "frames" / "a.png"), "--out", str(tmp_path / "FRAMES")])
     _one_line_refusal(code, output, "it is the input")
     _unchanged(before)
