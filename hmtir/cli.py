@@ -43,6 +43,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error printed as one line (the full usage is one ``--help`` away), like every other error."""
+
+    def show(self, file: object = None) -> None:
+        hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{hint}", err=True)
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -62,6 +70,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except HmtirError as err:
             raise click.ClickException(str(err)) from None
+        except click.UsageError as err:
+            if isinstance(err, OneLineUsageError):
+                raise
+            raise OneLineUsageError(err.format_message(), err.ctx) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
