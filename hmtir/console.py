@@ -124,7 +124,5 @@ def progress(enabled: bool = True, label: str = "", every: float = LOG_EVERY_SEC
             yield bar
         return
     lines = _LineProgress(sys.stderr, every)
-    try:
-        yield lines
-    finally:
-        lines.close()
+    yield lines  # on an error nothing more is printed: the error's own line is the last word
+    lines.close()

@@ -44,11 +44,14 @@ def build_metrics(metrics: str | Sequence[Any], device: str, convention: str) ->
     if not metrics:
         raise HmtirError("no metrics requested: name at least one, e.g. psnr,ssim")
     from hmtir.metrics import create_metric
+    from hmtir.weights import build_all
 
-    built = [
-        create_metric(m, device=device, quantize_8bit=convention == "uint8") if isinstance(m, str) else m
-        for m in metrics
-    ]
+    built = build_all(  # every missing weights file named in one error, not one per run
+        metrics,
+        lambda m: (
+            create_metric(m, device=device, quantize_8bit=convention == "uint8") if isinstance(m, str) else m
+        ),
+    )
     seen = [m.meta.name for m in built]
     duplicates = sorted({n for n in seen if seen.count(n) > 1})
     if duplicates:
@@ -145,6 +148,7 @@ def _evaluate(
 ) -> EvaluationResult:
     from hmtir.console import progress as progress_bar
     from hmtir.io.lock import exclusive
+    from hmtir.io.safety import output_folder
     from hmtir.runtime import resolve_device
 
     rank, world = (ctx.rank, ctx.world_size) if ctx is not None else (0, 1)
@@ -172,7 +176,7 @@ def _evaluate(
         batch_size=batch_size,
         frames_sha256=_frames_digest(jobs),
     )
-    out = Path(out) if out is not None else spec.default_out()
+    out = output_folder(Path(out) if out is not None else spec.default_out())
 
     def finished() -> EvaluationResult | None:
         """Rank 0's decision about an existing result, before any work (every rank then follows it)."""
