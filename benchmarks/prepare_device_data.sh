@@ -3,7 +3,8 @@
 # travel) into .device-data/, a folder git ignores through .git/info/exclude (never committed):
 #   .device-data/hit-uav/        the 240 HIT-UAV frames (CC BY 4.0) for the GPU training run
 #   .device-data/whl/            the pyiqa wheel (pure Python; its NIQE needs nothing the device image lacks)
-#   .device-data/weights/        niqe_modelparameters.mat, built from BasicSR's pristine parameters
+#   .device-data/weights/        niqe_modelparameters.mat (+ hmtir.lock.json), from `hmtir download pyiqa-niqe`
+#                                (BasicSR 1.4.2's sdist on PyPI, checksum-verified, member converted)
 # Then:  run(command="BUDGET_S=270 TRAIN_MINUTES=2.5 bash benchmarks/run_gpu_suite.sh",
 #            carry=[".device-data"], timeout_s=570)
 # Needs ../shared and the package registry (pip), both reachable here; about 21 MB in all.
@@ -18,10 +19,5 @@ shared="${HMTIR_SHARED:-../shared}/data/hit-uav"
 rm -rf "$dest/hit-uav.tmp" && cp -r "$shared" "$dest/hit-uav.tmp" && rm -rf "$dest/hit-uav" && mv "$dest/hit-uav.tmp" "$dest/hit-uav"
 pyiqa_version="$("$PY" -c 'from importlib.metadata import version; print(version("pyiqa"))')"
 "$PY" -m pip download -q --no-deps --only-binary=:all: -d "$dest/whl" "pyiqa==$pyiqa_version"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-"$PY" -m pip download -q --no-deps --no-binary=:all: --no-build-isolation -d "$tmp" basicsr==1.4.2
-tar -xzf "$tmp"/basicsr-1.4.2.tar.gz -C "$tmp" basicsr-1.4.2/basicsr/metrics/niqe_pris_params.npz
-"$PY" -c "import sys; from hmtir.metrics.no_reference import niqe_params_from_basicsr as f; print(f(sys.argv[1], sys.argv[2]))" \
-  "$tmp"/basicsr-1.4.2/basicsr/metrics/niqe_pris_params.npz "$dest/weights/niqe_modelparameters.mat"
+"$PY" -c "from hmtir.cli import main; main()" download pyiqa-niqe --dir "$dest/weights" --no-progress
 du -sh "$dest"/*

@@ -6,11 +6,13 @@ import hashlib
 import io
 import json
 import socket
+import tarfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 from click.testing import CliRunner
 
 from hmtir.cli import cli
@@ -18,6 +20,7 @@ from hmtir.data.download import download, drive_confirm_url, fetch_file
 from hmtir.data.lockfile import LOCK_FILE
 from hmtir.data.sources import load_sources, pyiqa_cache_dir
 from hmtir.errors import HmtirError
+from hmtir.metrics.no_reference import niqe_params_from_basicsr
 from hmtir.paths import weights_dir
 from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights
@@ -322,27 +325,182 @@ def test_hf_hub_download_through_local_endpoint(server, tmp_path, monkeypatch):
     assert sorted(p.name for p in weights_dir().iterdir()) == sorted([*files, LOCK_FILE])
 
 
+def niqe_npz(seed: int = 0) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A BasicSR-layout ``niqe_pris_params.npz`` (36-vector mean, 36x36 covariance) and its arrays."""
+    rng = np.random.default_rng(seed)
+    mu, a = rng.normal(size=36), rng.normal(size=(36, 36))
+    cov = a @ a.T + np.eye(36)
+    buf = io.BytesIO()
+    np.savez(buf, mu_pris_param=mu, cov_pris_param=cov)
+    return buf.getvalue(), mu, cov
+
+
+def sdist(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A gzipped tarball like a PyPI sdist, built in memory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+MEMBER = "basicsr-1.4.2/basicsr/metrics/niqe_pris_params.npz"
+
+
+def niqe_source(url: str, archive: bytes, member: str = MEMBER) -> str:
+    """``pyiqa-niqe`` as packaged, but with the sdist served from ``url`` (a later registry entry wins)."""
+    return f"""
+sources:
+  pyiqa-niqe:
+    kind: metric-weights
+    files:
+      - name: niqe_modelparameters.mat
+        from:
+          archive:
+            name: basicsr-1.4.2.tar.gz
+            sha256: {sha(archive)}
+            size: {len(archive)}
+            mirrors: [{{kind: http, name: pypi, url: "{url}"}}]
+          member: {member}
+          convert: niqe-basicsr-npz
+"""
+
+
+def test_file_made_from_an_sdist_member_is_converted_verified_and_locked(server, tmp_path, monkeypatch):
+    npz, mu, cov = niqe_npz()
+    archive = sdist({"basicsr-1.4.2/setup.py": b"# setup", MEMBER: npz}, links={"basicsr-1.4.2/l": "/etc"})
+    server.routes["/basicsr-1.4.2.tar.gz"] = lambda req: req.reply_file(archive, "application/gzip")
+    url = server.url + "/basicsr-1.4.2.tar.gz"
+    write_sources(tmp_path, monkeypatch, niqe_source(url, archive))
+    out = tmp_path / "out"
+
+    [path] = download(["pyiqa-niqe"], dir=out, progress=False)
+
+    assert path == out / "niqe_modelparameters.mat"
+    mat = scipy.io.loadmat(path)
+    assert np.array_equal(mat["mu_prisparam"], mu[None, :]) and np.array_equal(mat["cov_prisparam"], cov)
+    (tmp_path / "m.npz").write_bytes(npz)
+    assert path.read_bytes() == niqe_params_from_basicsr(tmp_path / "m.npz", tmp_path / "m.mat").read_bytes()
+    entry = json.loads((out / LOCK_FILE).read_text())["files"]["niqe_modelparameters.mat"]
+    assert (entry["sha256"], entry["verified"], entry["url"]) == (sha(path.read_bytes()), "derived", url)
+    assert entry["derived_from"] == (
+        f"{MEMBER} of basicsr-1.4.2.tar.gz (sha256 {sha(archive)}) converted by niqe-basicsr-npz"
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "niqe_modelparameters.mat"])
+
+    before = len(server.log)  # present and pinned: nothing is fetched again
+    assert download(["pyiqa-niqe"], dir=out, progress=False) == [path]
+    assert len(server.log) == before
+    path.write_bytes(b"tampered")
+    with pytest.raises(HmtirError, match=r"exists but its sha256 is not .*--repair pyiqa-niqe"):
+        download(["pyiqa-niqe"], dir=out, progress=False)
+    assert download(["pyiqa-niqe"], dir=out, repair=True, progress=False) == [path]
+    assert path.read_bytes() == (tmp_path / "m.mat").read_bytes()
+
+
+def test_sdist_placed_by_hand_is_used_offline_and_kept(server, tmp_path, monkeypatch):
+    npz, mu, _ = niqe_npz(1)
+    archive = sdist({MEMBER: npz})
+    write_sources(tmp_path, monkeypatch, niqe_source(server.url + "/gone.tar.gz", archive))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError) as err:
+        download(["pyiqa-niqe"], dir=out, offline=True, progress=False)
+    assert str(err.value) == (
+        "offline: 'pyiqa-niqe' needs niqe_modelparameters.mat; download it from "
+        f"{server.url}/gone.tar.gz and put it at {out / 'basicsr-1.4.2.tar.gz'}"
+    )
+    (out / "basicsr-1.4.2.tar.gz").write_bytes(archive)
+    [path] = download(["pyiqa-niqe"], dir=out, offline=True, progress=False)
+    assert np.array_equal(scipy.io.loadmat(path)["mu_prisparam"], mu[None, :])
+    assert (out / "basicsr-1.4.2.tar.gz").read_bytes() == archive and server.log == []
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"basicsr-1.4.2/other.npz": b"x"}, f"has no member '{MEMBER}'"),
+        ({}, f"refusing to extract .*: member '{MEMBER}' is a symlink"),
+    ],
+)
+def test_sdist_without_the_member_as_a_file_is_refused(server, tmp_path, monkeypatch, members, message):
+    archive = sdist(members, links={} if members else {MEMBER: "/etc/passwd"})
+    server.routes["/s.tar.gz"] = lambda req: req.reply_file(archive)
+    write_sources(tmp_path, monkeypatch, niqe_source(server.url + "/s.tar.gz", archive))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError, match=message) as err:
+        download(["pyiqa-niqe"], dir=out, progress=False)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in out.iterdir()) in ([], [LOCK_FILE])
+
+
+def test_sdist_with_a_wrong_checksum_is_refused(server, tmp_path, monkeypatch):
+    archive = sdist({MEMBER: niqe_npz()[0]})
+    server.routes["/s.tar.gz"] = lambda req: req.reply_file(archive[:-1] + b"\xff")
+    url = server.url + "/s.tar.gz"
+    write_sources(tmp_path, monkeypatch, niqe_source(url, archive))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError) as err:
+        download(["pyiqa-niqe"], dir=out, progress=False)
+    assert (
+        f"could not download basicsr-1.4.2.tar.gz for 'pyiqa-niqe': tried pypi ({url} gave a bad file (sha256 "
+        in (str(err.value))
+    )
+    assert list(out.iterdir()) == []
+
+
 def test_pyiqa_weights_land_in_pyiqa_cache_and_hf_cache(server, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("HMTIR_HF_ENDPOINT", server.url)
     iqa = {
-        "niqe_modelparameters.mat": b"MATLAB 5.0",
         "NIMA_InceptionV2_ava-b0c77c00.pth": PAYLOAD,
         "musiq_koniq_ckpt-e95806b9.pth": PAYLOAD[:999],
         "brisque_svm_weights.pth": PAYLOAD[:500],
     }
+    archive = sdist({MEMBER: niqe_npz()[0]})
+    write_sources(tmp_path, monkeypatch, niqe_source(server.url + "/basicsr-1.4.2.tar.gz", archive))
     iqa_route = hf_route("chaofengc/IQA-PyTorch-Weights", iqa)
     timm_route = hf_route("timm/inception_resnet_v2.tf_in1k", {"model.safetensors": b"safetensors!"})
-    server.routes["*"] = lambda req: (timm_route if req.path.startswith("/timm/") else iqa_route)(req)
+
+    def route(req: Request) -> None:
+        if req.path == "/basicsr-1.4.2.tar.gz":
+            req.reply_file(archive)
+        else:
+            (timm_route if req.path.startswith("/timm/") else iqa_route)(req)
+
+    server.routes["*"] = route
 
     paths = download(["pyiqa-weights"], progress=False)
 
     cache = pyiqa_cache_dir()
     assert cache == tmp_path / "torch" / "hub" / "pyiqa"
-    assert {p.name: p.read_bytes() for p in paths if p.parent == cache} == iqa
+    assert paths[0] == cache / "niqe_modelparameters.mat" and scipy.io.loadmat(paths[0])[
+        "cov_prisparam"
+    ].shape == (
+        36,
+        36,
+    )
+    assert {p.name: p.read_bytes() for p in paths[1:] if p.parent == cache} == iqa
     [backbone] = [p for p in paths if p.parent != cache]
     assert backbone.is_relative_to(tmp_path / "hf") and backbone.read_bytes() == b"safetensors!"
+
+
+def test_packaged_niqe_entry_reads_basicsr_from_pypi():
+    """The registry itself says where NIQE comes from: BasicSR 1.4.2's sdist on PyPI, checksum pinned."""
+    [spec] = load_sources().meta("pyiqa-niqe").files
+    assert spec.origin is not None and spec.origin.convert == "niqe-basicsr-npz"
+    assert spec.origin.member == MEMBER and spec.origin.archive.size == 172524
+    assert spec.origin.archive.sha256 == "b89b595a87ef964cda9913b4d99380ddb6554c965577c0c10cb7b78e31301e87"
+    assert [m.location() for m in spec.mirrors] == [
+        "https://files.pythonhosted.org/packages/86/41/00a6b000f222f0fa4c6d9e1d6dcc9811a374cabb8abb9d408b77de39648c/"
+        "basicsr-1.4.2.tar.gz"
+    ]
 
 
 def test_offline_names_the_manual_route(tmp_path):

@@ -281,13 +281,23 @@ def _musiq(weights: str | Path | None = None, quantize_8bit: bool = False) -> Py
     return _network_metric("musiq", weights, quantize_8bit)
 
 
+# A MAT 5 file opens with 116 bytes of free text (then subsystem offset, version, endianness).
+_MAT_HEADER = (
+    b"MATLAB 5.0 MAT-file, NIQE pristine model converted by hmtir from BasicSR niqe_pris_params.npz".ljust(
+        116, b" "
+    )
+)
+
+
 def niqe_params_from_basicsr(npz_path: str | Path, out_path: str | Path | None = None) -> Path:
     """Convert BasicSR's ``niqe_pris_params.npz`` into the ``.mat`` file pyiqa's NIQE reads.
 
     BasicSR (Apache-2.0; e.g. the ``basicsr==1.4.2`` source archive on PyPI, file
     ``basicsr/metrics/niqe_pris_params.npz``) ships the same pristine NIQE model pyiqa downloads, so this
-    makes ``niqe`` usable and verifiable fully offline. Writes ``out_path`` (default: ``weights_dir()``/
-    ``niqe_modelparameters.mat``, where ``create_metric("niqe")`` looks) atomically and returns it.
+    makes ``niqe`` usable and verifiable fully offline (``hmtir download pyiqa-niqe`` does it from PyPI).
+    Writes ``out_path`` (default: ``weights_dir()``/``niqe_modelparameters.mat``, where
+    ``create_metric("niqe")`` looks) atomically and returns it; the same input always gives the same bytes,
+    so the weights sha256 that results record is the same on every machine.
     """
     import scipy.io
 
@@ -308,4 +318,6 @@ def niqe_params_from_basicsr(npz_path: str | Path, out_path: str | Path | None =
     target = Path(out_path) if out_path is not None else weights_dir() / "niqe_modelparameters.mat"
     with atomic_path(target) as tmp:
         scipy.io.savemat(tmp, {"mu_prisparam": mu[None, :], "cov_prisparam": cov})
+        with open(tmp, "r+b") as fh:  # scipy stamps the creation time: a fixed text keeps the sha256 stable
+            fh.write(_MAT_HEADER)
     return target

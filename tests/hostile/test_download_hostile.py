@@ -162,3 +162,60 @@ def test_repair_offline_is_refused_and_changes_nothing(blob) -> None:
     ):
         download(["test-blob"], dir=out, offline=True, repair=True, progress=False)
     assert (out / "blob.bin").read_bytes() == b"old"
+
+
+HOSTILE_REGISTRY = {
+    "file name escapes": (
+        "name: ../escape.bin\n        extract: false",
+        "'../escape.bin': escapes its folder",
+    ),
+    "absolute file name": (
+        "name: /etc/cron.d/x\n        extract: false",
+        "'/etc/cron.d/x': is an absolute path",
+    ),
+    "control character": ('name: "a\\nb.bin"\n        extract: false', "'a\\nb.bin': contains control"),
+    "extract_to escapes": ("name: a.zip\n        extract_to: ../../up", "'../../up': escapes its folder"),
+    "extract_to nested": ("name: a.zip\n        extract_to: x/y", "'x/y': contains a folder separator"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_REGISTRY)
+def test_names_from_a_user_registry_stay_in_the_target_folder(case: str, tmp_path: Path, monkeypatch) -> None:
+    """$HMTIR_SOURCES may name a file the user did not write: its names never leave the target folder."""
+    fields, problem = HOSTILE_REGISTRY[case]
+    registry = tmp_path / "sources.yaml"
+    registry.write_text(
+        f"sources:\n  evil:\n    kind: weights\n    files:\n      - {fields}\n"
+        '        mirrors: [{kind: http, url: "http://127.0.0.1:9/x"}]\n'
+    )
+    monkeypatch.setenv("HMTIR_SOURCES", str(registry))
+    result = CliRunner().invoke(cli, ["download", "evil", "--dir", str(tmp_path / "out")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith(f"Error: source registry {registry} entry 'evil': refusing entry ")
+    assert problem in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sources.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("member", "mirror", "problem"),
+    [
+        ("../../../etc/passwd", "{kind: http, url: 'http://127.0.0.1:9/a.tgz'}", "escapes its folder"),
+        ("/etc/passwd", "{kind: http, url: 'http://127.0.0.1:9/a.tgz'}", "is an absolute path"),
+        ("pkg/ok.npz", "{kind: hf, repo: o/r, revision: main, path: ../../evil}", "escapes its folder"),
+    ],
+)
+def test_member_paths_and_hub_paths_from_a_registry_are_checked(
+    member, mirror, problem, tmp_path, monkeypatch
+):
+    registry = tmp_path / "sources.yaml"
+    registry.write_text(
+        "sources:\n  evil:\n    kind: weights\n    files:\n      - name: out.npz\n        from:\n"
+        f"          archive: {{name: a.tgz, sha256: '{'0' * 64}', mirrors: [{mirror}]}}\n"
+        f"          member: {member}\n"
+    )
+    monkeypatch.setenv("HMTIR_SOURCES", str(registry))
+    with pytest.raises(HmtirError) as err:
+        download(["evil"], dir=tmp_path / "out", progress=False)
+    assert str(err.value).startswith(f"source registry {registry} entry 'evil'")
+    assert problem in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()
