@@ -24,18 +24,28 @@ class MetricMeta(EntryMeta):
     """Metadata of a metric, as pyiqa's metric table: full-reference ("FR") or no-reference ("NR"),
     direction, nominal score range and the version of *our* definition (bumped whenever a score for the
     same input could change, so stored results say which definition produced them).
+
+    The leaderboard reads its facts from here and nowhere else: ``leaderboard`` makes the metric a column
+    of every result file (``result.schema.json`` is checked against it), ``decimals`` is how many digits
+    tables show and therefore the precision at which rankings call a tie. The score range of a
+    full-reference metric is exact by definition (and becomes a schema bound); a no-reference range is
+    nominal, since a network can step outside it.
     """
 
     mode: str = "FR"
     lower_better: bool = False
     score_range: tuple[float, float] = (0.0, 1.0)
     version: str = "1"
+    decimals: int = 2
+    leaderboard: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in METRIC_MODES:
             raise ValueError(
                 f"metric '{self.name}': mode '{self.mode}' is not one of {', '.join(METRIC_MODES)}"
             )
+        if not 0 <= self.decimals <= 8:
+            raise ValueError(f"metric '{self.name}': decimals {self.decimals} is not in 0..8")
 
 
 def resolve_device(device: str) -> str:

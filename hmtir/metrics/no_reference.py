@@ -202,6 +202,7 @@ def _guard(path: Path, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     lower_better=True,
     score_range=(0.0, 100.0),
     version="1",
+    leaderboard=True,
     summary="NIQE (Mittal et al. 2012), pyiqa 'niqe': 96x96 blocks, two scales, original pristine model; "
     "1-channel input scored directly on x*255 rounded",
     paper="Mittal, Soundararajan, Bovik, IEEE SPL 2013",
@@ -257,6 +258,7 @@ def _network_metric(name: str, weights: str | Path | None, quantize_8bit: bool) 
     lower_better=False,
     score_range=(1.0, 10.0),
     version="1",
+    leaderboard=True,
     summary="NIMA (Talebi & Milanfar 2018), pyiqa 'nima': inception_resnet_v2 trained on AVA, resize 299 + "
     "center crop, mean of the 10-bin score distribution; 1-channel input replicated to RGB",
     paper="Talebi, Milanfar, IEEE TIP 2018",
@@ -272,6 +274,7 @@ def _nima(weights: str | Path | None = None, quantize_8bit: bool = False) -> Pyi
     lower_better=False,
     score_range=(0.0, 100.0),
     version="1",
+    leaderboard=True,
     summary="MUSIQ (Ke et al. 2021), pyiqa 'musiq': KonIQ-10k checkpoint, multi-scale patches at longer sides "
     "224 and 384 plus the original; 1-channel input replicated to RGB",
     paper="Ke, Wang, Wang, Milanfar, Yang, ICCV 2021",
