@@ -23,7 +23,13 @@ from typing import Any
 import pytest
 
 from hmtir.leaderboard.render import build_site
-from hmtir.leaderboard.schema import RESULT_SCHEMA_ID, empty_metrics, write_entry
+from hmtir.leaderboard.schema import (
+    RESULT_SCHEMA_ID,
+    empty_metrics,
+    get_benchmark,
+    records_relpath,
+    write_entry,
+)
 from hmtir.leaderboard.scoring import records_csv
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -133,7 +139,9 @@ def _entry(method: str, kind: str, trust: str, psnr: dict[str, float], seconds: 
         "benchmark": {
             "name": bench,
             "version": "1",
-            "manifest_sha256": "ab" * 32 if trust != "reported" else None,
+            "manifest_sha256": (get_benchmark(bench).manifest_sha256 or "ab" * 32)
+            if trust != "reported"
+            else None,
         },
         "trust": trust,
         "subsets": subsets,
@@ -143,7 +151,11 @@ def _entry(method: str, kind: str, trust: str, psnr: dict[str, float], seconds: 
             "measured_by": "hmtir" if seconds else None,
         },
         "records": None,
-        "provenance": {"hmtir_version": "0", "source": "test"},
+        "provenance": {
+            "hmtir_version": "0",
+            "source": "test",
+            **({"submission": method} if trust == "recomputed" else {}),  # a submission's row names its id
+        },
     }
 
 
@@ -156,7 +168,7 @@ def _write(board: Path, entry: dict[str, Any]) -> None:
         import hashlib
 
         entry["records"] = {
-            "file": f"records/{entry['method']['name']}__demo-v1.csv",
+            "file": records_relpath(entry),
             "sha256": hashlib.sha256(text.encode()).hexdigest(),
             "rows": len(rows),
         }

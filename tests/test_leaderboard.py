@@ -18,8 +18,17 @@ from hmtir.cli import cli
 from hmtir.errors import HmtirError
 from hmtir.leaderboard.compare import compare_grid, detailed_crop, parse_crop
 from hmtir.leaderboard.ranking import competition_ranks, rank
-from hmtir.leaderboard.render import build_site, markdown, pareto_front
-from hmtir.leaderboard.schema import get_benchmark, load_results, validate_result
+from hmtir.leaderboard.render import build_site, markdown, markdown_text, pareto_front, site_data
+from hmtir.leaderboard.schema import (
+    check_metrics_block,
+    get_benchmark,
+    leaderboard_metric_metas,
+    leaderboard_metrics,
+    load_results,
+    load_schema,
+    metric_meta,
+    validate_result,
+)
 from hmtir.leaderboard.scoring import result_from_evaluation, score_submission
 from hmtir.leaderboard.seed import build_demo_data, reported_entries
 
@@ -96,6 +105,20 @@ def test_rows_scored_on_different_data_are_not_ranked_together() -> None:
         (lambda e: e.update(records=None), "a verified row needs its per-image records file"),
         (lambda e: e["benchmark"].update(version="2"), "is not the current version 1"),
         (lambda e: e["method"].update(name="../x"), "method.name: '../x' does not match"),
+        (lambda e: e["method"].update(name="alpha\n"), "method.name: 'alpha\\n' does not match"),
+        (
+            lambda e: e["records"].update(file="records/wfaf__demo-v1.csv"),
+            "its records file must be records/alpha__demo-v1.csv, not records/wfaf__demo-v1.csv",
+        ),
+        (lambda e: e.update(trust="recomputed"), "a recomputed row needs provenance.submission"),
+        (
+            lambda e: e["provenance"].update(submission="alpha"),
+            "a verified row must not have provenance.submission",
+        ),
+        (
+            lambda e: e["benchmark"].update(manifest_sha256="cd" * 32),
+            "scored on data cdcdcdcdcdcd, but benchmark demo-v1 is the data fef0a9739320",
+        ),
     ],
 )
 def test_invalid_results_are_rejected_with_the_field_named(mutate, message: str) -> None:
@@ -227,3 +250,149 @@ def test_committed_leaderboard_is_valid() -> None:
         pytest.skip("no leaderboard/results in this checkout")
     groups = rank(load_results(REPO / "leaderboard"))
     assert {g.benchmark.name for g in groups} >= {"hm-tir"}
+
+
+# ------------------------------------------------------------------ metric facts come from MetricMeta
+
+
+def test_leaderboard_metric_facts_come_from_the_metric_registry() -> None:
+    from hmtir.metrics import METRICS
+
+    on_board = [e.meta for e in METRICS if e.meta.leaderboard]
+    assert (
+        set(leaderboard_metrics()) == {m.name for m in on_board} == {"psnr", "ssim", "niqe", "nima", "musiq"}
+    )
+    assert [metric_meta(m).mode for m in leaderboard_metrics()][:2] == ["FR", "FR"]  # FR columns first
+    for meta in on_board:
+        assert metric_meta(meta.name).lower_better == meta.lower_better
+    data = site_data(rank([_entry("alpha", "learned", "verified", {"composited/normal": 30.0}, 0.5, 10)]))
+    assert data["metric_order"] == list(leaderboard_metrics())
+    assert data["metrics"]["ssim"] == {"lower_better": False, "decimals": 4}
+    assert data["metrics"]["niqe"] == {"lower_better": True, "decimals": 2}
+
+
+def test_result_schema_metric_block_is_checked_against_metric_metadata() -> None:
+    """The packaged result.schema.json agrees with MetricMeta; one more leaderboard metric breaks that."""
+    from dataclasses import replace
+
+    from hmtir.metrics import METRICS
+
+    schema = load_schema("result")
+    metas = leaderboard_metric_metas()
+    check_metrics_block(schema, metas)  # the shipped file agrees
+    assert schema["properties"]["subsets"]["additionalProperties"]["properties"]["metrics"][
+        "required"
+    ] == list(leaderboard_metrics())
+    brisque = replace(METRICS.meta("brisque"), leaderboard=True)
+    with pytest.raises(HmtirError, match=r"result.schema.json disagrees with the metric registry.*brisque"):
+        check_metrics_block(schema, (*metas, brisque))
+    with pytest.raises(HmtirError, match="disagrees"):
+        check_metrics_block(schema, tuple(replace(m, decimals=m.decimals) for m in metas[:-1]))
+    flipped = tuple(replace(m, score_range=(0.0, 1.0)) if m.name == "psnr" else m for m in metas)
+    with pytest.raises(HmtirError, match="disagrees"):  # an FR range is a schema bound, so it must agree too
+        check_metrics_block(schema, flipped)
+
+
+def test_ranking_ties_at_the_primary_metrics_own_decimals() -> None:
+    """30.001 and 30.004 dB tie: PSNR's MetricMeta.decimals is 2 (a third decimal would split them)."""
+    a = _entry("alpha", "learned", "verified", {"composited/normal": 30.001}, 0.5, 10)
+    b = _entry("bravo", "learned", "verified", {"composited/normal": 30.004}, 0.5, 10)
+    [group] = rank([a, b])
+    assert {r.method: r.subset_ranks["composited/normal"] for r in group.rows} == {"alpha": 1, "bravo": 1}
+    assert metric_meta("ssim").decimals == 4 and metric_meta("psnr").decimals == 2
+
+
+# --------------------------------------------------------------------------------------- score_pairs
+
+
+def test_score_pairs_scores_fr_and_nr_per_image_in_float64(demo: Path) -> None:
+    import numpy as np
+    import torch
+
+    from hmtir.io.image import read_image
+    from hmtir.metrics import create_metric
+    from hmtir.metrics.pairs import score_pairs
+
+    names = sorted(p.name for p in (demo / "composited/normal").glob("*.png"))[:3]
+    preds = [read_image(demo / "composited/normal" / n).data for n in names]
+    truths = [read_image(demo / "imgs" / n).data for n in names]
+    psnr_metric, ssim_metric = create_metric("psnr"), create_metric("ssim")
+    singles = list(score_pairs([psnr_metric, ssim_metric], zip(preds, truths)))
+    direct = [float(psnr_metric(torch.from_numpy(p)[None, None], torch.from_numpy(t)[None, None])[0])
+              for p, t in zip(preds, truths)]  # fmt: skip
+    assert [s["psnr"] for s in singles] == direct  # exactly Metric.__call__'s float64
+    batch = (torch.from_numpy(np.stack(preds))[:, None], torch.from_numpy(np.stack(truths))[:, None])
+    batched = list(score_pairs([psnr_metric, ssim_metric], [batch]))
+    assert len(batched) == 3
+    assert [s["psnr"] for s in batched] == pytest.approx(direct, abs=1e-9)
+    assert [s["ssim"] for s in batched] == pytest.approx([s["ssim"] for s in singles], abs=1e-7)
+    unpaired = list(score_pairs([psnr_metric], [(preds[0], None)]))
+    assert unpaired == [{"psnr": None}]  # a full-reference metric has nothing to compare against
+    same = list(score_pairs([psnr_metric], [(truths[0], truths[0])]))
+    assert same[0]["psnr"] == math.inf  # the true value, left to the caller's aggregation
+    with pytest.raises(HmtirError, match="metric psnr requested twice"):
+        list(score_pairs([psnr_metric, psnr_metric], [(preds[0], truths[0])]))
+    with pytest.raises(HmtirError, match=r"prediction \(1, 1, 128, 160\) and target \(1, 1, 64, 80\) differ"):
+        list(score_pairs([psnr_metric], [(preds[0], truths[0][::2, ::2])]))
+    with pytest.raises(HmtirError, match="prediction must be a float image in \\[0, 1\\], got uint8"):
+        list(score_pairs([psnr_metric], [(np.zeros((4, 4), np.uint8), None)]))
+
+
+# ------------------------------------------------------------------------------ compare's contract
+
+
+def test_compare_refuses_a_method_output_of_the_wrong_shape(
+    tmp_path: Path, demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: compare checked NaN only, so a cropped output was drawn and scored against a wider truth."""
+    import hmtir.methods
+    from hmtir.methods.base import Method, MethodMeta
+
+    class Cropping(Method):
+        meta = MethodMeta(name="cropping", kind="reference")
+
+        def restore(self, batch, degradation="composite", scenario="composite"):  # noqa: ANN001, ANN201
+            return batch[..., 1:, :]
+
+    class Poisoned(Cropping):
+        meta = MethodMeta(name="poisoned", kind="reference")
+
+        def restore(self, batch, degradation="composite", scenario="composite"):  # noqa: ANN001, ANN201
+            return batch * float("nan")
+
+    methods = {"cropping": Cropping(), "poisoned": Poisoned()}
+    monkeypatch.setattr(hmtir.methods, "load_method", lambda name, device="cpu": methods[name])
+    cases = [
+        ("cropping", "method 'cropping' returned (1, 1, 127, 160) for a batch of shape (1, 1, 128, 160)"),
+        ("poisoned", "method 'poisoned' produced NaN/Inf for composited/normal/street_000.png"),
+    ]
+    for name, message in cases:
+        out = tmp_path / f"{name}.png"
+        with pytest.raises(HmtirError, match=re.escape(message)):
+            compare_grid(demo, "street_000.png", [name], out)
+        result = CliRunner().invoke(
+            cli,
+            [
+                "compare",
+                "--data",
+                str(demo),
+                "--image",
+                "street_000.png",
+                "--methods",
+                name,
+                "--out",
+                str(out),
+            ],
+        )
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"Error: {message}"), lines
+        assert not out.exists()
+
+
+def test_markdown_text_is_one_inert_table_cell() -> None:
+    plain = "PPFN + SPT (shipped compact)"
+    assert markdown_text(plain) == plain
+    hostile = "a|b\nc\r\x00d `e` [f](g) *h* _i_ ~j~ $k$ \\ <b>&amp; \"'"
+    assert markdown_text(hostile) == (
+        "a\\|b c d \\`e\\` \\[f\\](g) \\*h\\* \\_i\\_ \\~j\\~ \\$k\\$ \\\\ &lt;b&gt;&amp;amp; &quot;&#x27;"
+    )

@@ -143,6 +143,24 @@ def test_hostile_submission_is_refused_and_leaderboard_unchanged(
     assert not list(Path(tmp_path).glob("**/.*.part*"))
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_hostile_submission_through_the_cli_is_one_line_and_changes_nothing(
+    case, tmp_path: Path, demo: Path, board: Path
+) -> None:
+    """`hmtir submit score`: exit 1, one Error line (no progress bar, no traceback); the leaderboard, the
+    submission and the data are byte-identical afterwards."""
+    sub = make_valid(tmp_path / case.name, demo)
+    case.build(sub)
+    before = [tree_digest(p) for p in (board, sub, demo)]
+    result = CliRunner().invoke(
+        cli, ["submit", "score", str(sub), "--data", str(demo), "--leaderboard", str(board)]
+    )
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and case.message in lines[0], lines
+    assert [tree_digest(p) for p in (board, sub, demo)] == before
+
+
 def test_cli_reports_one_line_and_exit_code(tmp_path: Path, demo: Path, board: Path) -> None:
     bad = make_valid(tmp_path / "bad", demo)
     (bad / "images" / SUBSET / "street_000.png").write_text("not an image")

@@ -21,8 +21,16 @@ import click
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output PNG.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def compare(
-    data: Path, image: str, methods: str, subset: str, crop: str | None, device: str, out: Path
+    data: Path,
+    image: str,
+    methods: str,
+    subset: str,
+    crop: str | None,
+    device: str,
+    out: Path,
+    overwrite: bool,
 ) -> None:
     """Side-by-side visual comparison of methods on one image."""
     from rich.console import Console
@@ -31,7 +39,9 @@ def compare(
     from hmtir.leaderboard.compare import compare_grid, parse_crop
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
-    scores = compare_grid(data, image, names, out, subset=subset, crop=parse_crop(crop), device=device)
+    scores = compare_grid(
+        data, image, names, out, subset=subset, crop=parse_crop(crop), device=device, overwrite=overwrite
+    )
     table = Table(title=f"{image} · {subset} → {out}", title_justify="left")
     table.add_column("panel", style="bold")
     table.add_column("PSNR (dB)", justify="right")

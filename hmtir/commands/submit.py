@@ -25,12 +25,12 @@ def validate(paths: tuple[Path, ...], data: Path | None) -> None:
     from hmtir.leaderboard.submission import validate_submission
 
     table = Table(title="Valid submissions", title_justify="left")
-    for column in ("submission", "method", "benchmark", "subsets", "images", "sha256"):
+    for column in ("submission", "id", "method", "benchmark", "subsets", "images", "sha256"):
         table.add_column(column, justify="right" if column == "images" else "left")
     for path in paths:
         report = validate_submission(path, data)
         table.add_row(
-            report["path"], report["method"], report["benchmark"], ", ".join(report["subsets"]),
+            report["path"], report["id"], report["method"], report["benchmark"], ", ".join(report["subsets"]),
             str(report["images"]), report["sha256"][:12],
         )  # fmt: skip
     Console().print(table)
@@ -48,24 +48,31 @@ def validate(paths: tuple[Path, ...], data: Path | None) -> None:
 @click.option("--metrics", default="psnr,ssim", show_default=True, help="Comma list of leaderboard metrics.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--dry-run", is_flag=True, help="Score and show, but write nothing.")
-def score(path: Path, data: Path, leaderboard: Path, metrics: str, device: str, dry_run: bool) -> None:
-    """Recompute every metric from the submitted images (self-reported numbers are ignored)."""
+@click.option("--replace", is_flag=True, help="Re-score: replace this submission's existing row.")
+def score(
+    path: Path, data: Path, leaderboard: Path, metrics: str, device: str, dry_run: bool, replace: bool
+) -> None:
+    """Recompute every metric from the submitted images (self-reported numbers are ignored).
+
+    The row is keyed by the submission folder's name (its id): it never replaces another submission's
+    row or a verified/reported one, and --data must be the benchmark the submission declares.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
-    from hmtir.leaderboard.scoring import score_submission
-    from hmtir.leaderboard.submission import validate_submission
+    from hmtir.leaderboard.scoring import check_submission, score_submission
 
     names = [m.strip() for m in metrics.split(",") if m.strip()]
-    total = validate_submission(path, data)["images"]
+    board = None if dry_run else leaderboard
+    total = check_submission(path, data, board, names, replace=replace)  # refusals before any output
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
     ) as bar:
         task = bar.add_task(f"scoring {path.name}", total=total)
         outcome = score_submission(
-            path, data, None if dry_run else leaderboard, names, device, advance=lambda _: bar.advance(task)
+            path, data, board, names, device, advance=lambda _: bar.advance(task), replace=replace
         )
     entry = outcome.entry
     table = Table(

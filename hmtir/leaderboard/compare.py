@@ -1,8 +1,9 @@
 """Side-by-side visual comparison: degraded | each method | ground truth, with zoomed crops and scores.
 
 Used by ``hmtir compare`` (for papers) and by ``hmtir leaderboard seed`` (the method pages' figures).
-Every method restores the same degraded frame with the subset's prompts, exactly as the evaluate engine
-calls it, and each panel is titled with its PSNR/SSIM against the ground truth.
+Every method restores the same degraded frame with the subset's prompts through the restore contract
+(``Method.__call__``: a wrong shape or NaN output is a one-line error, never a panel), and each panel is
+titled with its PSNR/SSIM against the ground truth.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from hmtir.data.layout import CLEAN_DIR
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_path
+from hmtir.io.safety import check_new_file, output_folder, refuse_inputs
 from hmtir.vocabulary import SUBSETS
 
 ZOOM_FRACTION = 0.25  # default crop: a quarter of each side, placed on the most detailed region
@@ -50,20 +52,19 @@ def detailed_crop(image: np.ndarray, fraction: float = ZOOM_FRACTION) -> tuple[i
     return best_xy[0], best_xy[1], w, h
 
 
-def restore_with(method_name: str, degraded: np.ndarray, subset: str, device: str = "cpu") -> np.ndarray:
+def restore_with(
+    method_name: str, degraded: np.ndarray, subset: str, device: str = "cpu", name: str | None = None
+) -> np.ndarray:
+    """One frame through the method's restore contract (``Method.__call__``: shape, dtype, finiteness)."""
     import torch
 
     from hmtir.methods import load_method
 
     spec = SUBSETS[subset]
     method = load_method(method_name, device=device)
-    batch = torch.from_numpy(degraded)[None, None].to(device)
-    with torch.inference_mode():
-        out = method.restore(batch, degradation=spec.degradation, scenario=spec.scenario)
-    result = out[0, 0].detach().float().cpu().numpy()
-    if not np.isfinite(result).all():
-        raise HmtirError(f"method '{method_name}' produced NaN/Inf on {subset}; nothing to show")
-    return np.clip(result, 0.0, 1.0)
+    batch = torch.from_numpy(np.ascontiguousarray(degraded, dtype=np.float32))[None, None]
+    out = method(batch, spec.degradation, spec.scenario, names=[name or f"{subset} frame"])
+    return out[0, 0].cpu().numpy()
 
 
 def compare_grid(
@@ -74,8 +75,12 @@ def compare_grid(
     subset: str = "composited/normal",
     crop: tuple[int, int, int, int] | None = None,
     device: str = "cpu",
+    overwrite: bool = False,
 ) -> dict[str, tuple[float, float]]:
-    """Draw the grid into ``out`` (PNG, atomically) and return panel → (PSNR, SSIM) against the ground truth."""
+    """Draw the grid into ``out`` (PNG, atomically) and return panel → (PSNR, SSIM) against the ground truth.
+
+    An existing ``out`` is replaced only with ``overwrite``, and never when it is one of the input frames.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,6 +99,9 @@ def compare_grid(
     for path in (degraded_path, truth_path):
         if not path.is_file():
             raise HmtirError(f"no image {path} (check --data, --subset and --image)")
+    output_folder(Path(out).parent, "--out")  # a file where its folder should be: one line, not OSError
+    refuse_inputs([out], [degraded_path, truth_path], what="--out")
+    check_new_file(out, overwrite, what="--out")
     degraded, truth = read_image(degraded_path).data, read_image(truth_path).data
     height, width = truth.shape
     x, y, w, h = crop or detailed_crop(truth)
@@ -101,7 +109,7 @@ def compare_grid(
         raise HmtirError(f"--crop {x},{y},{w},{h} does not fit the {width}×{height} image")
 
     panels: list[tuple[str, np.ndarray]] = [("degraded", degraded)]
-    panels += [(name, restore_with(name, degraded, subset, device)) for name in methods]
+    panels += [(name, restore_with(name, degraded, subset, device, f"{subset}/{image}")) for name in methods]
     panels.append(("ground truth", truth))
     scores = {name: (psnr(img, truth), ssim(img, truth)) for name, img in panels[:-1]}
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hmtir.errors import HmtirError
-from hmtir.leaderboard.schema import LOWER_BETTER, MEASURED_TIERS, Benchmark, get_benchmark
+from hmtir.leaderboard.schema import MEASURED_TIERS, Benchmark, get_benchmark, metric_meta, row_key
 
-DECIMALS = {"psnr": 2, "ssim": 4, "niqe": 2, "nima": 2, "musiq": 2}
 AVERAGED_METRICS = ("psnr", "ssim")  # averaged over the paired (synthetic) subsets only
 
 
@@ -39,6 +38,11 @@ class RankedRow:
     @property
     def method(self) -> str:
         return self.entry["method"]["name"]
+
+    @property
+    def key(self) -> str:
+        """Who owns the row (:func:`hmtir.leaderboard.schema.row_key`): unique within a benchmark."""
+        return row_key(self.entry)
 
     @property
     def trust(self) -> str:
@@ -99,15 +103,14 @@ def rank(entries: Sequence[dict[str, Any]]) -> list[RankedGroup]:
     for entry in entries:
         key = (entry["benchmark"]["name"], rank_group(entry["trust"]))
         buckets.setdefault(key, []).append(entry)
-    names = {}
+    seen = set()
     for (bench_name, _), bucket in buckets.items():
         for entry in bucket:
-            duplicate = names.get((bench_name, entry["trust"], entry["method"]["name"]))
-            if duplicate:
+            if (bench_name, entry["trust"], entry["method"]["name"]) in seen:
                 raise HmtirError(
                     f"method {entry['method']['name']} appears twice as {entry['trust']} on {bench_name}"
                 )
-            names[(bench_name, entry["trust"], entry["method"]["name"])] = True
+            seen.add((bench_name, entry["trust"], entry["method"]["name"]))
     groups = []
     order = {"measured": 0, "reported": 1}
     for (bench_name, group), bucket in sorted(buckets.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
@@ -127,7 +130,8 @@ def _rank_subsets(group: RankedGroup) -> None:
     for subset in group.subsets:
         metric = group.benchmark.primary_metric[subset]
         values = [row.value(subset, metric) for row in group.rows]
-        for row, r in zip(group.rows, competition_ranks(values, LOWER_BETTER[metric], DECIMALS[metric])):
+        meta = metric_meta(metric)
+        for row, r in zip(group.rows, competition_ranks(values, meta.lower_better, meta.decimals)):
             row.subset_ranks[subset] = r
 
 

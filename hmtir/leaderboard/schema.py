@@ -1,10 +1,26 @@
 """Leaderboard data: benchmark definitions, the versioned result schema, and loading/saving result files.
 
-A result file (``leaderboard/results/<method>__<benchmark>-v<version>.json``) is one method on one
-benchmark version, self-describing as in lm-eval-harness and MTEB: per-subset means of every leaderboard
-metric (missing ones are an explicit ``null``), the per-image record file and its sha256, runtime and
-hardware, parameter count, trust tier and provenance. Files are checked against ``result.schema.json`` on
-load, so a hand-edited or truncated entry is a one-line error instead of a wrong table.
+A result file is one row: one method on one benchmark version, self-describing as in lm-eval-harness and
+MTEB: per-subset means of every leaderboard metric (missing ones are an explicit ``null``), the per-image
+record file and its sha256, runtime and hardware, parameter count, trust tier and provenance. Files are
+checked against ``result.schema.json`` on load, so a hand-edited or truncated entry is a one-line error
+instead of a wrong table. Which metrics are columns, their direction and their display precision come
+from each metric's :class:`~hmtir.metrics.MetricMeta` (``leaderboard``, ``lower_better``, ``decimals``);
+the schema file's per-metric block is checked against those facts.
+
+**Who owns a row.** A row's *key* decides its file names, ``results/<key>__<benchmark>-v<version>.json``
+and ``records/<key>__<benchmark>-v<version>.csv``:
+
+* maintainer rows (``verified``: hmtir ran the method; ``reported``: a paper's numbers) are keyed by the
+  method name, e.g. ``results/wfaf__demo-v1.json``;
+* a submission's row (``recomputed``) is keyed by its submission id — the name of its folder,
+  ``submissions/<id>/``, unique in the repository and lowercase so no file system can merge two — in a
+  namespace of its own: ``results/submissions/<id>__demo-v1.json``. ``hmtir submit score`` therefore
+  cannot address a maintainer row, and one submission cannot address another's.
+
+A method name belongs to one owner (the maintainers, or one submission), so a submission cannot pose as
+a maintainer row's method either; both collisions, and re-scoring an existing row without ``replace``,
+are one-line refusals made before anything is written.
 
 The schema files are standard JSON Schema (draft 2020-12) so outside tools can use them; hmtir checks them
 with :func:`check_json_schema`, a small interpreter of the keywords these two files use (the project does
@@ -15,25 +31,97 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 
+if TYPE_CHECKING:
+    from hmtir.metrics import MetricMeta
+
 RESULT_SCHEMA_ID = "hmtir.leaderboard.result/1"
-LEADERBOARD_METRICS = ("psnr", "ssim", "niqe", "nima", "musiq")
-LOWER_BETTER = {"psnr": False, "ssim": False, "niqe": True, "nima": False, "musiq": False}
 TRUST_TIERS = ("recomputed", "verified", "reported")
 MEASURED_TIERS = ("recomputed", "verified")  # numbers hmtir computed itself
+SUBMISSION_TIER = "recomputed"  # the only tier a submission gets, and the only one it can write
 RESULTS_DIR = "results"
 RECORDS_DIR = "records"
+SUBMISSIONS_DIR = "submissions"  # the namespace of submission rows inside results/ and records/
+SUBMISSION_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _HERE = Path(__file__).resolve().parent
+
+
+# ------------------------------------------------------------------------------------------ metrics
+
+
+@cache
+def leaderboard_metric_metas() -> tuple[MetricMeta, ...]:
+    """Every registered metric whose metadata says ``leaderboard=True``: full-reference first, then by name."""
+    from hmtir.metrics import METRICS
+
+    metas = [entry.meta for entry in METRICS if entry.meta.leaderboard]
+    if METRICS.load_errors:  # a missing module would silently drop columns and reject valid results
+        module, why = next(iter(METRICS.load_errors.items()))
+        raise HmtirError(
+            f"the leaderboard needs every metric's metadata, but {module} failed to load ({why})"
+        )
+    return tuple(sorted(metas, key=lambda m: (m.mode != "FR", m.name)))
+
+
+def leaderboard_metrics() -> tuple[str, ...]:
+    """Names of the leaderboard's metric columns, in column order."""
+    return tuple(meta.name for meta in leaderboard_metric_metas())
+
+
+def metric_meta(name: str) -> MetricMeta:
+    """The :class:`MetricMeta` of leaderboard metric ``name`` (direction, decimals, range)."""
+    for meta in leaderboard_metric_metas():
+        if meta.name == name:
+            return meta
+    raise HmtirError(f"'{name}' is not a leaderboard metric ({', '.join(leaderboard_metrics())})")
+
+
+def metrics_block(metas: Sequence[MetricMeta]) -> dict[str, Any]:
+    """The JSON Schema of a subset's ``metrics`` object, derived from metric metadata.
+
+    Every leaderboard metric is required (``null`` when not measured); a full-reference metric's exact
+    score range becomes its bounds.
+    """
+    properties: dict[str, Any] = {}
+    for meta in metas:
+        spec: dict[str, Any] = {"type": ["number", "null"]}
+        if meta.mode == "FR":
+            low, high = meta.score_range
+            if math.isfinite(low):
+                spec["minimum"] = low
+            if math.isfinite(high):
+                spec["maximum"] = high
+        properties[meta.name] = spec
+    return {
+        "type": "object",
+        "required": [meta.name for meta in metas],
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def check_metrics_block(schema: dict[str, Any], metas: Sequence[MetricMeta]) -> None:
+    """Refuse a result schema whose per-metric block disagrees with the metric registry's facts."""
+    block = schema["properties"]["subsets"]["additionalProperties"]["properties"]["metrics"]
+    block = {k: v for k, v in block.items() if k not in ("title", "description")}
+    expected = metrics_block(metas)
+    if block != expected:
+        raise HmtirError(
+            "hmtir/leaderboard/result.schema.json disagrees with the metric registry: its subset 'metrics' "
+            f"block must be {json.dumps(expected, separators=(',', ': '))}"
+        )
 
 
 # --------------------------------------------------------------------------------------- benchmarks
@@ -51,6 +139,7 @@ class Benchmark:
     primary_metric: dict[str, str]
     scenes: dict[str, int] | None = None
     synthesis_seed: int = 0
+    manifest_sha256: str | None = None  # pinned identity of the degraded images, when the benchmark has one
 
     @property
     def key(self) -> str:
@@ -72,6 +161,7 @@ def benchmarks() -> dict[str, Benchmark]:
             primary_metric=dict(spec["primary_metric"]),
             scenes=spec.get("scenes"),
             synthesis_seed=int(spec.get("synthesis_seed", 0)),
+            manifest_sha256=spec.get("manifest_sha256"),
         )
     return out
 
@@ -81,6 +171,29 @@ def get_benchmark(name: str) -> Benchmark:
         return benchmarks()[name]
     except KeyError:
         raise HmtirError(f"unknown benchmark '{name}' (known: {', '.join(benchmarks())})") from None
+
+
+def check_benchmark_data(bench: Benchmark, data: str | os.PathLike[str]) -> str | None:
+    """``data``'s manifest sha256, refused unless ``data`` is ``bench``'s data (when ``bench`` pins it).
+
+    A benchmark version is its images: scoring against other data would file numbers under a name they do
+    not belong to. Benchmarks without a pinned hash (the official release ships no manifest) are checked
+    against the rows already on the leaderboard instead (:func:`check_board_data`).
+    """
+    from hmtir.data.layout import manifest_hash
+
+    root = Path(data)
+    if not root.is_dir():
+        raise HmtirError(f"--data {root} is not a folder")
+    found = manifest_hash(root)
+    if bench.manifest_sha256 is not None and found != bench.manifest_sha256:
+        what = "has no meta/manifest.jsonl" if found is None else f"has manifest sha256 {found[:12]}"
+        rebuild = " (rebuild it: hmtir leaderboard seed --work DIR)" if bench.scenes is not None else ""
+        raise HmtirError(
+            f"--data {root} is not benchmark {bench.name} v{bench.version}: it {what}, the benchmark pins "
+            f"{bench.manifest_sha256[:12]}{rebuild}"
+        )
+    return found
 
 
 # ------------------------------------------------------------------------------ JSON Schema (subset)
@@ -101,6 +214,13 @@ _TYPES = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
+
+
+@cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema (ECMA-262) pattern: its ``$`` is the end of the text, never before a final newline as
+    in Python, so ``"wfaf\\n"`` does not pass for a slug."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
 
 
 def _where(path: str) -> str:
@@ -157,7 +277,7 @@ def check_json_schema(
             raise ValueError(f"{_where(path)}: must not be empty")
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             raise ValueError(f"{_where(path)}: longer than {schema['maxLength']} characters")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
+        if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
             raise ValueError(f"{_where(path)}: {value!r} does not match {schema['pattern']}")
     if _TYPES["number"](value):
         if "minimum" in schema and value < schema["minimum"]:
@@ -210,20 +330,61 @@ def _describe(value: Any) -> str:
 # ------------------------------------------------------------------------------------ result entries
 
 
+@cache
+def result_schema() -> dict[str, Any]:
+    """``result.schema.json``, checked once against the metric registry (see :func:`check_metrics_block`)."""
+    schema = load_schema("result")
+    check_metrics_block(schema, leaderboard_metric_metas())
+    return schema
+
+
 def empty_metrics() -> dict[str, float | None]:
-    return dict.fromkeys(LEADERBOARD_METRICS)
+    return dict.fromkeys(leaderboard_metrics())
 
 
-def result_filename(method: str, benchmark: Benchmark) -> str:
-    return f"{method}__{benchmark.key}.json"
+def row_key(entry: dict[str, Any]) -> str:
+    """The row's owner-namespaced key: the method name, or ``submissions/<id>`` for a submission's row."""
+    if entry["trust"] == SUBMISSION_TIER:
+        submission = entry["provenance"].get("submission")
+        if not isinstance(submission, str):
+            raise HmtirError(
+                f"a {SUBMISSION_TIER} row of {entry['method']['name']} needs provenance.submission (the id of "
+                "the submission that owns it); re-score it with hmtir submit score"
+            )
+        return f"{SUBMISSIONS_DIR}/{submission}"
+    return entry["method"]["name"]
+
+
+def row_owner(entry: dict[str, Any]) -> str:
+    """Who may write a row and use its method name: ``maintainers`` or ``submission <id>``."""
+    if entry["trust"] == SUBMISSION_TIER:
+        return f"submission {row_key(entry).removeprefix(SUBMISSIONS_DIR + '/')}"
+    return "maintainers"
+
+
+def result_relpath(entry: dict[str, Any]) -> str:
+    """``results/<key>__<benchmark>-v<version>.json``, relative to the leaderboard folder."""
+    return f"{RESULTS_DIR}/{row_key(entry)}__{get_benchmark(entry['benchmark']['name']).key}.json"
+
+
+def records_relpath(entry: dict[str, Any]) -> str:
+    """``records/<key>__<benchmark>-v<version>.csv``: where the row's per-image records must live."""
+    return f"{RECORDS_DIR}/{row_key(entry)}__{get_benchmark(entry['benchmark']['name']).key}.csv"
 
 
 def validate_result(entry: dict[str, Any], source: str) -> dict[str, Any]:
     """Schema plus the cross-field rules JSON Schema cannot say; ``source`` names the file in errors."""
     try:
-        check_json_schema(entry, load_schema("result"))
+        check_json_schema(entry, result_schema())
     except ValueError as err:
         raise HmtirError(f"invalid leaderboard result {source}: {err}") from None
+    submission = entry["provenance"].get("submission")
+    if (entry["trust"] == SUBMISSION_TIER) != (submission is not None):
+        need = "needs" if submission is None else "must not have"
+        raise HmtirError(
+            f"invalid leaderboard result {source}: a {entry['trust']} row {need} provenance.submission "
+            "(the id of the submission that owns it); re-score it with hmtir submit score"
+        )
     bench = get_benchmark(entry["benchmark"]["name"])
     if entry["benchmark"]["version"] != bench.version:
         raise HmtirError(
@@ -240,6 +401,17 @@ def validate_result(entry: dict[str, Any], source: str) -> dict[str, Any]:
         raise HmtirError(
             f"invalid leaderboard result {source}: a {entry['trust']} row needs its per-image records file"
         )
+    if entry["records"] is not None and entry["records"]["file"] != records_relpath(entry):
+        raise HmtirError(
+            f"invalid leaderboard result {source}: its records file must be {records_relpath(entry)}, "
+            f"not {entry['records']['file']}"
+        )
+    pinned, found = bench.manifest_sha256, entry["benchmark"]["manifest_sha256"]
+    if entry["trust"] in MEASURED_TIERS and pinned is not None and found != pinned:
+        raise HmtirError(
+            f"invalid leaderboard result {source}: scored on data {str(found)[:12]}, but benchmark "
+            f"{bench.key} is the data {pinned[:12]}; re-score it on the benchmark's data"
+        )
     return entry
 
 
@@ -251,26 +423,42 @@ def load_result(path: Path) -> dict[str, Any]:
     return validate_result(entry, str(path))
 
 
+def result_files(root: str | os.PathLike[str]) -> list[Path]:
+    """Every result file of the leaderboard at ``root``: maintainer rows, then submission rows."""
+    folder = Path(root) / RESULTS_DIR
+    return sorted(folder.glob("*.json")) + sorted((folder / SUBMISSIONS_DIR).glob("*.json"))
+
+
 def load_results(root: Path, *, check_records: bool = True) -> list[dict[str, Any]]:
-    """Every result under ``root/results`` (sorted by file name), each validated; records hashes checked."""
+    """Every result under ``root/results`` (sorted by file name), each validated; records hashes checked.
+
+    A file must sit where its own content says (:func:`result_relpath`), and a method name must belong to
+    one owner, so a copied or renamed file cannot pass for somebody else's row.
+    """
     from hmtir.weights import sha256_file
 
-    folder = Path(root) / RESULTS_DIR
+    root = Path(root)
+    folder = root / RESULTS_DIR
     if not folder.is_dir():
         raise HmtirError(
             f"no leaderboard results in {folder} (run `hmtir leaderboard seed` or score a submission)"
         )
     entries = []
-    for path in sorted(folder.glob("*.json")):
+    owners: dict[str, tuple[str, Path]] = {}
+    for path in result_files(root):
         entry = load_result(path)
-        expected = result_filename(entry["method"]["name"], get_benchmark(entry["benchmark"]["name"]))
-        if path.name != expected:
+        expected = result_relpath(entry)
+        if path.relative_to(root).as_posix() != expected:
+            raise HmtirError(f"leaderboard result {path} should be {root / expected} (row key × benchmark)")
+        owner, method = row_owner(entry), entry["method"]["name"]
+        first = owners.setdefault(method, (owner, path))
+        if first[0] != owner:
             raise HmtirError(
-                f"leaderboard result {path} should be named {expected} (method × benchmark version)"
+                f"leaderboard result {path}: method {method} already belongs to {first[0]} ({first[1].name})"
             )
         records = entry["records"]
         if check_records and records is not None:
-            record_path = Path(root) / records["file"]
+            record_path = root / records["file"]
             if not record_path.is_file():
                 raise HmtirError(f"{path}: its per-image records file {record_path} is missing")
             if sha256_file(record_path) != records["sha256"]:
@@ -284,16 +472,55 @@ def dump_result(entry: dict[str, Any]) -> str:
     return json.dumps(entry, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-def write_entry(root: Path, entry: dict[str, Any], records_csv: str | None) -> Path:
+def check_board_data(root: str | os.PathLike[str], entry: dict[str, Any]) -> None:
+    """Refuse a measured row whose data differs from the measured rows already on ``root`` for its benchmark
+    (ranking would refuse them together later, after the file had been written)."""
+    if entry["trust"] not in MEASURED_TIERS or not (Path(root) / RESULTS_DIR).is_dir():
+        return
+    mine = result_relpath(entry)
+    for other in load_results(Path(root), check_records=False):
+        if (
+            other["trust"] in MEASURED_TIERS
+            and other["benchmark"]["name"] == entry["benchmark"]["name"]
+            and result_relpath(other) != mine
+            and other["benchmark"]["manifest_sha256"] != entry["benchmark"]["manifest_sha256"]
+        ):
+            theirs, ours = other["benchmark"]["manifest_sha256"], entry["benchmark"]["manifest_sha256"]
+            raise HmtirError(
+                f"the data has manifest {str(ours)[:12]}, but {result_relpath(other)} was scored on "
+                f"{str(theirs)[:12]}: score on the same {other['benchmark']['name']} data as the leaderboard"
+            )
+
+
+def check_writable(root: str | os.PathLike[str], entry: dict[str, Any], *, replace: bool = False) -> Path:
+    """Where ``entry`` would be written, refused if its method name belongs to another owner or its row
+    exists and ``replace`` was not given. Cheap enough to call before the work that produces the entry."""
+    root = Path(root)
+    target = root / result_relpath(entry)
+    if (root / RESULTS_DIR).is_dir():
+        for other in load_results(root, check_records=False):
+            if other["method"]["name"] == entry["method"]["name"] and row_owner(other) != row_owner(entry):
+                raise HmtirError(
+                    f"method {entry['method']['name']} already belongs to {row_owner(other)} "
+                    f"({result_relpath(other)}); choose another method name"
+                )
+    if (target.exists() or target.is_symlink()) and not replace:
+        raise HmtirError(
+            f"leaderboard row {target} already exists (owner: {row_owner(entry)}); pass --replace to re-score it"
+        )
+    return target
+
+
+def write_entry(root: Path, entry: dict[str, Any], records_csv: str | None, *, replace: bool = False) -> Path:
     """Write a result (and its records) into the leaderboard tree, atomically per file.
 
-    Everything is validated before the first byte is written; if the result file cannot be written the
-    records file is put back as it was, so a failure leaves ``root`` as it found it.
+    Everything is validated and :func:`check_writable` passed before the first byte is written. If the
+    result file cannot be written the records file is put back as it was, so a failure leaves ``root`` as
+    it found it.
     """
     root = Path(root)
-    bench = get_benchmark(entry["benchmark"]["name"])
-    target = root / RESULTS_DIR / result_filename(entry["method"]["name"], bench)
-    validate_result(entry, str(target))
+    validate_result(entry, str(root / result_relpath(entry)))
+    target = check_writable(root, entry, replace=replace)
     text = dump_result(entry)
     record_path = root / entry["records"]["file"] if entry["records"] is not None else None
     previous = record_path.read_bytes() if record_path is not None and record_path.is_file() else None

@@ -15,24 +15,28 @@ import json
 import math
 import os
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hmtir.data.layout import CLEAN_DIR, manifest_hash
+from hmtir.data.layout import CLEAN_DIR
 from hmtir.errors import HmtirError
 from hmtir.leaderboard.schema import (
-    LEADERBOARD_METRICS,
-    RECORDS_DIR,
     RESULT_SCHEMA_ID,
-    Benchmark,
+    check_board_data,
+    check_writable,
     empty_metrics,
     get_benchmark,
+    leaderboard_metrics,
+    records_relpath,
     validate_result,
     write_entry,
 )
 from hmtir.vocabulary import is_real
+
+if TYPE_CHECKING:
+    from hmtir.leaderboard.submission import Submission
 
 DEFAULT_METRICS = ("psnr", "ssim")
 
@@ -58,25 +62,6 @@ def hardware_description(device: str = "cpu") -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{model}, {os.cpu_count()} CPU cores"
-
-
-def count_parameters(method: Any) -> int:
-    """Trainable-size parameters of every torch module a method holds (0 for classical methods)."""
-    import torch
-
-    seen: set[int] = set()
-    total = 0
-    candidates = list(vars(method).values())
-    for value in list(candidates):
-        if not isinstance(value, torch.nn.Module) and hasattr(value, "__dict__"):
-            candidates.extend(v for v in vars(value).values() if isinstance(v, torch.nn.Module))
-    for value in candidates:
-        if isinstance(value, torch.nn.Module):
-            for param in value.parameters():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    total += param.numel()
-    return total
 
 
 def _mean_or_none(values: Sequence[float | None]) -> float | None:
@@ -106,7 +91,7 @@ def records_csv(rows: list[dict[str, Any]], metric_names: Sequence[str], extra: 
 
 def _provenance(source: str, definitions: dict[str, Any], convention: str, **extra: Any) -> dict[str, Any]:
     import hmtir
-    from hmtir.evaluate.provenance import git_commit
+    from hmtir.evaluation.provenance import git_commit
 
     return {
         "hmtir_version": hmtir.__version__,
@@ -118,16 +103,87 @@ def _provenance(source: str, definitions: dict[str, Any], convention: str, **ext
     }
 
 
-def _records_ref(method: str, bench: Benchmark, text: str) -> dict[str, Any]:
-    rows = text.count("\n") - 1
-    return {
-        "file": f"{RECORDS_DIR}/{method}__{bench.key}.csv",
+def _with_records(entry: dict[str, Any], text: str) -> dict[str, Any]:
+    """Point ``entry`` at its records file (where its row key says it lives) holding ``text``."""
+    entry["records"] = {
+        "file": records_relpath(entry),
         "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "rows": rows,
+        "rows": text.count("\n") - 1,
     }
+    return entry
 
 
 # ------------------------------------------------------------------------------------ submissions
+
+
+def _image_pairs(images: dict[str, Path], data: Path | None) -> Iterator[tuple[Any, Any]]:
+    """(submitted frame, ground truth or None) for each name, read one at a time."""
+    from hmtir.io.image import read_image
+
+    for name, file in images.items():
+        truth = read_image(data / CLEAN_DIR / name).data if data is not None else None
+        yield read_image(file).data, truth
+
+
+def _row_stub(sub: Submission, metrics: Sequence[str]) -> dict[str, Any]:
+    """The fields of a submission's row that decide where it goes and whether it may be written."""
+    unknown = [m for m in metrics if m not in leaderboard_metrics()]
+    if unknown:
+        raise HmtirError(
+            f"--metrics {unknown[0]} is not a leaderboard metric ({', '.join(leaderboard_metrics())})"
+        )
+    for subset in sub.images:
+        primary = sub.benchmark.primary_metric[subset]
+        if primary not in metrics:
+            raise HmtirError(f"subset {subset} is ranked by {primary}: add it to --metrics")
+    meta = sub.meta
+    return {
+        "schema": RESULT_SCHEMA_ID,
+        "method": {
+            "name": meta["method"],
+            "display_name": meta["display_name"],
+            "kind": meta["kind"],
+            "parameters": meta.get("parameters"),
+            "paper": meta.get("paper"),
+            "code": meta.get("code"),
+            "authors": list(meta["authors"]),
+            "license": meta["license"],
+            "training_data": meta["training_data"],
+            "extra_data": meta["extra_data"],
+        },
+        "benchmark": {
+            "name": sub.benchmark.name,
+            "version": sub.benchmark.version,
+            "manifest_sha256": sub.data_sha256,
+        },
+        "trust": "recomputed",
+        "provenance": {"submission": sub.id},
+    }
+
+
+def _check_row(stub: dict[str, Any], leaderboard: Path, replace: bool) -> None:
+    check_writable(leaderboard, stub, replace=replace)
+    check_board_data(leaderboard, stub)
+
+
+def check_submission(
+    path: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    leaderboard: str | os.PathLike[str] | None = "leaderboard",
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    replace: bool = False,
+) -> int:
+    """Every refusal :func:`score_submission` can make, without scoring: returns the image count.
+
+    The CLI calls it first, so a refused submission is one line and no progress bar.
+    """
+    from hmtir.leaderboard.submission import open_submission
+
+    with open_submission(path, data) as sub:
+        stub = _row_stub(sub, metrics)
+        if leaderboard is not None:
+            _check_row(stub, Path(leaderboard), replace)
+        return sub.image_count
 
 
 def score_submission(
@@ -137,97 +193,65 @@ def score_submission(
     metrics: Sequence[str] = DEFAULT_METRICS,
     device: str = "cpu",
     advance: Callable[[str], None] | None = None,
+    replace: bool = False,
 ) -> ScoreOutcome:
     """Validate ``path``, score every image against ``data``'s ground truth, write the entry (unless
-    ``leaderboard`` is None) and return it. ``advance`` is called once per scored image (progress bars)."""
-    import numpy as np
-    import torch
+    ``leaderboard`` is None) and return it. ``advance`` is called once per scored image (progress bars).
 
-    from hmtir.io.image import read_image
+    The row is the submission's own (keyed by its id, see :mod:`hmtir.leaderboard.schema`); ``data`` must
+    be the declared benchmark's data; an existing row of this submission is replaced only with
+    ``replace``. All of it is checked before the scoring, and again before anything is written.
+    """
     from hmtir.leaderboard.submission import open_submission
     from hmtir.metrics import create_metric
+    from hmtir.metrics.pairs import score_pairs
+    from hmtir.weights import build_all, sha256_file
 
     data = Path(data)
-    unknown = [m for m in metrics if m not in LEADERBOARD_METRICS]
-    if unknown:
-        raise HmtirError(
-            f"--metrics {unknown[0]} is not a leaderboard metric ({', '.join(LEADERBOARD_METRICS)})"
-        )
     with open_submission(path, data) as sub:
-        for subset in sub.images:
-            primary = sub.benchmark.primary_metric[subset]
-            if primary not in metrics:
-                raise HmtirError(f"subset {subset} is ranked by {primary}: add it to --metrics")
-        scorers = [create_metric(name, device=device) for name in metrics]
+        entry = _row_stub(sub, metrics)
+        if leaderboard is not None:  # refuse what cannot be written before the work, not after it
+            _check_row(entry, Path(leaderboard), replace)
+        meta = sub.meta
+        scorers = build_all(metrics, lambda name: create_metric(name, device=device))
         rows: list[dict[str, Any]] = []
         subsets: dict[str, Any] = {}
         for subset, images in sub.images.items():
-            paired = not is_real(subset)
             per_metric: dict[str, list[float | None]] = {m: [] for m in metrics}
-            for name, file in images.items():
-                pred = torch.from_numpy(read_image(file).data)[None, None]
-                target = None
-                if paired:
-                    truth = read_image(data / CLEAN_DIR / name).data
-                    target = torch.from_numpy(np.ascontiguousarray(truth))[None, None]
-                row: dict[str, Any] = {"subset": subset, "name": name}
-                for scorer in scorers:
-                    if scorer.meta.mode == "FR" and target is None:
-                        value = None
-                    else:
-                        value = float(scorer(pred, target)[0])
-                    row[scorer.meta.name] = value
-                    per_metric[scorer.meta.name].append(value)
-                from hmtir.weights import sha256_file
-
-                row["image_sha256"] = sha256_file(file)
-                rows.append(row)
+            pairs = _image_pairs(images, data if not is_real(subset) else None)
+            for name, scores in zip(images, score_pairs(scorers, pairs)):
+                rows.append(
+                    {"subset": subset, "name": name, **scores, "image_sha256": sha256_file(images[name])}
+                )
+                for metric, value in scores.items():
+                    per_metric[metric].append(value)
                 if advance is not None:
                     advance(f"{subset}/{name}")
             means = empty_metrics()
             means.update({m: _mean_or_none(v) for m, v in per_metric.items()})
             subsets[subset] = {"images": len(images), "metrics": means, "seconds_per_image": None}
-        meta = sub.meta
         text = records_csv(rows, list(metrics), ["image_sha256"])
         runtime = meta.get("runtime") or {}
-        entry = {
-            "schema": RESULT_SCHEMA_ID,
-            "method": {
-                "name": meta["method"],
-                "display_name": meta["display_name"],
-                "kind": meta["kind"],
-                "parameters": meta.get("parameters"),
-                "paper": meta.get("paper"),
-                "code": meta.get("code"),
-                "authors": list(meta["authors"]),
-                "license": meta["license"],
-                "training_data": meta["training_data"],
-                "extra_data": meta["extra_data"],
-            },
-            "benchmark": {
-                "name": sub.benchmark.name,
-                "version": sub.benchmark.version,
-                "manifest_sha256": manifest_hash(data),
-            },
-            "trust": "recomputed",
-            "subsets": subsets,
-            "runtime": {
+        entry.update(
+            subsets=subsets,
+            runtime={
                 "seconds_per_image": runtime.get("seconds_per_image"),
                 "hardware": runtime.get("hardware"),
                 "measured_by": "submitter" if runtime.get("seconds_per_image") is not None else None,
             },
-            "records": _records_ref(meta["method"], sub.benchmark, text),
-            "provenance": _provenance(
-                f"hmtir submit score {sub.path.name}",
+            provenance=_provenance(
+                f"hmtir submit score {sub.id}",
                 {s.meta.name: s.definition() for s in scorers},
                 "float",
+                submission=sub.id,
                 submission_sha256=sub.sha256,
             ),
-        }
+        )
+        _with_records(entry, text)
     validate_result(entry, f"score of {path}")
     outcome = ScoreOutcome(entry, text)
     if leaderboard is not None:
-        outcome.path = write_entry(Path(leaderboard), entry, text)
+        outcome.path = write_entry(Path(leaderboard), entry, text, replace=replace)
     return outcome
 
 
@@ -255,7 +279,7 @@ def result_from_evaluation(
         raise HmtirError(f"{out} is not a finished evaluate output ({err})") from None
     bench = get_benchmark(benchmark)
     method = summary["method"]
-    metric_names = [m for m in summary["metrics"] if m in LEADERBOARD_METRICS]
+    metric_names = [m for m in summary["metrics"] if m in leaderboard_metrics()]
     subsets = {}
     for subset, stats in summary["subsets"].items():
         means = empty_metrics()
@@ -294,7 +318,7 @@ def result_from_evaluation(
             "hardware": hardware_description(summary.get("device", "cpu")),
             "measured_by": "hmtir",
         },
-        "records": _records_ref(method["name"], bench, text),
+        "records": None,
         "provenance": _provenance(
             f"hmtir evaluate {method['name']} (seed {summary.get('seed')})",
             {m: summary["metrics"][m]["definition"] for m in metric_names},
@@ -302,5 +326,5 @@ def result_from_evaluation(
             git_commit=summary.get("git_commit"),
         ),
     }
-    validate_result(entry, f"evaluation {out}")
+    validate_result(_with_records(entry, text), f"evaluation {out}")
     return ScoreOutcome(entry, text)

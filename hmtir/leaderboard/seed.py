@@ -16,11 +16,11 @@ import yaml
 
 from hmtir.errors import HmtirError
 from hmtir.leaderboard.schema import (
-    LEADERBOARD_METRICS,
     RESULT_SCHEMA_ID,
     Benchmark,
     empty_metrics,
     get_benchmark,
+    leaderboard_metrics,
     validate_result,
     write_entry,
 )
@@ -77,7 +77,7 @@ def reported_entries(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         bench = get_benchmark(row["benchmark"])
         subsets = {}
         for subset, values in row["subsets"].items():
-            unknown = set(values) - set(LEADERBOARD_METRICS)
+            unknown = set(values) - set(leaderboard_metrics())
             if unknown:
                 raise HmtirError(
                     f"{path}: {row['method']} {subset}: unknown metric(s) {', '.join(sorted(unknown))}"
@@ -115,14 +115,18 @@ def seed(
     """Evaluate ``methods`` on the demo benchmark (verified rows), write reported rows and figures."""
     import tempfile
 
-    from hmtir.evaluate import evaluate
+    from hmtir.evaluation import evaluate
     from hmtir.leaderboard.compare import compare_grid
-    from hmtir.leaderboard.scoring import count_parameters, result_from_evaluation
+    from hmtir.leaderboard.scoring import result_from_evaluation
     from hmtir.methods import load_method
+    from hmtir.runtime import count_parameters
 
     root = Path(leaderboard)
     bench = get_benchmark("demo")
-    written = [write_entry(root, entry, None) for entry in reported_entries(root / REPORTED_FILE)]
+    # maintainer rows: re-seeding replaces them (a submission's rows live in another namespace)
+    written = [
+        write_entry(root, entry, None, replace=True) for entry in reported_entries(root / REPORTED_FILE)
+    ]
     with tempfile.TemporaryDirectory(prefix="hmtir-seed-") as scratch:
         work_dir = Path(work) if work is not None else Path(scratch)
         data = build_demo_data(bench, work_dir / "demo")
@@ -145,7 +149,7 @@ def seed(
                 parameters=count_parameters(method),
                 display_name=DISPLAY_NAMES.get(name, name),
             )
-            written.append(write_entry(root, outcome.entry, outcome.records_csv))
+            written.append(write_entry(root, outcome.entry, outcome.records_csv, replace=True))
             psnr = ", ".join(
                 f"{s} {v['metrics']['psnr']:.2f} dB" for s, v in outcome.entry["subsets"].items()
             )
@@ -153,6 +157,6 @@ def seed(
         figures = root / FIGURES_DIR / bench.key
         for subset in ("composited/normal", "composited/hard"):
             target = figures / f"{subset.replace('/', '-')}.png"
-            compare_grid(data, "street_000.png", runnable, target, subset=subset)
+            compare_grid(data, "street_000.png", runnable, target, subset=subset, overwrite=True)
             written.append(target)
     return written

@@ -2,15 +2,18 @@
 
 A submission is a folder::
 
-    submissions/<name>/
+    submissions/<id>/
         submission.yaml          method, authors, URLs, license, training data, extra data, benchmark, subsets
         images/<subset>/<image>  restored frames (PNG or TIFF), one per test image of every declared subset
         (or images.zip / images.tar.gz / images.tgz holding the same <subset>/<image> tree)
 
-Nothing in it is trusted. Archives go through :func:`hmtir.data.archive.extract_archive` (no absolute
-paths, ``..``, links, devices; size and ratio limits) with limits sized to the benchmark. Names must be
-NFC, printable and unique even after case folding (two names a macOS or Windows checkout would merge are
-refused). Each image's header is read *before* any decoding (format, frame count, pixel type and declared
+The folder's name is the submission id: lowercase letters, digits, ``-`` and ``_``; it keys the
+submission's leaderboard row (see :mod:`hmtir.leaderboard.schema`), so no two submissions share a row.
+Nothing in it is trusted. The metadata is bounded in size and nesting depth before it is built into
+objects. Archives go through :func:`hmtir.data.archive.extract_archive` (no absolute paths, ``..``, links,
+devices; size and ratio limits) with limits sized to the benchmark. File names follow the shared rule
+of :func:`hmtir.io.safety.name_problem` and must also be unique after case folding (two names a macOS
+or Windows checkout would merge are refused). Each image's header is read *before* any decoding (format, frame count, pixel type and declared
 size against the ground truth), so a 100 000 × 100 000 PNG costs a few bytes of reading, not gigabytes.
 Only then is it decoded, and float data must be finite and within [0, 1]. The first problem found is
 reported as one line naming the submission and the file; partial submissions are refused outright.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import stat
 import tempfile
 import unicodedata
@@ -34,7 +38,15 @@ import yaml
 
 from hmtir.data.layout import CLEAN_DIR, list_images, split_names
 from hmtir.errors import HmtirError
-from hmtir.leaderboard.schema import Benchmark, check_json_schema, get_benchmark, load_schema
+from hmtir.io.safety import name_problem
+from hmtir.leaderboard.schema import (
+    SUBMISSION_ID_PATTERN,
+    Benchmark,
+    check_benchmark_data,
+    check_json_schema,
+    get_benchmark,
+    load_schema,
+)
 from hmtir.vocabulary import is_real
 
 METADATA_NAMES = ("submission.yaml", "submission.yml", "submission.json")
@@ -45,6 +57,7 @@ IMAGE_SUFFIXES = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}
 #: PIL mode of the header → bit depth accepted (grey only; 32 = float32 TIFF, checked for finite values).
 ACCEPTED_MODES = {"L": 8, "I;16": 16, "I;16L": 16, "I;16B": 16, "F": 32}
 MAX_METADATA_BYTES = 64 << 10
+MAX_METADATA_DEPTH = 8  # the schema needs 2 levels; self_reported gets a few more, a parser bomb none
 MAX_SIDE = 16384  # no benchmark frame is larger; checked before the ground-truth comparison
 _SLACK_BYTES = 1 << 20  # headers, metadata chunks, unusual compressors
 _MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
@@ -55,11 +68,13 @@ class Submission:
     """A submission that passed validation: its metadata and, per subset, ground-truth name → file."""
 
     path: Path
+    id: str  # the folder name: the key of the submission's leaderboard row
     meta: dict[str, Any]
     benchmark: Benchmark
     images: dict[str, dict[str, Path]]
     sha256: str  # over the metadata bytes and every (relative name, file sha256): the submission's identity
     bit_depths: dict[str, int] = field(default_factory=dict)  # relative name → 8/16/32
+    data_sha256: str | None = None  # manifest sha256 of the --data it was checked against
 
     @property
     def image_count(self) -> int:
@@ -98,15 +113,17 @@ def _read_metadata(path: Path, fail: _Fail) -> tuple[dict[str, Any], bytes]:
         raise fail(found[0], f"{len(raw)} bytes; metadata is limited to {MAX_METADATA_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
-        # YAML aliases let a few hundred bytes expand into an exponential structure ("billion laughs")
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
-            raise fail(found[0], "YAML aliases (*name) are not allowed in submission metadata")
-        meta = yaml.safe_load(text)
+        _check_yaml_events(text, found[0], fail)
+        meta = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader (C when available)
     except UnicodeDecodeError:
         raise fail(found[0], "not UTF-8 text") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
+        if "nesting depth" in str(getattr(err, "problem", "")):  # libyaml's own limit, met scanning ahead
+            raise fail(
+                found[0], f"nested deeper than {MAX_METADATA_DEPTH} levels{where}; flatten it"
+            ) from None
         raise fail(found[0], f"not valid YAML/JSON{where}") from None
     if not isinstance(meta, dict):
         raise fail(found[0], "must be a mapping of fields (method, authors, license, ...)")
@@ -125,6 +142,40 @@ def _read_metadata(path: Path, fail: _Fail) -> tuple[dict[str, Any], bytes]:
             f"subset {unknown[0]} is not part of benchmark {bench.name} ({', '.join(bench.subsets)})",
         )
     return meta, raw
+
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_yaml_events(text: str, where: str, fail: _Fail) -> None:
+    """Refuse aliases and deep nesting from the event stream, before any object is built.
+
+    Aliases let a few hundred bytes expand into an exponential structure ("billion laughs"); 30 000 nested
+    brackets in 60 KB made the pure-Python parser work for tens of seconds and the constructor end in a
+    RecursionError. Events come one at a time, so the refusal happens at the first offending event.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise fail(where, "YAML aliases (*name) are not allowed in submission metadata")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_METADATA_DEPTH:
+                line = f" (line {event.start_mark.line + 1})" if event.start_mark is not None else ""
+                raise fail(where, f"nested deeper than {MAX_METADATA_DEPTH} levels{line}; flatten it")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def submission_id(path: str | os.PathLike[str]) -> str:
+    """The submission id: the submission folder's own name, checked (it keys a leaderboard row)."""
+    name = Path(os.path.abspath(path)).name
+    if not re.fullmatch(SUBMISSION_ID_PATTERN, name):
+        raise HmtirError(
+            f"submission {path}: folder name {ascii(name)} is not a submission id (1-64 of a-z, 0-9, '-', '_', "
+            "starting with a letter or digit); rename the folder: it names the leaderboard row"
+        )
+    return name
 
 
 def _benchmark(meta: dict[str, Any], where: str, fail: _Fail) -> Benchmark:
@@ -218,16 +269,6 @@ def _walk(folder: Path, fail: _Fail, max_files: int) -> dict[str, Path]:
                 if len(found) > max_files:
                     raise fail(None, f"more than {max_files} files; expected exactly the test images")
     return found
-
-
-def _name_problem(rel: str) -> str | None:
-    if unicodedata.normalize("NFC", rel) != rel:
-        return "name is not in Unicode NFC form (it would collide with its composed spelling)"
-    if any(unicodedata.category(ch)[0] == "C" for ch in rel):
-        return "name contains control or invisible characters"
-    if "\\" in rel:
-        return "name contains a backslash"
-    return None
 
 
 def _sniff(path: Path) -> str | None:
@@ -339,9 +380,11 @@ def open_submission(
     path = Path(path)
     fail = _Fail(path)
     if path.is_symlink() or not path.is_dir():
-        raise fail(None, "is not a folder (expected submissions/<name>/ with submission.yaml and images)")
+        raise fail(None, "is not a folder (expected submissions/<id>/ with submission.yaml and images)")
+    ident = submission_id(path)
     meta, meta_bytes = _read_metadata(path, fail)
     bench = get_benchmark(meta["benchmark"])
+    data_sha256 = check_benchmark_data(bench, data) if data is not None else None
     expected = expected_images(bench, list(meta["subsets"]), Path(data) if data is not None else None)
     max_file = _max_file_bytes(expected)
     max_files = sum(len(v) for v in expected.subsets.values()) + 64
@@ -376,7 +419,7 @@ def open_submission(
         digest = hashlib.sha256(meta_bytes)
         for rel, file_sha in sorted(digest_items):
             digest.update(f"{rel}\0{file_sha}\n".encode())
-        yield Submission(path, meta, bench, images, digest.hexdigest(), depths)
+        yield Submission(path, ident, meta, bench, images, digest.hexdigest(), depths, data_sha256)
 
 
 def validate_submission(
@@ -386,6 +429,7 @@ def validate_submission(
     with open_submission(path, data) as sub:
         return {
             "path": str(sub.path),
+            "id": sub.id,
             "method": sub.meta["method"],
             "benchmark": sub.benchmark.key,
             "subsets": list(sub.images),
@@ -404,9 +448,9 @@ def _match(
     by_subset: dict[str, dict[str, tuple[str, Path]]] = {s: {} for s in expected.subsets}
     stems = {s: {Path(n).stem: n for n in names} for s, names in expected.subsets.items()}
     for rel in sorted(files):  # names first: a collision is reported as such, whatever the names are
-        problem = _name_problem(rel)
+        problem = name_problem(rel, nested=True)
         if problem:
-            raise fail(ascii(rel), problem)
+            raise fail(ascii(rel), f"refused name: {problem}")
         key = unicodedata.normalize("NFC", rel).casefold()
         if key in folded:
             raise fail(rel, f"collides with {folded[key]} (names differing only in case are ambiguous)")

@@ -354,6 +354,35 @@ def metadata_oversized(sub: Path) -> None:
     (sub / "submission.yaml").write_text(METADATA + "notes: " + "x" * (70 << 10) + "\n")
 
 
+DEEP_NESTING = 30_000  # 60 KB of brackets: 28-60 s in the parser, then a RecursionError traceback (before)
+
+
+def metadata_deep_nesting(sub: Path) -> None:
+    (sub / "submission.yaml").write_text(
+        METADATA + "self_reported: {x: " + "[" * DEEP_NESTING + "]" * DEEP_NESTING + "}\n"
+    )
+
+
+def metadata_nested_twenty(sub: Path) -> None:
+    (sub / "submission.yaml").write_text(METADATA + "self_reported: {x: " + "[" * 20 + "]" * 20 + "}\n")
+
+
+def metadata_deep_json(sub: Path) -> None:
+    (sub / "submission.yaml").unlink()
+    (sub / "submission.json").write_text(
+        '{"method": "x", "self_reported": ' + '{"a": ' * 9000 + "1" + "}" * 9001
+    )
+
+
+def metadata_name_with_newline(sub: Path) -> None:
+    # Python's "$" matches before a final newline; a slug must not end in one
+    (sub / "submission.yaml").write_text(METADATA.replace("method: hostile-example", 'method: "wfaf\\n"'))
+
+
+def hidden_file(sub: Path) -> None:
+    (sub / IMAGES / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -400,9 +429,10 @@ CASES = [
     Case("one_bit_png", one_bit_png, "pixel type '1' is not accepted"),
     Case("multi_frame_tiff", multi_frame_tiff, "holds 2 frames"),
     Case("case_collision", case_collision, "(names differing only in case are ambiguous)"),
-    Case("nfd_name", nfd_name, "name is not in Unicode NFC form"),
-    Case("nfc_nfd_collision", nfc_nfd_collision, "name is not in Unicode NFC form"),
-    Case("control_char_name", control_char_name, "name contains control or invisible characters"),
+    Case("nfd_name", nfd_name, "refused name: not in Unicode NFC form"),
+    Case("nfc_nfd_collision", nfc_nfd_collision, "refused name: not in Unicode NFC form"),
+    Case("control_char_name", control_char_name, "refused name: contains control or invisible characters"),
+    Case("hidden_file", hidden_file, "refused name: names a hidden file"),
     Case("same_image_twice", same_image_twice, "duplicate: composited/normal/"),
     Case("extra_image", extra_image, "bonus_999.png: unexpected file: no test image of that name"),
     Case("extra_text_file", extra_text_file, "restored images must be lossless PNG or TIFF"),
@@ -415,4 +445,16 @@ CASES = [
     Case("metadata_unknown_benchmark", metadata_unknown_benchmark, "unknown benchmark 'imagenet'"),
     Case("metadata_bad_method_name", metadata_bad_method_name, "method: '../../results/x' does not match"),
     Case("metadata_oversized", metadata_oversized, "metadata is limited to 65536 bytes"),
+    Case(
+        "metadata_deep_nesting",
+        metadata_deep_nesting,
+        "submission.yaml: nested deeper than 8 levels (line 10)",
+    ),
+    Case(
+        "metadata_nested_twenty",
+        metadata_nested_twenty,
+        "submission.yaml: nested deeper than 8 levels (line 10)",
+    ),
+    Case("metadata_deep_json", metadata_deep_json, "submission.json: nested deeper than 8 levels (line 1)"),
+    Case("metadata_name_with_newline", metadata_name_with_newline, "method: 'wfaf\\n' does not match"),
 ]

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   var DATA = window.HMTIR_LEADERBOARD;
-  var METRICS = ["psnr", "ssim", "niqe", "nima", "musiq"];
+  var METRICS = DATA.metric_order;  // from each metric's MetricMeta (leaderboard=True), in column order
   var state = { benchmark: null, tab: "overall", sort: null, degradation: "all", tier: "all", kind: "all", text: "" };
   var $ = function (id) { return document.getElementById(id); };
 
