@@ -25,7 +25,7 @@ from hmtir.degrade.ops import Stripe
 from hmtir.degrade.presets import load_preset
 from hmtir.io.image import read_image
 from hmtir.methods import load_method
-from hmtir.methods.wfaf import stripe_orientation
+from hmtir.methods.destripe import stripe_orientation
 from hmtir.paths import shared_dir
 
 #: (day/night, altitude) groups of ../shared/data/hit-uav used for tuning, and those held out for measuring.

@@ -17,7 +17,7 @@ Singular-value thresholding uses the eigen-decomposition of the smaller Gram mat
 (see :func:`singular_value_threshold`).
 
 Row stripes are handled on the transpose; the orientation is detected per frame by default (see
-:func:`hmtir.methods.wfaf.stripe_orientation`). Runs in torch on the input's device (CPU or GPU). On
+:func:`hmtir.methods.destripe.stripe_orientation`). Runs in torch on the input's device (CPU or GPU). On
 contrast or blur subsets it still runs and only destripes.
 """
 
@@ -29,7 +29,7 @@ import torch
 
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method
-from hmtir.methods.wfaf import DestripeMethod, classical_params
+from hmtir.methods.destripe import DestripeMethod, classical_params
 
 
 def _dx(u: torch.Tensor) -> torch.Tensor:
