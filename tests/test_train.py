@@ -535,3 +535,22 @@ def test_cli_prompt_ablation_flags_reach_the_model_config(frames_dir: Path, tmp_
         and saved["config"]["prompt"]["activation"] == "none"
     )
     assert saved["meta"]["recipe"]["iterations"] == 1
+
+
+def test_a_plain_backbone_sees_the_same_samples_one_pass_each() -> None:
+    torch.manual_seed(0)
+    plain = create_model("nafnet", **{k: v for k, v in TINY.items() if k != "prompt"})
+    clean = torch.from_numpy(np.stack(smooth_frames(4, 32, 6)))[:, None]
+    batch = degrade(
+        clean, "hard", torch.Generator().manual_seed(2), return_steps=True, training_mix="all_steps"
+    )
+    labels = torch.tensor([ALL_STEPS, COMPOSITE, ALL_STEPS, COMPOSITE])
+    calls = []
+    plain.register_forward_hook(lambda *_: calls.append(1))
+    total, parts = SPTObjective(plain, None, spt=False)(
+        batch.degraded, clean, batch.steps, labels, singles=batch.singles
+    )
+    assert len(calls) == 4 and set(parts) == {"single_noise", "single_blur", "single_contrast"}
+    single = [0, 2]
+    blur = F.l1_loss(plain(batch.singles["blur"][single]), clean[single])
+    assert parts["single_blur"].item() == pytest.approx(blur.item(), abs=1e-7)

@@ -47,7 +47,9 @@ from hmtir.errors import HmtirError
     "--epochs", type=click.IntRange(min=1), default=None, help="Epochs over --data (overrides --steps)."
 )
 @click.option(
-    "--no-spt", is_flag=True, help="Plain backbone, composite → clean, no prompts (the Baseline row)."
+    "--no-spt",
+    is_flag=True,
+    help="Plain backbone, no prompts, one pass to clean, same samples (the Baseline row; --mix composite: chains only).",
 )
 @click.option(
     "--iterations",

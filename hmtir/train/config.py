@@ -28,9 +28,9 @@ class TrainConfig:
 
     model: str = "ppfn_restormer"
     model_config: dict[str, Any] = field(default_factory=dict)
-    spt: bool = True  # prompted model (False: the plain backbone, trained on chains only)
+    spt: bool = True  # prompted model (False: the plain backbone, the Baseline row)
     iterations: int | None = None  # passes per composite sample; None: 3 with prompts, 1 without
-    mix: str = "all_steps"  # hmtir.degrade.ops.TRAINING_MIXES; prompt-free models always train chains only
+    mix: str = "all_steps"  # hmtir.degrade.ops.TRAINING_MIXES; a plain backbone sees the same samples
     presets: list[str] = field(default_factory=lambda: ["hard"])
     gate: float = 1.0  # per-op probability inside a training chain
     loss: str = "l1"
@@ -95,11 +95,6 @@ class TrainConfig:
     def passes(self) -> int:
         """Passes per composite sample (3: SPT, or the prompt-free "naive iteration"; 1: straight to clean)."""
         return self.iterations if self.iterations is not None else (3 if self.spt else 1)
-
-    @property
-    def training_mix(self) -> str:
-        """The mix actually trained: a prompt-free net cannot be told a sample is single, so chains only."""
-        return self.mix if self.spt else "composite"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -177,8 +177,9 @@ class SPTObjective:
     one pass with its degradation prompt and the ``single`` scenario; an all-steps sample (the released
     code) trains one such pass per step, noise → blur → contrast, each on that step alone applied to the
     clean frame and each against the clean frame. Every pass's L1 is weighted by its group's share of the
-    batch, which equals the release's batch-mean L1 per pass. A prompt-free net trains composite samples
-    only: one pass degraded → clean, or ``iterations=3`` passes with the SPT targets (naive iteration).
+    batch, which equals the release's batch-mean L1 per pass. A prompt-free net sees the same samples
+    without prompts: one pass per single-step frame, and per composite one pass degraded → clean or, with
+    ``iterations=3``, three passes with the SPT targets (naive iteration).
 
     Calling it returns the summed loss with its graph; with ``backward=True`` it back-propagates pass by
     pass instead (same gradients, one pass's activations alive at a time). ``net`` runs the passes: the model,
@@ -218,7 +219,7 @@ class SPTObjective:
         singles: dict[str, torch.Tensor] | None = None,
     ) -> list[tuple[float, str, torch.Tensor, list[torch.Tensor], str, str | None]]:
         """(weight, part name, inputs, per-pass targets, degradation, scenario) for each group of passes."""
-        if not self.spt or labels is None:  # chains only ("composite" mix, or a prompt-free net)
+        if labels is None:  # chains only (the "composite" mix)
             targets = self._composite_targets(clean, steps)
             return [(1.0, "composite", degraded, targets, "composite", None)]
         groups = []
@@ -529,7 +530,7 @@ def _train(
                 generator,
                 gate=config.gate,
                 return_steps=True,
-                training_mix=config.training_mix,
+                training_mix=config.mix,
             )
         optimizer.zero_grad(set_to_none=True)
         loss, parts = objective(
