@@ -186,3 +186,20 @@ def test_auto_device_runs_where_torch_says() -> None:
     assert metric.device == ("cuda" if torch.cuda.is_available() else "cpu")
     pred, target = _random_pairs(7, (2, 1, 32, 32))
     assert torch.allclose(metric(pred, target).cpu(), create_metric("ssim")(pred, target), atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", ["torch", "host"])
+def test_both_kernels_give_the_definition_on_cpu_tensors(kernel: str) -> None:
+    """The torch path is what a GPU runs: forcing it on CPU tensors checks its formula on every machine."""
+    from hmtir.metrics.full_reference import psnr_scores, ssim_scores
+
+    pred, target = _random_pairs(3, (3, 1, 48, 61))
+    reference = msssim_ssim(pred, target, data_range=1, size_average=False).double()
+    assert (ssim_scores(pred, target, kernel=kernel) - reference).abs().max().item() <= TOL
+    expected = [
+        20 * math.log10(1 / math.sqrt(np.mean((p.double().numpy() - t.double().numpy()) ** 2)))
+        for p, t in zip(pred, target)
+    ]
+    assert psnr_scores(pred, target, kernel=kernel).tolist() == pytest.approx(expected, abs=1e-10)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        ssim_scores(pred, target, kernel="cuda")

@@ -71,15 +71,29 @@ def _ssim_chunk(pred: torch.Tensor, target: torch.Tensor, taps: tuple[float, ...
     return ssim_map.flatten(2).to(torch.float64).mean(-1).mean(1)
 
 
-def ssim_scores(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image SSIM (shape ``(B,)``, float64 mean of the float32 map) of ``B×C×H×W`` float32 tensors already clamped to [0, 1]."""
+KERNELS = ("torch", "host")  # the device path (any device) and the faster host-only path
+
+
+def _kernel(pred: torch.Tensor, kernel: str | None) -> str:
+    """``None``: the host path for CPU tensors, the torch path elsewhere; either can be forced (tests run
+    the GPU formula on CPU tensors this way, so both paths are checked on every machine)."""
+    if kernel is None:
+        return "host" if pred.device.type == "cpu" else "torch"
+    if kernel not in KERNELS or (kernel == "host" and pred.device.type != "cpu"):
+        raise ValueError(f"kernel must be one of {KERNELS} ('host' for CPU tensors only), got {kernel!r}")
+    return kernel
+
+
+def ssim_scores(pred: torch.Tensor, target: torch.Tensor, kernel: str | None = None) -> torch.Tensor:
+    """Per-image SSIM (shape ``(B,)``, float64 mean of the float32 map) of ``B×C×H×W`` float32 tensors
+    already clamped to [0, 1]; ``kernel`` as in :func:`_kernel`."""
     height, width = pred.shape[-2:]
     if min(height, width) < SSIM_WINDOW:
         raise HmtirError(
             f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} px, got {height}×{width}"
         )
     taps = gaussian_taps()
-    if pred.device.type != "cpu":
+    if _kernel(pred, kernel) == "torch":
         return _ssim_chunk(pred, target, taps)
     return _ssim_cpu(pred, target, taps)
 
@@ -109,9 +123,9 @@ def _ssim_cpu(pred: torch.Tensor, target: torch.Tensor, taps: tuple[float, ...])
     return torch.from_numpy(scores / channels)
 
 
-def psnr_scores(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def psnr_scores(pred: torch.Tensor, target: torch.Tensor, kernel: str | None = None) -> torch.Tensor:
     """Per-image PSNR (shape ``(B,)``, float64) of tensors already clamped to [0, 1]; ``+inf`` if identical."""
-    if pred.device.type == "cpu":  # numpy casts while subtracting and sums with BLAS: ~3× faster on CPU
+    if _kernel(pred, kernel) == "host":  # numpy casts while subtracting and sums with BLAS: ~3× faster on CPU
         p, t = pred.detach().numpy().reshape(len(pred), -1), target.detach().numpy().reshape(len(target), -1)
         diff = np.subtract(p, t, dtype=np.float64)
         # one dot product per image: a score never depends on the batch it was computed in
