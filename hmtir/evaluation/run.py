@@ -24,6 +24,7 @@ from hmtir.evaluation.cache import ResultCache, image_key
 from hmtir.evaluation.plan import Item, Job
 from hmtir.io.safety import confined
 from hmtir.methods import Method
+from hmtir.metrics.pairs import score_pairs
 from hmtir.weights import sha256_file
 
 IMAGES_DIR = "images"
@@ -201,16 +202,13 @@ class Runner:
         seconds = (time.perf_counter() - start) / len(batch.entries)
         scored = torch.round(output * 255.0) / 255.0 if self.convention == "uint8" else output
         targets = None if batch.targets is None else batch.targets.to(self.device, non_blocking=True)
-        scores = {
-            m.meta.name: m(scored, targets if m.meta.mode == "FR" else None).detach().cpu().double().tolist()
-            for m in self.metrics
-        }
+        scores = list(score_pairs(self.metrics, [(scored, targets)]))  # the leaderboard scores this way too
         for index, (item, bit_depth, input_sha, target_sha) in enumerate(batch.entries):
             if self.save_images:
                 image = output[index, 0].cpu().numpy()
                 write_image(self.saved_image_path(job.name, item.name), image, bit_depth=bit_depth)
             row = {
-                **{name: values[index] for name, values in scores.items()},
+                **scores[index],
                 "seconds": seconds,
                 "input_sha256": input_sha,
                 "target_sha256": target_sha,
