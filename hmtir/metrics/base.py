@@ -48,15 +48,6 @@ class MetricMeta(EntryMeta):
             raise ValueError(f"metric '{self.name}': decimals {self.decimals} is not in 0..8")
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else is passed through."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 class Metric:
     """A scorer: ``metric(pred, target=None) -> (B,) float64`` for ``B×C×H×W`` float images in [0, 1].
 
@@ -78,6 +69,8 @@ class Metric:
 
     def to(self, device: str) -> Metric:
         """Move the metric (and any network it holds, see :meth:`_move`) to ``device`` (``auto`` allowed)."""
+        from hmtir.runtime import resolve_device
+
         self.device = resolve_device(device)
         self._move(self.device)
         return self
