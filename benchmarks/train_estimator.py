@@ -18,7 +18,7 @@ estimator learns what a frame shows, not which subset it came from. 85 % of samp
 (what benchmark PNGs and camera exports hold).
 
 Stages, each resumable: (1) shards of samples → ``WORK/shards/{train,val}_NNN.npz`` (8-bit frames, labels and
-the features); (2) fit the MLP (full-batch AdamW, BCE) and choose per-step thresholds on the validation
+the features); (2) fit the MLP (full-batch AdamW, BCE, dropout, early stopping on validation BCE) and choose per-step thresholds on the validation
 shards for the best 5-way accuracy → ``WORK/estimator.pt`` + ``WORK/train_report.json``; ``--install``
 copies the checkpoint into ``hmtir/models/weights/``.
 """
@@ -189,11 +189,35 @@ def generate(work: Path, data: Path, shards: dict[str, int], seed: int, per_cate
             bar.advance(task)
 
 
+def shard_features(path: Path) -> np.ndarray:
+    """The shard's features at the current version; shards written with version-1 features (56 spatial
+    numbers) get the spectral ones computed from their stored frames and cached beside them."""
+    import torch
+
+    from hmtir.models.estimator import FEATURE_VERSION, feature_count, spectral_features
+
+    with np.load(path) as z:
+        feats = z["features"]
+        if feats.shape[1] == feature_count():
+            return feats
+        cache = path.with_suffix(f".v{FEATURE_VERSION}.npy")
+        if cache.is_file():
+            return np.load(cache)
+        frames = [z[f"f{k:04d}"] for k in range(len(feats))]
+    extra = []
+    for frame in frames:
+        x = frame.astype(np.float32) / 255 if frame.dtype == np.uint8 else frame.astype(np.float32)
+        extra.append(spectral_features(torch.from_numpy(x)[None, None])[0].numpy())
+    full = np.concatenate([feats, np.stack(extra)], 1).astype(np.float32)
+    np.save(cache, full)
+    return full
+
+
 def load_split(work: Path, split: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     feats, labels, info = [], [], []
     for path in sorted((work / "shards").glob(f"{split}_*.npz")):
+        feats.append(shard_features(path))
         with np.load(path) as z:
-            feats.append(z["features"])
             labels.append(z["labels"])
             info += json.loads(str(z["info"]))
     return np.concatenate(feats), np.concatenate(labels), info
@@ -223,7 +247,10 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray
     return thresholds, best
 
 
-def fit(work: Path, hidden: int, steps: int, seed: int) -> dict[str, Any]:
+def fit(
+    work: Path, hidden: int, steps: int, seed: int, dropout: float = 0.1, weight_decay: float = 0.05
+) -> dict[str, Any]:
+    """Full-batch AdamW on BCE; the weights kept are those of the best validation BCE (checked every 25 steps)."""
     import torch
 
     from hmtir.models import create_model
@@ -232,26 +259,30 @@ def fit(work: Path, hidden: int, steps: int, seed: int) -> dict[str, Any]:
     torch.manual_seed(seed)
     xt, yt, _ = load_split(work, "train")
     xv, yv, info_v = load_split(work, "val")
-    model = create_model("estimator", hidden=hidden, features=xt.shape[1])
+    model = create_model("estimator", hidden=hidden, features=xt.shape[1], dropout=dropout)
     mean, std = xt.mean(0), xt.std(0) + 1e-6
     model.feature_mean.copy_(torch.from_numpy(mean))
     model.feature_std.copy_(torch.from_numpy(std))
-    xt_t, yt_t, xv_t = map(torch.from_numpy, (xt, yt, xv))
-    optimiser = torch.optim.AdamW(model.mlp.parameters(), lr=3e-3, weight_decay=1e-3)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
-    history = []
+    xt_t, yt_t, xv_t, yv_t = map(torch.from_numpy, (xt, yt, xv, yv))
+    optimiser = torch.optim.AdamW(model.mlp.parameters(), lr=3e-3, weight_decay=weight_decay)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    history: list[dict[str, float]] = []
+    best: tuple[float, dict[str, torch.Tensor], int] = (float("inf"), {}, 0)
     for step in range(steps):
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model.logits_from_features(xt_t), yt_t)
+        model.train()
+        loss = bce(model.logits_from_features(xt_t), yt_t)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        schedule.step()
-        if step % 200 == 0 or step == steps - 1:
+        if step % 25 == 0 or step == steps - 1:
+            model.eval()
             with torch.no_grad():
-                val = torch.nn.functional.binary_cross_entropy_with_logits(
-                    model.logits_from_features(xv_t), torch.from_numpy(yv)
-                )
-            history.append({"step": step, "train_bce": float(loss), "val_bce": float(val)})
+                val = float(bce(model.logits_from_features(xv_t), yv_t))
+            history.append({"step": step, "train_bce": float(loss.detach()), "val_bce": val})
+            if val < best[0]:
+                best = (val, {k: v.clone() for k, v in model.state_dict().items()}, step)
+    model.load_state_dict(best[1])
+    model.eval()
     with torch.no_grad():
         pv = torch.sigmoid(model.logits_from_features(xv_t)).numpy()
     thresholds, accuracy = choose_thresholds(pv, yv)
@@ -261,7 +292,11 @@ def fit(work: Path, hidden: int, steps: int, seed: int) -> dict[str, Any]:
         "train_samples": int(len(xt)),
         "val_samples": int(len(xv)),
         "hidden": hidden,
+        "dropout": dropout,
+        "weight_decay": weight_decay,
         "steps": steps,
+        "best_step": best[2],
+        "best_val_bce": round(best[0], 5),
         "seed": seed,
         "thresholds": thresholds.round(4).tolist(),
         "val_accuracy_5way": accuracy,

@@ -31,11 +31,13 @@ from hmtir.models import MODELS
 from hmtir.registry import WeightsSpec
 from hmtir.vocabulary import STEPS
 
-#: Smallest frame side the features are defined for (the scale-4 Laplacian needs a few pixels per side).
-MIN_SIDE = 32
+#: Smallest frame side the features are defined for (every spectral band must hold a few frequency bins).
+MIN_SIDE = 48
 #: Frames are subsampled to at most this many pixels for the quantiles (a sort), never for the means.
 QUANTILE_PIXELS = 1 << 20
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
+#: Band edges of the spectral profile, cycles/pixel (frames of MIN_SIDE px still have bins in each).
+_SPECTRUM_EDGES = tuple(float(v) for v in torch.logspace(-4, -1, 10, base=2.0))
 _QUANTILES = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 _GRAD_QUANTILES = (0.5, 0.9, 0.99)
 _SCALES = (1, 2, 4)
@@ -59,6 +61,11 @@ def _log(t: torch.Tensor) -> torch.Tensor:
 
 def frame_features(x: torch.Tensor) -> torch.Tensor:
     """B×1×H×W frames in [0, 1] → B×:func:`feature_count` statistics (float32). See the module docstring."""
+    return torch.cat([spatial_features(x), spectral_features(x)], 1)
+
+
+def spatial_features(x: torch.Tensor) -> torch.Tensor:
+    """The quantile, gradient, noise, stripe and non-uniformity statistics (56 numbers, version 1)."""
     x = x.float()
     batch = x.shape[0]
     feats: list[torch.Tensor] = []
@@ -120,6 +127,41 @@ def frame_features(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(feats, 1).float()
 
 
+def spectral_features(x: torch.Tensor) -> torch.Tensor:
+    """The shape of the whole frame's power spectrum, and how much of it lies on the axes (stripes).
+
+    Blur is a Gaussian fall-off of the spectrum from ~0.07 cycles/px (σ = 3 px) up; white noise is a flat
+    floor at high frequencies; the two can coexist, and this profile sees both where pixel statistics see
+    a mixture. Hann-windowed, mean removed, off-axis bins only, each band's log power relative to the
+    mean over all bands (so the profile does not depend on contrast). Column/row stripes put their energy on
+    the fy = 0 / fx = 0 lines: two log ratios of line power to off-axis power at the same frequencies.
+    """
+    x = x.float()
+    height, width = x.shape[-2:]
+    window = torch.hann_window(height, periodic=False, device=x.device)[:, None] * torch.hann_window(
+        width, periodic=False, device=x.device
+    )
+    power = torch.fft.rfft2((x - x.mean((2, 3), keepdim=True)) * window).abs().pow(2)[:, 0]
+    fy = torch.fft.fftfreq(height, device=x.device).abs()[:, None]
+    fx = torch.fft.rfftfreq(width, device=x.device)[None, :]
+    radius = torch.sqrt(fy**2 + fx**2)
+    off_axis = (fy >= 2.0 / height) & (fx >= 2.0 / width)
+    edges = _SPECTRUM_EDGES
+    in_range = off_axis & (radius >= edges[0]) & (radius < edges[-1])
+    total = power[:, in_range].mean(1)
+    bands = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        mask = off_axis & (radius >= low) & (radius < high)
+        bands.append(power[:, mask].mean(1) if bool(mask.any()) else total)
+    profile = _log(torch.stack(bands, 1)) - _log(total)[:, None]
+    high_off = off_axis & (radius >= 0.1)
+    reference = power[:, high_off].mean(1)
+    columns = power[:, 0, fx[0] >= 0.1].mean(1)  # fy = 0: patterns constant down each column
+    rows = power[:, (fy[:, 0] >= 0.1), 0].mean(1)  # fx = 0: constant along each row
+    lines = torch.stack([_log(columns) - _log(reference), _log(rows) - _log(reference)], 1)
+    return torch.cat([profile, lines], 1).float()
+
+
 def feature_count() -> int:
     return int(frame_features(torch.rand(1, 1, MIN_SIDE, MIN_SIDE)).shape[1])
 
@@ -134,7 +176,11 @@ class DegradationEstimator(nn.Module):
     uses_prompts = False
 
     def __init__(
-        self, hidden: int = 64, features: int | None = None, feature_version: int = FEATURE_VERSION
+        self,
+        hidden: int = 64,
+        features: int | None = None,
+        feature_version: int = FEATURE_VERSION,
+        dropout: float = 0.1,
     ) -> None:
         super().__init__()
         if feature_version != FEATURE_VERSION:
@@ -144,15 +190,18 @@ class DegradationEstimator(nn.Module):
             "hidden": hidden,
             "features": features,
             "feature_version": feature_version,
+            "dropout": dropout,
         }
         self.register_buffer("feature_mean", torch.zeros(features))
         self.register_buffer("feature_std", torch.ones(features))
         self.register_buffer("thresholds", torch.full((len(STEPS),), 0.5))
-        self.mlp = nn.Sequential(
+        self.mlp = nn.Sequential(  # dropout: a few thousand samples, a 56-feature input; it overfits without
             nn.Linear(features, hidden),
             nn.GELU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, hidden),
             nn.GELU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, len(STEPS)),
         )
 
@@ -178,12 +227,15 @@ ESTIMATOR_WEIGHTS = WeightsSpec(
     "estimator",
     summary="Degradation estimator: whole-frame statistics + MLP → P(contrast), P(blur), P(noise) per frame.",
     license="CC BY 4.0 (weights trained on HIT-UAV) / MIT (code)",
-    params={"hidden": 64, "feature_version": FEATURE_VERSION, "min_side": MIN_SIDE},
+    params={"hidden": 64, "dropout": 0.1, "feature_version": FEATURE_VERSION, "min_side": MIN_SIDE},
     weights=ESTIMATOR_WEIGHTS,
     needs_gpu=False,
 )
 def estimator(
-    hidden: int = 64, features: int | None = None, feature_version: int = FEATURE_VERSION
+    hidden: int = 64,
+    features: int | None = None,
+    feature_version: int = FEATURE_VERSION,
+    dropout: float = 0.1,
 ) -> DegradationEstimator:
     """An untrained estimator of this architecture (load the shipped one with :func:`hmtir.estimate.load_estimator`)."""
-    return DegradationEstimator(hidden=hidden, features=features, feature_version=feature_version)
+    return DegradationEstimator(hidden, features, feature_version, dropout)
