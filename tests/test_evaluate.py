@@ -444,7 +444,7 @@ def test_bad_inputs_are_one_line_errors(layout: Path, tmp_path: Path) -> None:
         (dict(data=layout, subsets="blurry"), "unknown subset 'blurry'"),
         (dict(data=layout, convention="uint16"), "unknown convention 'uint16' (use float or uint8)"),
         (dict(data=layout, batch_size=0), "batch size must be at least 1 (got 0)"),
-        (dict(data=layout, seed=-1), "seed must be a whole number from 0 to 2**63-1 (got -1)"),
+        (dict(data=layout, seed=-1), "seed must be a whole number from 0 to 2**63-1, got -1"),
         (dict(data=layout, device="tpu"), "unknown device 'tpu' (use auto, cpu, cuda or cuda:N)"),
         (dict(data=layout, weights="w.pt"), "method 'identity' does not take weights"),
     ]

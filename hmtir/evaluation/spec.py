@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from hmtir.errors import HmtirError
+from hmtir.io.safety import check_seed
 
 CONVENTIONS = ("float", "uint8")
 PROMPT_MODES = ("oracle", "auto")
-MAX_SEED = 2**63 - 1
 DEFAULT_RESULTS_DIR = Path("results")
 
 
@@ -29,8 +29,7 @@ def check_options(convention: str, batch_size: int, seed: int, prompts: str) -> 
         raise HmtirError(f"unknown convention '{convention}' (use {' or '.join(CONVENTIONS)})")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise HmtirError(f"batch size must be at least 1 (got {batch_size})")
-    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise HmtirError(f"seed must be a whole number from 0 to 2**63-1 (got {seed})")
+    check_seed(seed, "seed")
     if prompts not in PROMPT_MODES:
         raise HmtirError(f"unknown prompts mode '{prompts}' (use {' or '.join(PROMPT_MODES)})")
 
