@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("hmtir.commands.train:train", "Train a PPFN/backbone model (single process or torchrun)."),
     "download": ("hmtir.commands.download:download", "Download datasets and weights."),
     "verify": ("hmtir.commands.verify:verify", "Check an HM-TIR tree for missing or broken files."),
-    "export": ("hmtir.commands.export:export", "Export an HM-TIR tree (e.g. as a Hugging Face DatasetDict)."),
+    "export": ("hmtir.commands.export:export", "Export an HM-TIR tree as a Hugging Face dataset."),
     "list": (
         "hmtir.commands.catalog:list_entries",
         "List registered methods, metrics, models, presets, sources.",

@@ -1,22 +1,16 @@
-"""torch Datasets over the layout, and the Hugging Face export round trip."""
+"""torch Datasets over the layout (the Hugging Face export is tested in tests/test_export.py)."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from torch.utils.data import DataLoader
 
-from hmtir.cli import cli
 from hmtir.data.datasets import TestSubset, TrainFrames
-from hmtir.data.export import export_hf
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image
-from hmtir.vocabulary import SUBSETS
-from tests.test_verify import SCENES, TEST, TRAIN, make_tree
+from tests.test_verify import TEST, TRAIN, make_tree
 
 
 @pytest.fixture
@@ -76,39 +70,3 @@ def test_test_subset_items(tree):
     assert torch.equal(clean[0], torch.from_numpy(read_image(tree / "imgs/e.png").data))
     with pytest.raises(HmtirError, match=r"unknown subset 'blur2'"):
         TestSubset(tree, "blur2")
-
-
-def test_export_hf_round_trip(tree, tmp_path):
-    import datasets
-
-    out = export_hf(tree, tmp_path / "hf")
-    dd = datasets.load_from_disk(str(out))
-    assert sorted(dd) == sorted(s.replace("/", "_") for s in SUBSETS)
-    manifest = [json.loads(line) for line in (tree / "meta/manifest.jsonl").read_text().splitlines()]
-    for subset in SUBSETS:
-        split = dd[subset.replace("/", "_")]
-        assert split["name"] == TEST and split["scene"] == [SCENES[n] for n in TEST]
-        for row in split:
-            assert row["subset"] == subset and row["degradation"] == SUBSETS[subset].degradation
-            expected = next(
-                r["params"] for r in manifest if r["name"] == row["name"] and r["subset"] == subset
-            )
-            assert json.loads(row["params"]) == expected
-            for column, folder in (("degraded", subset), ("clean", "imgs")):
-                pixels = np.asarray(row[column], dtype=np.float32) / 255.0
-                assert np.array_equal(pixels, read_image(tree / folder / row["name"]).data)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "tree"]  # no staging left behind
-
-    with pytest.raises(HmtirError, match=r"already exists"):
-        export_hf(tree, out)
-
-
-def test_cli_export(tree, tmp_path):
-    result = CliRunner().invoke(
-        cli,
-        ["export", "--format", "hf", str(tree), "--out", str(tmp_path / "o"), "--subsets", "normal,noise"],
-    )
-    assert result.exit_code == 0, result.output
-    import datasets
-
-    assert sorted(datasets.load_from_disk(str(tmp_path / "o"))) == ["composited_normal", "single_noise"]
