@@ -132,6 +132,7 @@ def test_card_front_matter_and_body(bench, tmp_path):
     tree = copy_tree(bench, tmp_path / "tree")
     prov = json.loads((tree / "meta/dataset.json").read_text())
     prov["source"] = "/data/HIT-UAV/HIT-UAV-Infrared-Thermal-Dataset-main/normal_json/train"
+    prov["generator"] = "evil | <b>x</b>\n## heading"  # text from the tree stays inert in the card
     (tree / "meta/dataset.json").write_text(json.dumps(prov))
     report = export_hf(tree, tmp_path / "hf", ["normal", "blur"], repo="someone/tir")
     head, body = front_matter(report.out)
@@ -157,6 +158,7 @@ def test_card_front_matter_and_body(bench, tmp_path):
     assert f"| hmtir version | {prov['hmtir_version']} |" in body and digest in body
     assert 'load_dataset("someone/tir", "degraded"' in body and "$" not in body.replace("$HMTIR", "")
     assert "/data/HIT-UAV" not in body  # the local path is not published, only the folder's name
+    assert r"| generator | evil \| &lt;b&gt;x&lt;/b&gt; ## heading |" in body and "<b>" not in body
 
 
 def test_attribution_comes_from_the_tree(bench, tmp_path):
@@ -325,6 +327,15 @@ def test_push_failures_are_one_line_naming_the_repo(bench, tmp_path, monkeypatch
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     with pytest.raises(HmtirError, match=r"^push to Hugging Face dataset lab/tir failed: Connect\w*Error"):
         push_hf(out, "lab/tir")
+
+
+def test_export_does_not_import_torch(bench, tmp_path):
+    code = (
+        "import sys; from hmtir.data.export import export_hf; "
+        f"export_hf({str(bench)!r}, {str(tmp_path / 'o')!r}); print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
 
 
 def test_push_without_a_token_fails_before_exporting(bench, tmp_path):

@@ -26,12 +26,14 @@ folder the clean frames were synthesised from, which is matched against the down
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
 import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -53,8 +55,9 @@ from hmtir.vocabulary import SUBSETS
 
 CARD_TEMPLATE = Path(__file__).with_name("dataset_card.md")
 DEGRADED, CLEAN = "degraded", "clean"  # the two configs
-MAX_SHARD_BYTES = 500 << 20  # Parquet shard size the Hub recommends for image datasets
-ROW_GROUP_ROWS = 64  # small row groups: the Hub's viewer reads one group at a time
+MAX_SHARD_BYTES = 500 << 20  # push_to_hub's default shard size (datasets.config.MAX_SHARD_SIZE, "500MB")
+#: rows per Parquet row group: 64 raw 640x512 16-bit frames are 42 MB, under datasets' 100MB row-group cap
+ROW_GROUP_ROWS = 64
 PROCEDURAL = "hmtir-scenes"  # the procedural scenes of hmtir.data.scenes, as a ``source``
 #: the fields of a manifest record (written by hmtir.degrade.synthesize), in column order
 RECORD_FIELDS = ("source", "bit_depth", "seed", "seed_material", "params", "stats")
@@ -546,9 +549,10 @@ def _front_matter(report: ExportReport, features: dict[str, Any], title: str) ->
 
 
 def _cell(value: Any) -> str:
-    from hmtir.leaderboard.render import markdown_text
-
-    return markdown_text(str(value))
+    """Text read from the tree as inert Markdown: one line, HTML as entities, link/code/cell marks escaped.
+    (hmtir.leaderboard.render.markdown_text does the same but imports torch through the leaderboard.)"""
+    flat = " ".join("".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in str(value)).split())
+    return re.sub(r"([\\`*_\[\]|~$])", r"\\\1", html.escape(flat))
 
 
 def _what_it_is(report: ExportReport) -> str:
