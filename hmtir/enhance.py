@@ -1,17 +1,29 @@
-"""Enhance a user's own TIR frames (any size, 8/16-bit) with a method, keeping the bit depth.
+"""Enhance a user's own TIR frames (any size; 8/16-bit, raw radiometric counts or Kelvin) with a method.
 
-:func:`plan_outputs` maps inputs to outputs and :func:`enhance_paths` does the work; ``hmtir enhance`` adds
-parsing, a progress bar and the summary table. Outputs are lossless: PNG (8/16-bit), or TIFF when the input is a TIFF
-(so 32-bit float frames stay float). Folders are walked recursively and their layout is mirrored.
+:func:`plan_outputs` maps inputs to outputs and checks the write rules; :func:`enhance_paths` does the
+work; ``hmtir enhance`` adds parsing, progress bars and the summary table. Folders are walked recursively
+and their layout is mirrored.
+
+* **Units.** Each frame is read in its own units and mapped to display by :mod:`hmtir.io.radiometric`
+  (``range``: ``auto`` | ``full`` | ``LOW,HIGH``); the output is mapped back and written in the input's
+  sample type — 8/16-bit PNG, or TIFF when the input is a TIFF (so int16, float Kelvin … stay so).
+* **Prompts.** ``degradation="auto"`` (the default) asks the estimator (:mod:`hmtir.estimate`) per frame:
+  ``composite`` → the three SPT passes, one step → one pass with its prompt, ``clean`` → the frame's own
+  pixels, unchanged. Every frame is judged before anything is written, so a frame that cannot be judged
+  stops the run with one line and no output.
+* **Record.** Next to each output, ``<output>.json`` holds the mapping, the prompts (and the estimator's
+  scores), the method and the weights' sha256.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hmtir.data.layout import IMAGE_SUFFIXES
 from hmtir.errors import HmtirError
@@ -19,11 +31,23 @@ from hmtir.io.safety import check_new_file, output_folder, refuse_inputs
 from hmtir.methods.base import Method
 from hmtir.vocabulary import DEGRADATIONS, scenario_of
 
+if TYPE_CHECKING:
+    from hmtir.estimate import Estimate, Estimator
+    from hmtir.io.radiometric import RangeMapping, RangeSpec
+
+AUTO = "auto"
+#: What ``--degradation`` accepts: the estimator's choice per frame, or one prompt for every frame.
+DEGRADATION_CHOICES: tuple[str, ...] = (AUTO, *DEGRADATIONS)
+
 
 @dataclass(frozen=True)
 class EnhanceJob:
     source: Path
     target: Path
+
+    @property
+    def sidecar(self) -> Path:
+        return sidecar_path(self.target)
 
 
 @dataclass(frozen=True)
@@ -33,6 +57,15 @@ class EnhanceResult:
     size: tuple[int, int]
     bit_depth: int
     seconds: float
+    dtype: str = "uint8"
+    degradation: str = "composite"  # what was applied: clean (unchanged), a step, or composite
+    mapping: RangeMapping | None = None
+    estimate: Estimate | None = None  # the estimator's verdict when degradation was auto
+
+
+def sidecar_path(target: Path) -> Path:
+    """The JSON record written next to each output (``a.png`` → ``a.png.json``)."""
+    return target.with_name(target.name + ".json")
 
 
 def plan_outputs(
@@ -43,7 +76,7 @@ def plan_outputs(
     The shared write rules (:mod:`hmtir.io.safety`) apply to the whole plan at once, so a refused output
     means nothing at all was written: ``out_dir`` must be a folder (not a file, nor below one); no output
     may be one of the inputs, whatever the spelling (symlinks, ``./``, hard links, case folding) and even
-    with ``overwrite``; an existing output is replaced only with ``overwrite``. Files already inside
+    with ``overwrite``; an existing output (or its ``.json`` record) is replaced only with ``overwrite``. Files already inside
     ``out_dir`` are never taken as inputs, so re-running into a folder below the input folder does not
     enhance its own earlier outputs.
     """
@@ -76,7 +109,7 @@ def plan_outputs(
                 f"{seen[job.target]} and {job.source} would both be written to {job.target}; enhance them separately"
             )
         seen[job.target] = job.source
-    written = [job.target for job in jobs]
+    written = [path for job in jobs for path in (job.target, job.sidecar)]
     refuse_inputs(written, [job.source for job in jobs])
     for path in written:
         check_new_file(path, overwrite)
@@ -100,44 +133,120 @@ def _output_name(relative: Path) -> Path:
     return relative if suffix in (".png", ".tif", ".tiff") else relative.with_suffix(".png")
 
 
+def judge(
+    jobs: Sequence[EnhanceJob],
+    estimator: Estimator,
+    range: RangeSpec | str = "auto",
+    on_done: Callable[[EnhanceJob, Estimate], None] | None = None,
+) -> list[Estimate]:
+    """The estimator's verdict on every job's frame, read as it will be enhanced; the first frame that
+    cannot be judged is a one-line error (nothing has been written yet)."""
+    from hmtir.io.radiometric import read_raw
+
+    estimates = []
+    for job in jobs:
+        estimate = estimator([read_raw(job.source, range).display])[0]
+        if not estimate.judged:
+            raise HmtirError(
+                f"cannot choose prompts for {job.source}: {estimate.reason} "
+                "(pass --degradation to enhance it anyway)"
+            )
+        estimates.append(estimate)
+        if on_done is not None:
+            on_done(job, estimate)
+    return estimates
+
+
 def enhance_paths(
     jobs: Iterable[EnhanceJob],
     method: str | Method = "ppfn",
-    degradation: str = "composite",
+    degradation: str = AUTO,
     weights: str | None = None,
     device: str = "auto",
     on_done: Callable[[EnhanceResult], None] | None = None,
     method_options: dict[str, object] | None = None,
+    range: RangeSpec | str = "auto",
+    estimator: Estimator | None = None,
+    estimates: Sequence[Estimate] | None = None,
 ) -> list[EnhanceResult]:
-    """Enhance each job's frame with ``method`` and write it in the input's bit depth (atomic writes).
+    """Enhance each job's frame and write it in the input's own units and sample type (atomic writes).
 
     ``method`` is a registered name (built here with ``weights``, ``device`` and ``method_options``, e.g.
-    ``{"precision": "bf16", "compile": True}``) or an already loaded :class:`Method`.
+    ``{"precision": "bf16", "compile": True}``) or an already loaded :class:`Method`. With
+    ``degradation="auto"`` the prompts come from ``estimates`` (one per job, e.g. from :func:`judge`) or
+    from ``estimator`` (default: the shipped one); a frame judged clean is written unchanged.
     """
     import torch
 
-    from hmtir.io.image import read_image, write_image
+    from hmtir import __version__
+    from hmtir.io.atomic import atomic_write_text
+    from hmtir.io.image import write_pixels
+    from hmtir.io.radiometric import RangeSpec, read_raw
     from hmtir.methods import load_method
     from hmtir.runtime import resolve_device
 
-    if degradation not in DEGRADATIONS:
-        raise HmtirError(f"unknown --degradation '{degradation}' (use {', '.join(DEGRADATIONS)})")
-    scenario = scenario_of(degradation)
+    if degradation not in DEGRADATION_CHOICES:
+        raise HmtirError(f"unknown --degradation '{degradation}' (use {', '.join(DEGRADATION_CHOICES)})")
+    spec = RangeSpec.parse(range)
+    jobs = list(jobs)
     if isinstance(method, Method):
         runner = method
     else:
         kwargs = {"weights": weights} if weights is not None else {}
         runner = load_method(method, device=resolve_device(device), **kwargs, **(method_options or {}))
+    judged: list[Estimate | None] = [None] * len(jobs)
+    estimator_info: dict[str, Any] | None = None
+    if degradation == AUTO:
+        if estimates is None:
+            from hmtir.estimate import load_estimator
+
+            estimator = estimator or load_estimator(device=runner.device)
+            estimates = judge(jobs, estimator, spec)
+        if len(estimates) != len(jobs):
+            raise HmtirError(f"{len(estimates)} estimates for {len(jobs)} frames")
+        judged = list(estimates)
+        estimator_info = estimator.describe() if estimator is not None else None
     results = []
-    for job in jobs:
-        frame = read_image(job.source)
+    for job, estimate in zip(jobs, judged):
+        raw = read_raw(job.source, spec)
+        chosen = degradation if estimate is None else str(estimate.degradation)
         start = time.perf_counter()
-        batch = torch.from_numpy(frame.data)[None, None].to(runner.device)
-        restored = runner(batch, degradation, scenario, names=[str(job.source)])
-        data = restored[0, 0].cpu().numpy()
+        if chosen == "clean":
+            pixels = raw.pixels  # left exactly as it came, in its own units
+        else:
+            batch = torch.from_numpy(raw.display)[None, None].to(runner.device)
+            restored = runner(batch, chosen, scenario_of(chosen), names=[str(job.source)])
+            pixels = raw.mapping.from_display(restored[0, 0].cpu().numpy())
         seconds = time.perf_counter() - start
-        write_image(job.target, data, bit_depth=frame.bit_depth)
-        result = EnhanceResult(job.source, job.target, tuple(frame.data.shape), frame.bit_depth, seconds)
+        write_pixels(job.target, pixels)
+        record = {
+            "hmtir_version": __version__,
+            "source": str(job.source),
+            "output": job.target.name,
+            "size": list(raw.pixels.shape),
+            "dtype": str(raw.dtype),
+            "mapping": raw.mapping.as_dict(),
+            "requested": degradation,
+            "degradation": chosen,
+            "scenario": None if chosen == "clean" else scenario_of(chosen),
+            "estimate": None if estimate is None else estimate.as_dict(),
+            "estimator": estimator_info,
+            "method": runner.name,
+            "method_weights_sha256": runner.weights_sha256,
+            "seconds": round(seconds, 4),
+        }
+        atomic_write_text(job.sidecar, json.dumps(record, indent=2) + "\n")
+        result = EnhanceResult(
+            job.source,
+            job.target,
+            tuple(raw.pixels.shape),
+            raw.dtype.itemsize * 8,
+            seconds,
+            str(raw.dtype),
+            chosen,
+            raw.mapping,
+            estimate,
+        )
         results.append(result)
         if on_done is not None:
             on_done(result)

@@ -110,11 +110,11 @@ def test_enhance_cli_keeps_size_and_bit_depth(tmp_path: Path, ppfn_ckpt: Path) -
     frames_dir = tmp_path / "frames"
     frames = _write_inputs(frames_dir)
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        cli, ["enhance", str(frames_dir), "--out", str(out), "--weights", str(ppfn_ckpt), "--device", "cpu"]
-    )
+    args = ["enhance", str(frames_dir), "--out", str(out), "--weights", str(ppfn_ckpt), "--device", "cpu"]
+    result = CliRunner().invoke(cli, [*args, "--degradation", "composite"])
     assert result.exit_code == 0, result.output
-    assert "hmtir enhance: ppfn (composite)" in result.output and "4 frame(s) written" in result.output
+    assert "hmtir enhance: ppfn (degradation composite, range auto)" in result.output
+    assert "4 frame(s) written" in result.output
     outputs = {"a8.png": "a8.png", "b16.png": "b16.png", "sub/c16.tif": "sub/c16.tif", "d8.jpg": "d8.png"}
     method = load_method("ppfn", weights=str(ppfn_ckpt))
     for name, output in outputs.items():

@@ -1,4 +1,4 @@
-"""``hmtir enhance``: a thin shell over :mod:`hmtir.enhance` (parsing, progress bar, summary table)."""
+"""``hmtir enhance``: a thin shell over :mod:`hmtir.enhance` (parsing, progress bars, summary table)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from hmtir.commands._network_flags import network_flags, network_options
-from hmtir.vocabulary import DEGRADATIONS
+from hmtir.enhance import AUTO, DEGRADATION_CHOICES
+from hmtir.io.radiometric import RANGE_HELP
 
 
 @click.command("enhance")
@@ -20,13 +21,25 @@ from hmtir.vocabulary import DEGRADATIONS
 )
 @click.option(
     "--degradation",
-    type=click.Choice(DEGRADATIONS),
-    default="composite",
+    type=click.Choice(DEGRADATION_CHOICES),
+    default=AUTO,
     show_default=True,
-    help="composite: 3 SPT passes (noise, blur, contrast); otherwise one pass with that prompt.",
+    help="auto: the estimator decides per frame (clean: left unchanged; one step: one pass with its "
+    "prompt; two or more: composite). composite: 3 SPT passes (noise, blur, contrast); a step: one pass.",
+)
+@click.option(
+    "--range",
+    "range_",
+    default="auto",
+    show_default=True,
+    help=f"How raw values map to display: {RANGE_HELP}. auto: 8-bit and [0, 1] floats as they are, "
+    "narrow 16-bit counts and Kelvin by a 0.5-99.5 percentile AGC.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (never an input).")
 @click.option("--weights", default=None, help="Checkpoint PATH, or 'official' for the released PPFN weights.")
+@click.option(
+    "--estimator", "estimator_weights", default=None, help="Estimator checkpoint PATH (default: shipped)."
+)
 @click.option(
     "--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda or cuda:N."
 )
@@ -36,41 +49,86 @@ def enhance(
     out_dir: Path,
     method: str,
     degradation: str,
+    range_: str,
     overwrite: bool,
     weights: str | None,
+    estimator_weights: str | None,
     device: str,
     precision: str,
     channels_last: bool,
     compile_: bool,
 ) -> None:
-    """Enhance real TIR frames (files or folders) and write them to --out in their own bit depth."""
+    """Enhance real TIR frames (files or folders) and write them to --out in their own units and type."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from hmtir.enhance import enhance_paths, plan_outputs
+    from hmtir.enhance import enhance_paths, judge, plan_outputs
+    from hmtir.io.radiometric import NARROW_FRACTION, RangeSpec
     from hmtir.methods import load_method
     from hmtir.runtime import resolve_device
 
+    spec = RangeSpec.parse(range_)
     jobs = plan_outputs(inputs, out_dir, overwrite=overwrite)
-    # build the method first: a missing checkpoint is reported before any progress bar appears
+    # build everything first: a missing checkpoint is reported before any progress bar appears
     options = network_options(precision, channels_last, compile_)
     if weights is not None:
         options["weights"] = weights
     runner = load_method(method, device=resolve_device(device), **options)
+    estimator = None
+    if degradation == AUTO:
+        from hmtir.estimate import load_estimator
+
+        estimator = load_estimator(estimator_weights, device=runner.device)
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]enhance"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
-    ) as progress:
+    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    estimates = None
+    if estimator is not None:
+        with Progress(TextColumn("[bold]estimate"), *columns, console=console) as progress:
+            task = progress.add_task("estimate", total=len(jobs))
+            estimates = judge(jobs, estimator, spec, on_done=lambda *_: progress.advance(task))
+    with Progress(TextColumn("[bold]enhance "), *columns, console=console) as progress:
         task = progress.add_task("enhance", total=len(jobs))
-        results = enhance_paths(jobs, runner, degradation, on_done=lambda _: progress.advance(task))
-    table = Table(title=f"hmtir enhance: {method} ({degradation})")
-    for column in ("input", "output", "size", "bits", "seconds"):
-        table.add_column(column, justify="right" if column in ("bits", "seconds") else "left")
-    for r in results:
-        table.add_row(
-            str(r.source), str(r.target), f"{r.size[1]}×{r.size[0]}", str(r.bit_depth), f"{r.seconds:.2f}"
+        results = enhance_paths(
+            jobs,
+            runner,
+            degradation,
+            range=spec,
+            estimator=estimator,
+            estimates=estimates,
+            on_done=lambda _: progress.advance(task),
         )
-    Console().print(table)
+    table = Table(title=f"hmtir enhance: {method} (degradation {degradation}, range {spec})")
+    for column in ("input", "output", "size", "type", "range → display", "prompts", "seconds"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for r in results:
+        prompts = "unchanged (clean)" if r.degradation == "clean" else r.degradation
+        if r.estimate is not None:
+            prompts += " · " + " ".join(f"{k[:2]} {v:.2f}" for k, v in r.estimate.scores.items())
+        table.add_row(
+            str(r.source),
+            str(r.target),
+            f"{r.size[1]}×{r.size[0]}",
+            r.dtype,
+            r.mapping.describe() if r.mapping is not None else "",
+            prompts,
+            f"{r.seconds:.2f}",
+        )
+    out = Console()
+    out.print(table)
+    narrow = [r for r in results if r.mapping is not None and r.mapping.narrow]
+    if narrow:
+        out.print(
+            f"[yellow]warning:[/] {len(narrow)} frame(s) use less than {NARROW_FRACTION:.0%} of their type's "
+            "range but went through --range full (a dark, flat picture for the network); --range auto "
+            "maps them by percentile AGC"
+        )
     total = sum(r.seconds for r in results)
-    Console().print(f"{len(results)} frame(s) written to {out_dir} in {total:.1f} s of network time")
+    counts = {
+        d: sum(r.degradation == d for r in results) for d in dict.fromkeys(r.degradation for r in results)
+    }
+    summary = ", ".join(f"{n} {d}" for d, n in counts.items())
+    out.print(
+        f"{len(results)} frame(s) written to {out_dir} in {total:.1f} s of network time ({summary}); "
+        "each output's mapping and prompts are in <output>.json"
+    )

@@ -207,6 +207,73 @@ def read_image(path: str | os.PathLike[str], *, luminance: bool = False) -> Fram
     )
 
 
+#: Sample types a raw frame may hold (:func:`read_pixels`), and what each format can store (:func:`write_pixels`).
+RAW_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64))
+_RAW_SUFFIX_DTYPES = {
+    ".png": (np.dtype(np.uint8), np.dtype(np.uint16)),
+    ".tif": RAW_DTYPES,
+    ".tiff": RAW_DTYPES,
+    ".jpg": (np.dtype(np.uint8),),
+    ".jpeg": (np.dtype(np.uint8),),
+    ".bmp": (np.dtype(np.uint8),),
+}
+
+
+def read_pixels(path: str | os.PathLike[str], *, luminance: bool = False) -> np.ndarray:
+    """A grey frame in its own sample type and units (counts, Kelvin …), for raw radiometric data.
+
+    Unlike :func:`read_image` nothing is scaled and float data may lie outside [0, 1] or hold NaN (masked
+    pixels); :mod:`hmtir.io.radiometric` decides how to map it to display. Same pixel limit and one-line
+    errors as :func:`read_image`; colour is collapsed the same way (luma rounded back to the sample type).
+    """
+    path = Path(path)
+    pixels = _decode(path, _read_bytes(path))
+    if pixels.dtype not in RAW_DTYPES:
+        raise HmtirError(
+            f"cannot read image {path}: unsupported sample type {pixels.dtype} "
+            f"(expected one of {', '.join(str(t) for t in RAW_DTYPES)})"
+        )
+    grey = _to_grey(path, pixels, luminance)
+    if grey.dtype != pixels.dtype:  # BT.601 luma of true colour, float64 in the source's scale
+        if pixels.dtype.kind in "iu":
+            info = np.iinfo(pixels.dtype)
+            grey = np.clip(np.rint(grey), info.min, info.max)
+        grey = grey.astype(pixels.dtype)
+    return np.ascontiguousarray(grey)
+
+
+def write_pixels(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
+    """Write a grey frame in its own sample type, atomically; refuse a format that would change the type."""
+    import cv2
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    array = np.asarray(pixels)
+    allowed = _RAW_SUFFIX_DTYPES.get(suffix)
+    if allowed is None:
+        raise HmtirError(
+            f"cannot write image {path}: unsupported extension '{path.suffix}' (use one of {', '.join(_RAW_SUFFIX_DTYPES)})"
+        )
+    if array.ndim != 2 or array.size == 0:
+        raise HmtirError(
+            f"cannot write image {path}: expected a non-empty H×W grey frame, got shape {array.shape}"
+        )
+    if array.dtype not in allowed:
+        raise HmtirError(
+            f"cannot write image {path}: {suffix} cannot store {array.dtype} samples "
+            f"({', '.join(str(t) for t in allowed)}); use .tiff"
+        )
+    with _quiet_opencv():
+        ok, encoded = cv2.imencode(suffix, array)
+    if not ok:
+        raise HmtirError(f"cannot write image {path}: the {suffix} encoder failed")
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise HmtirError(f"cannot write image {path}: {exc.strerror or type(exc).__name__}") from None
+
+
 def _check_data(path: Path, data: np.ndarray) -> np.ndarray:
     def fail(reason: str) -> HmtirError:
         return HmtirError(f"cannot write image {path}: {reason}")

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hmtir.errors import HmtirError
 from hmtir.models import MODELS
 from hmtir.registry import WeightsSpec
 from hmtir.vocabulary import STEPS
@@ -184,7 +185,10 @@ class DegradationEstimator(nn.Module):
     ) -> None:
         super().__init__()
         if feature_version != FEATURE_VERSION:
-            raise ValueError(f"estimator features v{feature_version} are not these (v{FEATURE_VERSION})")
+            raise HmtirError(
+                f"this estimator was trained on features v{feature_version}, but this hmtir computes "
+                f"v{FEATURE_VERSION}: use the shipped weights or retrain (benchmarks/train_estimator.py)"
+            )
         features = features or feature_count()
         self.config: dict[str, Any] = {
             "hidden": hidden,
@@ -218,7 +222,7 @@ class DegradationEstimator(nn.Module):
 
 ESTIMATOR_WEIGHTS = WeightsSpec(
     filename="estimator.pt",
-    sha256=None,
+    sha256="7e263791aeb6ad4111d34a6435b8a62c091ab1907a21c04b827395e69c24b7c5",
     license="CC BY 4.0 (trained on HIT-UAV frames) + procedural scenes",
 )
 

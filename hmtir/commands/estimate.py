@@ -1,0 +1,90 @@
+"""``hmtir estimate``: a thin shell over :mod:`hmtir.estimate` (parsing, progress bar, table or JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hmtir.io.radiometric import RANGE_HELP
+
+
+@click.command("estimate")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout instead of the table.")
+@click.option(
+    "--range", "range_", default="auto", show_default=True, help=f"Raw → display mapping: {RANGE_HELP}."
+)
+@click.option("--estimator", "weights", default=None, help="Estimator checkpoint PATH (default: shipped).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, auto, cuda or cuda:N.")
+def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str | None, device: str) -> None:
+    """Say per frame which HM-TIR degradations it shows: clean, contrast, blur, noise or composite.
+
+    Composite means two or more of the three steps; those frames get PPFN's three SPT passes. A frame that
+    cannot be judged (too small, constant, NaN, saturated) gets its reason instead, and the exit status is 1.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from hmtir.errors import HmtirError
+    from hmtir.estimate import estimate_paths, load_estimator
+    from hmtir.io.radiometric import RangeSpec
+    from hmtir.runtime import resolve_device
+
+    spec = RangeSpec.parse(range_)
+    estimator = load_estimator(weights, device=resolve_device(device))
+    with Progress(
+        TextColumn("[bold]estimate"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=as_json,
+    ) as progress:
+        task = progress.add_task("estimate", total=None)
+        results = estimate_paths(inputs, spec, estimator, on_done=lambda _: progress.advance(task))
+    failed = [r for r in results if not r.estimate.judged]
+    if as_json:
+        records = [{"file": str(r.path), **r.estimate.as_dict()} for r in results]
+        click.echo(json.dumps(records, indent=2))
+    else:
+        table = Table(
+            title=f"hmtir estimate (range {spec}; estimator {(estimator.weights_sha256 or '')[:12]})"
+        )
+        for column in ("file", "size", "type", "range → display", "degradation", "contrast", "blur", "noise"):
+            table.add_column(column, justify="right" if column in ("contrast", "blur", "noise") else "left")
+        for r in results:
+            size = f"{r.size[1]}×{r.size[0]}" if r.size else ""
+            mapping = r.mapping.describe() if r.mapping is not None else ""
+            e = r.estimate
+            if e.judged:
+                scores = [f"{e.scores[s]:.2f}" for s in ("contrast", "blur", "noise")]
+                table.add_row(
+                    str(r.path), size, r.mapping.dtype if r.mapping else "", mapping, e.degradation, *scores
+                )
+            else:
+                table.add_row(
+                    str(r.path),
+                    size,
+                    r.mapping.dtype if r.mapping else "",
+                    mapping,
+                    f"— {e.reason}",
+                    "",
+                    "",
+                    "",
+                )
+        console = Console()
+        console.print(table)
+        counts: dict[str, int] = {}
+        for r in results:
+            if r.estimate.judged:
+                counts[str(r.estimate.degradation)] = counts.get(str(r.estimate.degradation), 0) + 1
+        console.print(
+            f"{len(results)} frame(s): " + (", ".join(f"{n} {d}" for d, n in counts.items()) or "none judged")
+        )
+    if failed:
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise HmtirError(f"cannot judge {first.path}: {first.estimate.reason}{more}")
