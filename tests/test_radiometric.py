@@ -131,7 +131,7 @@ def test_constant_and_nan_frames_keep_an_invertible_mapping() -> None:
     kelvin[3, 3] = np.nan
     mapping = choose_mapping(kelvin)  # NaN ignored for the window, kept in the display for checks downstream
     assert np.isfinite([mapping.low, mapping.high]).all() and np.isnan(mapping.to_display(kelvin)[3, 3])
-    with pytest.raises(HmtirError, match="no finite pixel values"):
+    with pytest.raises(HmtirError, match="every pixel is NaN or Inf"):
         choose_mapping(np.full((8, 8), np.nan, np.float32))
 
 

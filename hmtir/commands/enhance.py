@@ -59,10 +59,9 @@ def enhance(
     compile_: bool,
 ) -> None:
     """Enhance real TIR frames (files or folders) and write them to --out in their own units and type."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
+    from hmtir.console import console, progress
     from hmtir.enhance import enhance_paths, judge, plan_outputs
     from hmtir.io.radiometric import NARROW_FRACTION, RangeSpec
     from hmtir.methods import load_method
@@ -80,15 +79,13 @@ def enhance(
         from hmtir.estimate import load_estimator
 
         estimator = load_estimator(estimator_weights, device=runner.device)
-    console = Console(stderr=True)
-    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     estimates = None
     if estimator is not None:
-        with Progress(TextColumn("[bold]estimate"), *columns, console=console) as progress:
-            task = progress.add_task("estimate", total=len(jobs))
-            estimates = judge(jobs, estimator, spec, on_done=lambda *_: progress.advance(task))
-    with Progress(TextColumn("[bold]enhance "), *columns, console=console) as progress:
-        task = progress.add_task("enhance", total=len(jobs))
+        with progress(label="estimate") as bar:
+            task = bar.add_task("estimate", total=len(jobs))
+            estimates = judge(jobs, estimator, spec, on_done=lambda *_: bar.advance(task))
+    with progress(label="enhance") as bar:
+        task = bar.add_task("enhance", total=len(jobs))
         results = enhance_paths(
             jobs,
             runner,
@@ -96,7 +93,7 @@ def enhance(
             range=spec,
             estimator=estimator,
             estimates=estimates,
-            on_done=lambda _: progress.advance(task),
+            on_done=lambda _: bar.advance(task),
         )
     table = Table(title=f"hmtir enhance: {method} (degradation {degradation}, range {spec})")
     for column in ("input", "output", "size", "type", "range → display", "prompts", "seconds"):
@@ -114,7 +111,7 @@ def enhance(
             prompts,
             f"{r.seconds:.2f}",
         )
-    out = Console()
+    out = console()
     out.print(table)
     narrow = [r for r in results if r.mapping is not None and r.mapping.narrow]
     if narrow:

@@ -24,10 +24,9 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
     Composite means two or more of the three steps; those frames get PPFN's three SPT passes. A frame that
     cannot be judged (too small, constant, NaN, saturated) gets its reason instead, and the exit status is 1.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
+    from hmtir.console import console, progress
     from hmtir.errors import HmtirError
     from hmtir.estimate import estimate_paths, load_estimator
     from hmtir.io.radiometric import RangeSpec
@@ -35,16 +34,9 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
 
     spec = RangeSpec.parse(range_)
     estimator = load_estimator(weights, device=resolve_device(device))
-    with Progress(
-        TextColumn("[bold]estimate"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=as_json,
-    ) as progress:
-        task = progress.add_task("estimate", total=None)
-        results = estimate_paths(inputs, spec, estimator, on_done=lambda _: progress.advance(task))
+    with progress(enabled=not as_json, label="estimate") as bar:
+        task = bar.add_task("estimate", total=None)
+        results = estimate_paths(inputs, spec, estimator, on_done=lambda _: bar.advance(task))
     failed = [r for r in results if not r.estimate.judged]
     if as_json:
         records = [{"file": str(r.path), **r.estimate.as_dict()} for r in results]
@@ -75,13 +67,13 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
                     "",
                     "",
                 )
-        console = Console()
-        console.print(table)
+        out = console()
+        out.print(table)
         counts: dict[str, int] = {}
         for r in results:
             if r.estimate.judged:
                 counts[str(r.estimate.degradation)] = counts.get(str(r.estimate.degradation), 0) + 1
-        console.print(
+        out.print(
             f"{len(results)} frame(s): " + (", ".join(f"{n} {d}" for d, n in counts.items()) or "none judged")
         )
     if failed:

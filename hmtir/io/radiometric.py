@@ -183,7 +183,7 @@ def choose_mapping(
         raise HmtirError(f"{what}: cannot map samples of type {dtype} to display")
     finite = _finite(array)
     if finite.size == 0:
-        raise HmtirError(f"{what}: no finite pixel values")
+        raise HmtirError(f"{what}: every pixel is NaN or Inf")
     used = None
     if dtype.kind in "iu":
         t_low, t_high = _type_range(dtype)

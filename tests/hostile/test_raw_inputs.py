@@ -82,7 +82,7 @@ CASES = {
     "junk-tiff": "not a valid image file",
     "empty": "file is empty",
     "folder-named-png": "no images",
-    "all-nan": "no finite pixel values",
+    "all-nan": "every pixel is NaN or Inf",
     "inf-kelvin": "contains NaN/Inf pixels",
     "one-pixel": "too small to judge",
     "constant-16": "(nearly) constant",
