@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _API = {
     "read_image": "hmtir.io.image",
     "write_image": "hmtir.io.image",
+    "read_raw": "hmtir.io.radiometric",
     "synthesize": "hmtir.degrade.synthesize",
     "load_preset": "hmtir.degrade.presets",
     "evaluate": "hmtir.evaluation",
@@ -25,6 +26,8 @@ _API = {
     "download": "hmtir.data.download",
     "verify": "hmtir.data.verify",
     "enhance_paths": "hmtir.enhance",
+    "load_estimator": "hmtir.estimate",
+    "restore_auto": "hmtir.estimate",
     "TrainFrames": "hmtir.data.datasets",
     "TestSubset": "hmtir.data.datasets",
 }
