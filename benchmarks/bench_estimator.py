@@ -217,6 +217,74 @@ def raw_twins(bench: Path, estimator: Any, method: Any, per_subset: int) -> dict
     return out
 
 
+def robustness(benches: dict[str, Path], estimator: Any) -> dict[str, Any]:
+    """How the verdict moves when a frame is changed the way another camera or pipeline would change it.
+
+    Clean held-out frames (hit-uav + scenes): share still judged ``clean`` after each change; degraded
+    ones (single/blur, single/noise, composited/normal): share whose label is unchanged by crops/resizes.
+    """
+    import cv2
+
+    from hmtir.data.layout import list_images
+    from hmtir.io.image import read_image
+
+    rng = np.random.default_rng(0)
+
+    def jpeg(x: np.ndarray, quality: int) -> np.ndarray:
+        ok, buf = cv2.imencode(".jpg", np.rint(x * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype(np.float32) / 255
+
+    def q8(x: np.ndarray) -> np.ndarray:
+        return (np.rint(np.clip(x, 0, 1) * 255) / 255).astype(np.float32)
+
+    def stretch(x: np.ndarray) -> np.ndarray:
+        low, high = np.percentile(x, (0.5, 99.5))
+        return q8((x - low) / max(high - low, 1e-3))
+
+    changes = {
+        "as is": lambda x: x,
+        "noise σ 1": lambda x: q8(x + rng.normal(0, 1 / 255, x.shape)),
+        "noise σ 2": lambda x: q8(x + rng.normal(0, 2 / 255, x.shape)),
+        "noise σ 3": lambda x: q8(x + rng.normal(0, 3 / 255, x.shape)),
+        "noise σ 4": lambda x: q8(x + rng.normal(0, 4 / 255, x.shape)),
+        "JPEG q75": lambda x: jpeg(x, 75),
+        "centre crop 50 %": lambda x: x[
+            x.shape[0] // 4 : -x.shape[0] // 4, x.shape[1] // 4 : -x.shape[1] // 4
+        ],
+        "downscale ×0.5": lambda x: cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+        "upscale ×1.5": lambda x: cv2.resize(x, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LINEAR),
+        "gamma 0.7": lambda x: q8(x**0.7),
+        "gamma 1.4": lambda x: q8(x**1.4),
+        "stretch to 0-1": stretch,
+        "exposure ×0.45": lambda x: q8(x * 0.45),
+    }
+    out: dict[str, Any] = {"clean": {}, "stable": {}}
+    frames = {
+        subset: [
+            read_image(benches[name] / subset / n).data
+            for name in ("hit-uav", "scenes")
+            for n in list_images(benches[name] / "imgs")
+        ]
+        for subset in ("imgs", "single/blur", "single/noise", "composited/normal")
+    }
+    for label, change in changes.items():
+        verdicts = estimator([change(x) for x in frames["imgs"]])
+        out["clean"][label] = {
+            "frames": len(verdicts),
+            "clean": sum(e.degradation == "clean" for e in verdicts),
+            "labels": {
+                d: sum(e.degradation == d for e in verdicts) for d in {e.degradation for e in verdicts}
+            },
+        }
+    for subset in ("single/blur", "single/noise", "composited/normal"):
+        base = [e.degradation for e in estimator(frames[subset])]
+        out["stable"][subset] = {}
+        for label in ("centre crop 50 %", "downscale ×0.5", "upscale ×1.5", "JPEG q75"):
+            moved = [e.degradation for e in estimator([changes[label](x) for x in frames[subset]])]
+            out["stable"][subset][label] = sum(a == b for a, b in zip(base, moved)) / len(base)
+    return out
+
+
 def markdown(results: dict[str, Any]) -> str:
     from hmtir.estimate import LABELS
 
@@ -265,6 +333,24 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {subset} | {t['frames']} | {t['same_label']} | {t['identical']} | {t['min_psnr']:.2f} | {t['median_psnr']:.2f} |"
             )
         lines.append("")
+    if "robustness" in results:
+        r = results["robustness"]
+        lines += [
+            "**Clean held-out frames (hit-uav + scenes) changed as another camera would: judged clean**",
+            "",
+        ]
+        lines.append("| change | clean | other labels |")
+        lines.append("|---|---:|---|")
+        for label, c in r["clean"].items():
+            others = ", ".join(f"{k} {v}" for k, v in sorted(c["labels"].items()) if k != "clean")
+            lines.append(f"| {label} | {c['clean']}/{c['frames']} | {others} |")
+        lines += ["", "**Label unchanged after a crop / resize / JPEG (degraded held-out frames)**", ""]
+        kinds = list(next(iter(r["stable"].values())))
+        lines.append("| subset | " + " | ".join(kinds) + " |")
+        lines.append("|---|" + "---:|" * len(kinds))
+        for subset, row in r["stable"].items():
+            lines.append(f"| {subset} | " + " | ".join(f"{row[k]:.0%}" for k in kinds) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -280,6 +366,7 @@ def main() -> None:
     parser.add_argument("--no-psnr", action="store_true", help="confusion matrices only (no ppfn runs)")
     parser.add_argument("--twins", type=int, default=16, help="raw twins per subset (0: skip)")
     parser.add_argument("--sets", default="hit-uav,hit-uav-x0.45,scenes")
+    parser.add_argument("--robustness-only", action="store_true", help="only the camera-change table")
     args = parser.parse_args()
     torch.set_num_threads(1)
     import hmtir
@@ -298,6 +385,11 @@ def main() -> None:
         "ppfn_sha256": method.weights_sha256,
         "sets": {},
     }
+    if args.robustness_only:
+        results["robustness"] = robustness(benches, estimator)
+        (args.work / "robustness.json").write_text(json.dumps(results, indent=1, default=float))
+        print(markdown(results))
+        return
     for name in args.sets.split(","):
         start = time.perf_counter()
         data = measure_set(benches[name], estimator, method, not args.no_psnr)
@@ -324,6 +416,7 @@ def main() -> None:
         )
     if args.twins and not args.no_psnr and "hit-uav" in benches:
         results["raw_twins"] = raw_twins(benches["hit-uav"], estimator, method, args.twins)
+    results["robustness"] = robustness(benches, estimator)
     (args.work / "bench_results.json").write_text(json.dumps(results, indent=1, default=float))
     text = markdown(results)
     (args.work / "bench_results.md").write_text(text)
