@@ -554,3 +554,30 @@ def test_a_plain_backbone_sees_the_same_samples_one_pass_each() -> None:
     single = [0, 2]
     blur = F.l1_loss(plain(batch.singles["blur"][single]), clean[single])
     assert parts["single_blur"].item() == pytest.approx(blur.item(), abs=1e-7)
+
+
+def test_frame_scale_degradation_trains_on_a_window_of_the_degraded_frame(
+    frames_dir: Path, tmp_path: Path
+) -> None:
+    from hmtir.train.loop import crop_window
+
+    clean = torch.from_numpy(np.stack(smooth_frames(3, 40, 7)))[:, None]
+    batch = degrade(
+        clean, "hard", torch.Generator().manual_seed(3), return_steps=True, training_mix="all_steps"
+    )
+    windowed, cut = crop_window(batch, clean, 16, torch.Generator().manual_seed(4))
+    g = torch.Generator().manual_seed(4)
+    tops, lefts = (
+        torch.randint(0, 25, (3,), generator=g).tolist(),
+        torch.randint(0, 25, (3,), generator=g).tolist(),
+    )
+    for i, (y, x) in enumerate(zip(tops, lefts)):
+        window = (i, slice(None), slice(y, y + 16), slice(x, x + 16))
+        assert torch.equal(cut[window[0]], clean[window])
+        assert torch.equal(windowed.degraded[i], batch.degraded[window])
+        assert all(torch.equal(windowed.steps[k][i], batch.steps[k][window]) for k in batch.steps)
+        assert all(torch.equal(windowed.singles[k][i], batch.singles[k][window]) for k in batch.singles)
+    result = train(
+        load_config(**{**TINY_RUN, "crop": 16}, steps=2, degrade_size=32), frames_dir, tmp_path, device="cpu"
+    )
+    assert result.steps == 2 and all(np.isfinite(result.losses))

@@ -91,6 +91,12 @@ from hmtir.errors import HmtirError
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Per-process batch [recipe: 4].")
 @click.option("--crop", type=click.IntRange(min=8), default=None, help="Random crop size [recipe: 256].")
 @click.option(
+    "--degrade-size",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Degrade an N×N window of each frame, then train on a --crop of it (frame-scale degradations).",
+)
+@click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -158,6 +164,7 @@ def train(
     overwrite: bool,
     batch_size: int | None,
     crop: int | None,
+    degrade_size: int | None,
     lr: float | None,
     warmup_steps: int | None,
     warmup_epochs: int | None,
@@ -205,6 +212,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         crop=crop,
+        degrade_size=degrade_size,
         lr=lr,
         warmup_steps=warmup_steps,
         warmup_epochs=warmup_epochs,

@@ -105,8 +105,10 @@ def _cascade(clean: torch.Tensor, params: BatchParams, keep_steps: bool) -> tupl
         for name in names:
             if OPS.meta(name).step != step:
                 continue
-            on = params.applied[name].view(-1, 1, 1, 1)
-            x = torch.where(on, OPS.create(name).apply_batch(x, params.ops[name]), x)
+            on = params.applied[name]
+            if not bool(on.any()):  # e.g. another step's ops for the single-step frames
+                continue
+            x = torch.where(on.view(-1, 1, 1, 1), OPS.create(name).apply_batch(x, params.ops[name]), x)
         if keep_steps:
             steps[step] = x
     return x, steps

@@ -41,6 +41,7 @@ class TrainConfig:
     warmup_epochs: int | None = 3  # set: the release's per-epoch schedule (lr fixed within an epoch)
     batch_size: int = 16
     crop: int = 256
+    degrade_size: int = 0  # N > crop: degrade an N×N window, train on a crop of it (0: degrade the crop)
     flips: bool = True
     steps: int = 300000
     epochs: int | None = None  # the recipes set the budget (official: 300 epochs); set: overrides steps
@@ -76,6 +77,8 @@ class TrainConfig:
             raise HmtirError(
                 f"recipe key 'optimizer.name': only 'adam' is implemented (got '{self.optimizer['name']}')"
             )
+        if self.degrade_size < 0:
+            raise HmtirError(f"--degrade-size must be 0 or a window size in pixels (got {self.degrade_size})")
         for key in ("batch_size", "crop", "log_every", "ckpt_every", "val_every"):
             if int(getattr(self, key)) < 1:
                 raise HmtirError(f"--{key.replace('_', '-')} must be at least 1 (got {getattr(self, key)})")

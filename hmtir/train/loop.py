@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from hmtir.data.datasets import TrainFrames
 from hmtir.data.layout import CLEAN_DIR, list_images
-from hmtir.degrade.torch_ops import ALL_STEPS, COMPOSITE, degrade
+from hmtir.degrade.torch_ops import ALL_STEPS, COMPOSITE, DegradedBatch, degrade
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.image import read_image
@@ -72,6 +72,33 @@ class SeededItems(Dataset):
             torch.manual_seed(seed)
             item = self.frames[index]
         return {"clean": item["clean"]}
+
+
+def crop_window(
+    batch: DegradedBatch, clean: torch.Tensor, size: int, generator: torch.Generator
+) -> tuple[DegradedBatch, torch.Tensor]:
+    """The same random ``size``×``size`` window (per sample) of every tensor of a degraded batch.
+
+    Degrading a large window and training on a crop of it shows the network frame-scale degradations
+    (the non-uniformity's radial falloff spans the frame, as in a benchmark) instead of degradations
+    rescaled to the crop, which is what degrading the crop itself (the released code) does.
+    """
+    count, _, height, width = clean.shape
+    device = clean.device
+    tops = torch.randint(0, height - size + 1, (count,), generator=generator, device=device).tolist()
+    lefts = torch.randint(0, width - size + 1, (count,), generator=generator, device=device).tolist()
+
+    def cut(t: torch.Tensor) -> torch.Tensor:
+        return torch.stack([t[i, :, y : y + size, x : x + size] for i, (y, x) in enumerate(zip(tops, lefts))])
+
+    windowed = DegradedBatch(
+        cut(batch.degraded),
+        {k: cut(v) for k, v in batch.steps.items()} if batch.steps is not None else None,
+        batch.labels,
+        batch.params,
+        {k: cut(v) for k, v in batch.singles.items()},
+    )
+    return windowed, cut(clean)
 
 
 @dataclass
@@ -455,7 +482,7 @@ def _train(
     compile: bool = False,
 ) -> TrainResult:
     torch.manual_seed(config.seed)
-    frames = TrainFrames(data, crop=config.crop, flips=config.flips)
+    frames = TrainFrames(data, crop=max(config.crop, config.degrade_size), flips=config.flips)
     items = SeededItems(frames)
     total_steps = total_steps_for(config, len(frames), ctx.world_size)
     batches_per_epoch = len(frames) // ctx.world_size // config.batch_size
