@@ -1,14 +1,18 @@
 """One registry idiom for datasets, degradations, metrics, backbones and methods.
 
 In the spirit of timm's ``register_model``/``create_model`` and pyiqa's ``create_metric``: each entry is a
-name, typed metadata and a factory. Registries know which modules hold their entries and import them only
-when first asked, so ``hmtir --help`` never pays for torch.
+name, typed metadata and a factory. A registry's shipped entries are *declared* in a catalog module
+(``hmtir/methods/catalog.py``, ...): typed metadata plus the factory's ``"module:attr"``, imported only
+when the entry is built. Catalogs import nothing heavy, so ``hmtir list`` and ``hmtir --help`` work
+without torch, and one broken implementation module cannot hide the others. Code outside hmtir may still
+add entries with the ``@REG.register(...)`` decorator.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Generic, TypeVar
@@ -76,6 +80,37 @@ class EntryMeta:
 M = TypeVar("M", bound=EntryMeta)
 
 
+class LazyFactory:
+    """A factory named ``"package.module:attribute"``, imported on its first call (declaring costs nothing)."""
+
+    def __init__(self, target: str) -> None:
+        module, _, attribute = target.partition(":")
+        if not module or not attribute:
+            raise ValueError(f"factory target {target!r} must look like 'package.module:attribute'")
+        self.target = target
+        self._resolved: Callable[..., Any] | None = None
+
+    def resolve(self) -> Callable[..., Any]:
+        if self._resolved is None:
+            module, _, attribute = self.target.partition(":")
+            try:
+                found = getattr(importlib.import_module(module), attribute)
+            except (ImportError, AttributeError) as err:
+                raise HmtirError(f"cannot load {self.target} ({type(err).__name__}: {err})") from None
+            self._resolved = found
+        return self._resolved
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # what load_method checks keyword arguments against
+        return inspect.signature(self.resolve())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LazyFactory({self.target!r})"
+
+
 @dataclass(frozen=True)
 class Entry(Generic[M]):
     meta: M
@@ -83,12 +118,19 @@ class Entry(Generic[M]):
 
 
 class Registry(Generic[M]):
-    """Name → (metadata, factory). ``modules`` are imported lazily, on first lookup, to populate it."""
+    """Name → (metadata, factory), filled on first lookup from its ``catalog`` module (declarations) and any
+    ``modules`` that register entries themselves."""
 
-    def __init__(self, kind: str, meta_type: type[M] = EntryMeta, modules: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        kind: str,
+        meta_type: type[M] = EntryMeta,
+        modules: Sequence[str] = (),
+        catalog: str | None = None,
+    ) -> None:
         self.kind = kind
         self.meta_type = meta_type
-        self._modules = list(modules)
+        self._modules = ([catalog] if catalog else []) + list(modules)
         self._entries: dict[str, Entry[M]] = {}
         self._loaded = False
         self.load_errors: dict[str, str] = {}  # module -> why it failed to import
@@ -102,10 +144,18 @@ class Registry(Generic[M]):
             key = name or factory.__name__
             if key in self._entries:
                 raise ValueError(f"{self.kind} '{key}' is registered twice")
-            self._entries[key] = Entry(self.meta_type(name=key, **meta), factory)
+            try:
+                metadata = self.meta_type(name=key, **meta)
+            except TypeError as err:
+                raise ValueError(f"{self.kind} '{key}': bad metadata ({err})") from None
+            self._entries[key] = Entry(metadata, factory)
             return factory
 
         return decorate
+
+    def declare(self, name: str, factory: str, **meta: Any) -> None:
+        """Add an entry whose factory (``"module:attr"``) is imported only when the entry is built."""
+        self.register(name, **meta)(LazyFactory(factory))
 
     def _ensure_loaded(self) -> None:
         if self._loaded:

@@ -12,11 +12,10 @@ from hmtir.errors import HmtirError
 from hmtir.methods import load_method
 from hmtir.methods.base import MethodMeta
 from hmtir.methods.ppfn import NetworkMethod
-from hmtir.models import create_model
+from hmtir.models import MODELS, create_model
 from hmtir.models.checkpoint import load_checkpoint
 from hmtir.models.ppfn import count_parameters
 from hmtir.models.prompts import PromptBank
-from hmtir.models.restormer import RESTORMER_RELEASED
 from hmtir.models.spt import spt_restore
 
 
@@ -44,7 +43,8 @@ def golden_bank(golden: dict) -> PromptBank:
 def test_full_size_keys_and_shapes_equal_the_manifest(official_dir: Path) -> None:
     manifest = json.loads((official_dir / "state_dict_manifest.json").read_text())
     config = {**manifest["config"]}
-    assert {k: config[k] for k in RESTORMER_RELEASED} == RESTORMER_RELEASED
+    released = MODELS.meta("restormer").params  # the catalog's Restormer config is the release's
+    assert {k: config[k] for k in released} == released
     with torch.device("meta"):
         model = create_model("ppfn_restormer", **config)
     shapes = {k: list(v.shape) for k, v in model.state_dict().items()}

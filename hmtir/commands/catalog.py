@@ -1,7 +1,9 @@
 """``hmtir list``: what is registered — methods, metrics, models, degradation presets, download sources.
 
 Each catalog is imported only when listed, and a catalog whose module is missing or broken is reported
-in one line instead of hiding the others (one broken entry must not break discovery).
+in one line instead of hiding the others (one broken entry must not break discovery). Methods, metrics
+and models are read from their torch-free declarations (``hmtir/*/catalog.py``), so listing them needs
+no torch; a module that registers entries itself and fails to import is named in one line.
 """
 
 from __future__ import annotations
@@ -63,12 +65,18 @@ def _as_dict(entry: Any) -> dict[str, Any]:
     return {"summary": str(meta)}
 
 
-def load_catalog(kind: str) -> dict[str, dict[str, Any]]:
-    """name → metadata dict for one catalog; raises ImportError/AttributeError when it does not exist yet."""
+def _source(kind: str) -> Any:
     module_name, attribute = CATALOGS[kind]
     source = getattr(importlib.import_module(module_name), attribute)
     if callable(source) and not hasattr(source, "names"):
         source = source()
+    return source
+
+
+def load_catalog(kind: str) -> dict[str, dict[str, Any]]:
+    """name → metadata dict for one catalog; raises ImportError/AttributeError when it does not exist yet."""
+    module_name, attribute = CATALOGS[kind]
+    source = _source(kind)
     from hmtir.registry import Registry
 
     if isinstance(source, Registry):
@@ -138,6 +146,19 @@ def _render(kind: str, rows: dict[str, dict[str, Any]], long: bool = False, widt
     return table
 
 
+def load_failures(kind: str) -> list[str]:
+    """One line per module of a registry that failed to import (its entries are missing from the list)."""
+    from hmtir.registry import Registry
+
+    source = _source(kind)
+    if not isinstance(source, Registry):
+        return []
+    return [
+        f"{kind}: entries of {module} not listed ({why})"
+        for module, why in sorted(source.load_errors.items())
+    ]
+
+
 def _unavailable(kind: str, err: Exception) -> str:
     module_name, attribute = CATALOGS[kind]
     return (
@@ -172,5 +193,10 @@ def list_entries(kinds: tuple[str, ...], long: bool, as_json: bool) -> None:
             collected[kind] = rows
         else:
             console.print(_render(kind, rows, long, console.width))
+        for line in load_failures(kind):  # on stderr with --json, so stdout stays one JSON document
+            if as_json:
+                click.echo(line, err=True)
+            else:
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(collected, indent=2, default=str))

@@ -1,7 +1,9 @@
 """Method registry: ``load_method("ppfn")`` is the single door to every restoration method.
 
-Each module below registers its methods with ``@METHODS.register(...)``; the list is imported lazily on
-first lookup, so importing :mod:`hmtir.methods` is cheap.
+Shipped methods are declared in :mod:`hmtir.methods.catalog` (typed metadata and the ``"module:function"``
+of the factory); a method's module, and torch with it, is imported only when the method is built, so
+``hmtir list`` needs no torch. Code outside hmtir adds a method with the ``@METHODS.register("name",
+kind=..., summary=...)`` decorator on a factory returning a :class:`Method`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,7 @@ from hmtir.errors import HmtirError
 from hmtir.methods.base import DEGRADATIONS, METHOD_KINDS, SCENARIOS, Method, MethodMeta, check_prompts
 from hmtir.registry import Registry
 
-_METHOD_MODULES = [
-    "hmtir.methods.identity",
-    "hmtir.methods.daclip",
-    "hmtir.methods.wfaf",
-    "hmtir.methods.lrsid",
-    "hmtir.methods.ppfn",
-    "hmtir.methods.diffuir",
-]
-
-METHODS: Registry[MethodMeta] = Registry("method", MethodMeta, _METHOD_MODULES)
+METHODS: Registry[MethodMeta] = Registry("method", MethodMeta, catalog="hmtir.methods.catalog")
 
 
 def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:

@@ -13,23 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
-from hmtir.registry import WeightsSpec
+from hmtir.methods.catalog import DACLIP_CLIP_WEIGHTS
 from hmtir.weights import resolve_weights, sha256_file
 
-if TYPE_CHECKING:  # the registry imports this module to list methods; torch loads only when one is built
+if TYPE_CHECKING:  # torch loads only when the method is built
     import torch
 
-_HF = "https://huggingface.co/weblzw/daclip-uir-ViT-B-32-irsde/resolve/main/"
-UNET_WEIGHTS = WeightsSpec("universal-ir.pth", url=_HF + "universal-ir.pth", source="daclip", license="MIT")
-CLIP_WEIGHTS = WeightsSpec(
-    "daclip_ViT-B-32.pt", url=_HF + "daclip_ViT-B-32.pt", source="daclip", license="MIT"
-)
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "tile_size": None,
-    "tile_overlap": 32,
-    "clip_weights": CLIP_WEIGHTS.filename,
-}
+# Defaults, weights and the CLIP file's spec live in hmtir/methods/catalog.py (readable without torch).
+_DEFAULTS: dict[str, Any] = METHODS.meta("daclip").params
 
 
 class Daclip(Method):
@@ -57,29 +48,21 @@ class Daclip(Method):
         return {**super().describe(), "clip_weights_sha256": self.clip_weights_sha256}
 
 
-@METHODS.register(
-    "daclip",
-    kind="learned",
-    summary="DA-CLIP: CLIP degradation/content embeddings steer an IR-SDE U-Net (100 posterior steps); RGB model on grey.",
-    paper="Controlling Vision-Language Models for Multi-Task Image Restoration (Luo et al., ICLR 2024)",
-    license="MIT",
-    weights=UNET_WEIGHTS,
-    params=DEFAULTS,
-    needs_gpu=False,
-)
 def daclip(
     weights: str | Path | None = None,
     clip_weights: str | Path | None = None,
-    seed: int = DEFAULTS["seed"],
-    tile_size: int | None = DEFAULTS["tile_size"],
-    tile_overlap: int = DEFAULTS["tile_overlap"],
+    seed: int = _DEFAULTS["seed"],
+    tile_size: int | None = _DEFAULTS["tile_size"],
+    tile_overlap: int = _DEFAULTS["tile_overlap"],
 ) -> Method:
     """``weights``/``clip_weights`` override the lookup of ``universal-ir.pth``/``daclip_ViT-B-32.pt``."""
     from hmtir.models.diffusion_parts import check_tiling
 
     check_tiling("daclip", tile_size, tile_overlap)
-    unet_path = resolve_weights(UNET_WEIGHTS, weights)
-    clip_path = resolve_weights(CLIP_WEIGHTS, clip_weights)
+    unet_weights = METHODS.meta("daclip").weights
+    assert unet_weights is not None
+    unet_path = resolve_weights(unet_weights, weights)
+    clip_path = resolve_weights(DACLIP_CLIP_WEIGHTS, clip_weights)
 
     from hmtir.models.checkpoint import extract_state_dict, load_state_dict_strict, read_checkpoint
     from hmtir.models.daclip import DaclipRestorer, daclip_clip, daclip_unet, release_schedule
@@ -93,6 +76,6 @@ def daclip(
     unet, clip = loaded(daclip_unet(), unet_path), loaded(daclip_clip(), clip_path)
     restorer = DaclipRestorer(clip, unet, release_schedule(), tile_size, tile_overlap)
     meta = METHODS.with_meta(
-        "daclip", params={**DEFAULTS, "seed": seed, "tile_size": tile_size, "tile_overlap": tile_overlap}
+        "daclip", params={**_DEFAULTS, "seed": seed, "tile_size": tile_size, "tile_overlap": tile_overlap}
     )
     return Daclip(meta, restorer, seed, sha256_file(unet_path), sha256_file(clip_path))

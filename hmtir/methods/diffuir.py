@@ -16,17 +16,11 @@ import torch
 
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
-from hmtir.models.diffuir import PAPER, RELEASE, DiffuirRestorer, load_unet, release_schedule
-from hmtir.registry import WeightsSpec
+from hmtir.models.diffuir import DiffuirRestorer, load_unet, release_schedule
 from hmtir.weights import resolve_weights, sha256_file
 
-DIFFUIR_WEIGHTS = WeightsSpec(
-    filename=RELEASE["weights"]["file"],
-    url=RELEASE["weights"]["google_drive_folder"],
-    source="diffuir",
-    license="MIT",
-)
-DEFAULTS: dict[str, Any] = {"seed": 0, "tile_size": None, "tile_overlap": 32}
+# Defaults and weights live in hmtir/methods/catalog.py (readable without torch).
+_DEFAULTS: dict[str, Any] = METHODS.meta("diffuir").params
 
 
 class DiffuirMethod(Method):
@@ -61,21 +55,11 @@ class DiffuirMethod(Method):
         return info
 
 
-@METHODS.register(
-    "diffuir",
-    kind="learned",
-    summary="DiffUIR-L all-in-one diffusion restorer (RGB model on replicated grey; 3 steps; slow on CPU).",
-    paper=PAPER,
-    license="MIT",
-    weights=DIFFUIR_WEIGHTS,
-    needs_gpu=False,
-    params=DEFAULTS,
-)
 def diffuir(
     weights: str | Path | None = None,
-    seed: int = DEFAULTS["seed"],
-    tile_size: int | None = DEFAULTS["tile_size"],
-    tile_overlap: int = DEFAULTS["tile_overlap"],
+    seed: int = _DEFAULTS["seed"],
+    tile_size: int | None = _DEFAULTS["tile_size"],
+    tile_overlap: int = _DEFAULTS["tile_overlap"],
 ) -> Method:
     """``weights``: a DiffUIR trainer checkpoint (default: ``model-300.pt`` from the weights folder).
 
@@ -85,9 +69,11 @@ def diffuir(
     from hmtir.models.diffusion_parts import check_tiling
 
     check_tiling("diffuir", tile_size, tile_overlap)
-    path = resolve_weights(DIFFUIR_WEIGHTS, explicit=weights)
+    spec = METHODS.meta("diffuir").weights
+    assert spec is not None
+    path = resolve_weights(spec, explicit=weights)
     restorer = DiffuirRestorer(load_unet(path), release_schedule(), tile_size, tile_overlap)
     meta = METHODS.with_meta(
-        "diffuir", params={**DEFAULTS, "seed": seed, "tile_size": tile_size, "tile_overlap": tile_overlap}
+        "diffuir", params={**_DEFAULTS, "seed": seed, "tile_size": tile_size, "tile_overlap": tile_overlap}
     )
     return DiffuirMethod(meta, restorer, seed, path.name, sha256_file(path))

@@ -21,11 +21,5 @@ class Identity(Method):
         return batch
 
 
-@METHODS.register(
-    "identity",
-    kind="reference",
-    summary="No restoration: scores the degraded input itself.",
-    license="MIT",
-)
 def identity() -> Method:
     return Identity(METHODS.meta("identity"))

@@ -148,20 +148,5 @@ class LRSID(DestripeMethod):
         return clean
 
 
-@METHODS.register(
-    "lrsid",
-    kind="classical",
-    paper=(
-        "Y. Chang, L. Yan, T. Wu, S. Zhong, 'Remote sensing image stripe noise removal: from image "
-        "decomposition perspective', IEEE TGRS 54(12), 2016"
-    ),
-    license="MIT (own implementation)",
-    params=classical_params("lrsid"),
-    summary=(
-        "Low-rank single-image decomposition O = B + S (TV image, smooth low-rank stripes) solved by ADMM in "
-        "torch (CPU or GPU); orientation auto-detected per frame (columns or rows). Only destripes: on "
-        "contrast/blur subsets it changes the frame little."
-    ),
-)
 def lrsid(**overrides: Any) -> Method:
     return LRSID(METHODS.meta("lrsid"), classical_params("lrsid", **overrides))

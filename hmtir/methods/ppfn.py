@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from hmtir.errors import HmtirError
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
+from hmtir.models import MODELS
 from hmtir.models.accel import (
     InferenceOptions,
     autocast,
@@ -30,10 +31,7 @@ from hmtir.models.accel import (
     to_channels_last,
 )
 from hmtir.models.checkpoint import LoadedModel, load_checkpoint
-from hmtir.models.nafnet import NAFNET_COMPACT, NAFNET_PAPER
-from hmtir.models.ppfn import PPFN_PAPER
 from hmtir.models.prompts import PromptBank
-from hmtir.models.restormer import RESTORMER_PAPER, RESTORMER_RELEASED
 from hmtir.models.spt import spt_restore
 from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights, sha256_file
@@ -109,9 +107,6 @@ class NetworkMethod(Method):
         return info
 
 
-_OPTION_PARAMS = {"precision": "fp32 | bf16 | fp16", "channels_last": False, "compile": False}
-
-
 def _shipped(method: str) -> Path:
     path = SHIPPED.get(method)
     if path is None:
@@ -155,69 +150,45 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
         )
 
 
-def _register_prompt_free(
-    name: str, summary: str, paper: str, weights_help: str, default_config: dict[str, Any]
-) -> None:
+def _prompt_free(
+    name: str, weights: str | Path | None, precision: str, channels_last: bool, compile: bool
+) -> Method:
     """A backbone without prompts or SPT (the paper's "Baseline" rows) as a method; method name = model name."""
-
-    def factory(
-        weights: str | Path | None = None,
-        precision: str = "fp32",
-        channels_last: bool = False,
-        compile: bool = False,
-    ) -> Method:
-        options = InferenceOptions(precision, channels_last, compile)
-        loaded, digest = _load(name, weights, name, default_config)
-        _check_fits(name, loaded, prompts=False, model_name=name)
-        return NetworkMethod(METHODS.meta(name), loaded, digest, options)
-
-    factory.__name__ = factory.__qualname__ = name
-    factory.__doc__ = summary
-    METHODS.register(
-        name,
-        kind="learned",
-        backbone=name,
-        summary=summary,
-        paper=paper,
-        license="MIT",
-        params={"weights": weights_help, **_OPTION_PARAMS},
-    )(factory)
+    options = InferenceOptions(precision, channels_last, compile)
+    loaded, digest = _load(name, weights, name, MODELS.meta(name).params)
+    _check_fits(name, loaded, prompts=False, model_name=name)
+    return NetworkMethod(METHODS.meta(name), loaded, digest, options)
 
 
-@METHODS.register(
-    "ppfn",
-    kind="learned",
-    backbone="nafnet",
-    uses_prompts=True,
-    summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet.",
-    paper=PPFN_PAPER,
-    license="MIT",
-    params={"weights": "shipped | official | PATH", **_OPTION_PARAMS},
-)
 def ppfn(
     weights: str | Path | None = None,
     precision: str = "fp32",
     channels_last: bool = False,
     compile: bool = False,
 ) -> Method:
+    """PPFN + SPT; ``weights``: shipped (default) | ``"official"`` | PATH."""
     options = InferenceOptions(precision, channels_last, compile)
-    loaded, digest = _load("ppfn", weights, "ppfn_restormer", RESTORMER_RELEASED)
+    loaded, digest = _load("ppfn", weights, "ppfn_restormer", MODELS.meta("restormer").params)
     _check_fits("ppfn", loaded, prompts=True)
     backbone = loaded.name.removeprefix("ppfn_")
     return NetworkMethod(METHODS.with_meta("ppfn", backbone=backbone), loaded, digest, options)
 
 
-_register_prompt_free(
-    "restormer",
-    "Restormer without prompts or SPT (the paper's Baseline row); needs --weights PATH.",
-    RESTORMER_PAPER,
-    "PATH",
-    RESTORMER_RELEASED,
-)
-_register_prompt_free(
-    "nafnet",
-    "Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
-    NAFNET_PAPER,
-    "shipped | PATH",
-    NAFNET_COMPACT,
-)
+def restormer(
+    weights: str | Path | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,
+) -> Method:
+    """Restormer without prompts or SPT (the paper's Baseline row); needs ``weights=PATH``."""
+    return _prompt_free("restormer", weights, precision, channels_last, compile)
+
+
+def nafnet(
+    weights: str | Path | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,
+) -> Method:
+    """Compact NAFNet without prompts or SPT (Baseline row); ``weights``: shipped (default) | PATH."""
+    return _prompt_free("nafnet", weights, precision, channels_last, compile)

@@ -56,23 +56,5 @@ class WFAF(DestripeMethod):
         return torch.from_numpy(result.astype(np.float32)).to(image.device)
 
 
-_WFAF_DEFAULTS = classical_params("wfaf")
-
-
-@METHODS.register(
-    "wfaf",
-    kind="classical",
-    paper=(
-        "The HM-TIR paper's WFAF baseline, identified (an assumption) as Münch, Trtik, Marone, Stampanoni, "
-        "'Stripe and ring artifact removal with combined wavelet-Fourier filtering', Optics Express 17(10), 2009"
-    ),
-    license="MIT (own implementation)",
-    params=_WFAF_DEFAULTS,
-    summary=(
-        "Wavelet-FFT destriping: Gaussian notch at zero frequency along the stripes in each DWT level's "
-        "stripe-direction detail band; orientation auto-detected per frame (columns or rows). Only "
-        "destripes: on contrast/blur subsets it leaves the frame nearly unchanged."
-    ),
-)
 def wfaf(**overrides: Any) -> Method:
     return WFAF(METHODS.meta("wfaf"), classical_params("wfaf", **overrides))

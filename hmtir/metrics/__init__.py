@@ -2,8 +2,10 @@
 
 Full-reference: ``psnr``, ``ssim`` (the paper's exact definitions, :mod:`hmtir.metrics.full_reference`).
 No-reference: ``niqe``, ``nima``, ``musiq``, ``brisque`` (pyiqa networks with locally resolved weights,
-:mod:`hmtir.metrics.no_reference`). The implementation modules are imported on first lookup, so importing
-this package costs neither torch nor pyiqa.
+:mod:`hmtir.metrics.no_reference`). Their metadata is declared in :mod:`hmtir.metrics.catalog`, and an
+implementation module is imported only when its metric is built, so importing this package or listing
+metrics costs neither torch nor pyiqa. Code outside hmtir adds a metric with the
+``@METRICS.register("name", mode=..., summary=...)`` decorator on a factory returning a :class:`Metric`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,7 @@ from hmtir.registry import Registry
 if TYPE_CHECKING:
     import numpy as np
 
-_METRIC_MODULES = [
-    "hmtir.metrics.full_reference",
-    "hmtir.metrics.no_reference",
-]
-
-METRICS: Registry[MetricMeta] = Registry("metric", MetricMeta, _METRIC_MODULES)
+METRICS: Registry[MetricMeta] = Registry("metric", MetricMeta, catalog="hmtir.metrics.catalog")
 
 
 def create_metric(name: str, device: str = "cpu", **kwargs: Any) -> Metric:

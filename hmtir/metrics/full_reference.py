@@ -171,33 +171,10 @@ class SSIM(Metric):
         }
 
 
-@METRICS.register(
-    "psnr",
-    mode="FR",
-    lower_better=False,
-    score_range=(0.0, float("inf")),
-    version="1",
-    decimals=2,
-    leaderboard=True,
-    summary="PSNR = 20*log10(1/RMSE) on images clamped to [0,1], float64 accumulation; identical images give +inf",
-    paper="HM-TIR (NeurIPS 2025) evaluation protocol",
-)
 def _psnr(quantize_8bit: bool = False) -> PSNR:
     return PSNR(METRICS.meta("psnr"), quantize_8bit=quantize_8bit)
 
 
-@METRICS.register(
-    "ssim",
-    mode="FR",
-    lower_better=False,
-    score_range=(-1.0, 1.0),
-    version="1",
-    decimals=4,
-    leaderboard=True,
-    summary="SSIM, Gaussian 11x11 window sigma=1.5, valid filtering, K1=0.01, K2=0.03, data range 1, float32, "
-    "mean over the map (pytorch_msssim definition)",
-    paper="Wang et al., IEEE TIP 2004; HM-TIR (NeurIPS 2025) evaluation protocol",
-)
 def _ssim(quantize_8bit: bool = False) -> SSIM:
     return SSIM(METRICS.meta("ssim"), quantize_8bit=quantize_8bit)
 

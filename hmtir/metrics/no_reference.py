@@ -31,19 +31,10 @@ from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_path
 from hmtir.metrics import METRICS, Metric, MetricMeta
 from hmtir.paths import weights_dir
-from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights, sha256_file
 
-PYIQA_WEIGHTS_URL = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/{}"
 NIQE_FEATURES = 36
 _NIQE_BLOCK = 96  # NIQE's patch size: smaller images have no complete block to score
-
-
-def _pyiqa_weights(filename: str, source: str, license: str | None = None) -> WeightsSpec:
-    """``source`` names the `hmtir download` entry that fetches the file (see hmtir/data/sources.yaml)."""
-    return WeightsSpec(
-        filename=filename, url=PYIQA_WEIGHTS_URL.format(filename), source=source, license=license
-    )
 
 
 def _load_checkpoint(path: Path) -> Any:
@@ -196,18 +187,6 @@ def _guard(path: Path, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
         ) from None
 
 
-@METRICS.register(
-    "niqe",
-    mode="NR",
-    lower_better=True,
-    score_range=(0.0, 100.0),
-    version="1",
-    leaderboard=True,
-    summary="NIQE (Mittal et al. 2012), pyiqa 'niqe': 96x96 blocks, two scales, original pristine model; "
-    "1-channel input scored directly on x*255 rounded",
-    paper="Mittal, Soundararajan, Bovik, IEEE SPL 2013",
-    weights=_pyiqa_weights("niqe_modelparameters.mat", "pyiqa-niqe"),
-)
 def _niqe(weights: str | Path | None = None, quantize_8bit: bool = False) -> PyiqaMetric:
     meta, path = _resolve("niqe", weights)
 
@@ -222,16 +201,6 @@ def _niqe(weights: str | Path | None = None, quantize_8bit: bool = False) -> Pyi
     )  # fmt: skip
 
 
-@METRICS.register(
-    "brisque",
-    mode="NR",
-    lower_better=True,
-    score_range=(0.0, 150.0),
-    version="1",
-    summary="BRISQUE (Mittal et al. 2012), pyiqa 'brisque': 7x7 Gaussian sigma 7/6, two scales, LIVE SVM",
-    paper="Mittal, Moorthy, Bovik, IEEE TIP 2012",
-    weights=_pyiqa_weights("brisque_svm_weights.pth", "pyiqa-brisque"),
-)
 def _brisque(weights: str | Path | None = None, quantize_8bit: bool = False) -> PyiqaMetric:
     meta, path = _resolve("brisque", weights)
     _load_checkpoint(path)  # proves the file is tensors only before pyiqa unpickles it without weights_only
@@ -252,34 +221,10 @@ def _network_metric(name: str, weights: str | Path | None, quantize_8bit: bool) 
     return PyiqaMetric(meta, net, path, rgb=True, min_size=32, quantize_8bit=quantize_8bit)
 
 
-@METRICS.register(
-    "nima",
-    mode="NR",
-    lower_better=False,
-    score_range=(1.0, 10.0),
-    version="1",
-    leaderboard=True,
-    summary="NIMA (Talebi & Milanfar 2018), pyiqa 'nima': inception_resnet_v2 trained on AVA, resize 299 + "
-    "center crop, mean of the 10-bin score distribution; 1-channel input replicated to RGB",
-    paper="Talebi, Milanfar, IEEE TIP 2018",
-    weights=_pyiqa_weights("NIMA_InceptionV2_ava-b0c77c00.pth", "pyiqa-nima"),
-)
 def _nima(weights: str | Path | None = None, quantize_8bit: bool = False) -> PyiqaMetric:
     return _network_metric("nima", weights, quantize_8bit)
 
 
-@METRICS.register(
-    "musiq",
-    mode="NR",
-    lower_better=False,
-    score_range=(0.0, 100.0),
-    version="1",
-    leaderboard=True,
-    summary="MUSIQ (Ke et al. 2021), pyiqa 'musiq': KonIQ-10k checkpoint, multi-scale patches at longer sides "
-    "224 and 384 plus the original; 1-channel input replicated to RGB",
-    paper="Ke, Wang, Wang, Milanfar, Yang, ICCV 2021",
-    weights=_pyiqa_weights("musiq_koniq_ckpt-e95806b9.pth", "pyiqa-musiq"),
-)
 def _musiq(weights: str | Path | None = None, quantize_8bit: bool = False) -> PyiqaMetric:
     return _network_metric("musiq", weights, quantize_8bit)
 

@@ -29,14 +29,16 @@ from torch import nn
 
 from hmtir.errors import HmtirError
 from hmtir.models import MODELS
-from hmtir.registry import WeightsSpec
 from hmtir.vocabulary import STEPS
 
+# The feature version and the smallest frame side are metadata of the registered model, declared (with the
+# weights file) in hmtir/models/catalog.py so they are readable without torch.
+_PARAMS = MODELS.meta("estimator").params
 #: Smallest frame side the features are defined for (every spectral band must hold a few frequency bins).
-MIN_SIDE = 48
+MIN_SIDE: int = _PARAMS["min_side"]
 #: Frames are subsampled to at most this many pixels for the quantiles (a sort), never for the means.
 QUANTILE_PIXELS = 1 << 20
-FEATURE_VERSION = 2
+FEATURE_VERSION: int = _PARAMS["feature_version"]
 #: Band edges of the spectral profile, cycles/pixel (frames of MIN_SIDE px still have bins in each).
 _SPECTRUM_EDGES = tuple(float(v) for v in torch.logspace(-4, -1, 10, base=2.0))
 _QUANTILES = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
@@ -220,21 +222,6 @@ class DegradationEstimator(nn.Module):
         return probabilities >= self.thresholds
 
 
-ESTIMATOR_WEIGHTS = WeightsSpec(
-    filename="estimator.pt",
-    sha256="7e263791aeb6ad4111d34a6435b8a62c091ab1907a21c04b827395e69c24b7c5",
-    license="CC BY 4.0 (trained on HIT-UAV frames) + procedural scenes",
-)
-
-
-@MODELS.register(
-    "estimator",
-    summary="Degradation estimator: whole-frame statistics + MLP → P(contrast), P(blur), P(noise) per frame.",
-    license="CC BY 4.0 (weights trained on HIT-UAV) / MIT (code)",
-    params={"hidden": 64, "dropout": 0.1, "feature_version": FEATURE_VERSION, "min_side": MIN_SIDE},
-    weights=ESTIMATOR_WEIGHTS,
-    needs_gpu=False,
-)
 def estimator(
     hidden: int = 64,
     features: int | None = None,

@@ -14,26 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hmtir.models.ppfn import register_backbone
+from hmtir.models.ppfn import PromptableNet, plain_backbone, prompted_backbone
+from hmtir.models.prompts import PromptConfig
 from hmtir.models.restormer import TOKEN_MIXERS, Restormer
-
-FOCALNET_PAPER = (
-    "Focal Modulation Networks (Yang et al., NeurIPS 2022), in a Restormer-style restoration U-Net"
-)
-
-FOCALNET_DEFAULT: dict[str, Any] = {
-    "inp_channels": 1,
-    "out_channels": 1,
-    "dim": 32,
-    "num_blocks": [2, 3, 3, 4],
-    "num_refinement_blocks": 2,
-    "heads": [1, 2, 4, 8],
-    "ffn_expansion_factor": 2.66,
-    "bias": False,
-    "LayerNorm_type": "WithBias",
-    "global_residual": True,
-    "mixer": "focal",
-}
 
 
 class FocalModulation(nn.Module):
@@ -76,11 +59,12 @@ class FocalModulation(nn.Module):
 
 TOKEN_MIXERS["focal"] = FocalModulation
 
-register_backbone(
-    "focalnet",
-    Restormer,
-    FOCALNET_DEFAULT,
-    paper=FOCALNET_PAPER,
-    summary="FocalNet-style U-Net (focal-modulation mixer in the Restormer skeleton); prompt-free Baseline.",
-    ppfn_summary="PPFN on the FocalNet-style U-Net (same prompt units and modulation points as Restormer-PPFN).",
-)
+
+def focalnet(**overrides: Any) -> PromptableNet:
+    """The registered ``focalnet`` model (prompt-free Baseline): its catalog configuration + ``overrides``."""
+    return plain_backbone("focalnet", Restormer, **overrides)
+
+
+def ppfn_focalnet(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> PromptableNet:
+    """The registered ``ppfn_focalnet`` model: ``focalnet`` with PPFN prompt units (``prompt``: their config)."""
+    return prompted_backbone("focalnet", Restormer, prompt, **overrides)

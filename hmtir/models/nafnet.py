@@ -14,22 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet, register_backbone
+from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet, plain_backbone, prompted_backbone
 from hmtir.models.prompts import PromptConfig
-
-NAFNET_PAPER = "Simple Baselines for Image Restoration (Chen et al., ECCV 2022)"
-
-# Compact config of the shipped reference models: 1.75 M parameters (2.21 M with PPFN); the pixel-unshuffle
-# stem runs the U-Net at half resolution so 3 SPT passes on 640×512 take ~0.5 CPU-seconds.
-NAFNET_COMPACT: dict[str, Any] = {
-    "in_channels": 1,
-    "out_channels": 1,
-    "width": 16,
-    "enc_blocks": [1, 1, 2, 2],
-    "middle_blocks": 2,
-    "dec_blocks": [1, 1, 1, 1],
-    "stem_downsample": 2,
-}
 
 
 class LayerNorm2d(nn.Module):
@@ -153,11 +139,11 @@ class NAFNet(PromptableNet):
         return out + x if self.global_residual else out
 
 
-register_backbone(
-    "nafnet",
-    NAFNet,
-    NAFNET_COMPACT,
-    paper=NAFNET_PAPER,
-    summary="NAFNet U-Net, 1-channel, compact config (width 16); the prompt-free Baseline of the shipped model.",
-    ppfn_summary="PPFN-NAFNet: compact NAFNet with PPFN prompt units and FiLM heads (shipped reference model).",
-)
+def nafnet(**overrides: Any) -> PromptableNet:
+    """The registered ``nafnet`` model (prompt-free Baseline): its catalog configuration + ``overrides``."""
+    return plain_backbone("nafnet", NAFNet, **overrides)
+
+
+def ppfn_nafnet(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> PromptableNet:
+    """The registered ``ppfn_nafnet`` model: ``nafnet`` with PPFN prompt units (``prompt``: their config)."""
+    return prompted_backbone("nafnet", NAFNet, prompt, **overrides)

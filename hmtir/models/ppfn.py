@@ -104,37 +104,25 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-PPFN_PAPER = "Enhancing Infrared Vision: Progressive Prompt Fusion Network and Benchmark (NeurIPS 2025)"
+def plain_backbone(name: str, build: Callable[..., PromptableNet], /, **overrides: Any) -> PromptableNet:
+    """The prompt-free "Baseline" model ``name``: its catalog configuration + ``overrides``, no prompt units.
 
-
-def register_backbone(
-    name: str,
-    build: Callable[..., PromptableNet],
-    defaults: dict[str, Any],
-    *,
-    paper: str,
-    summary: str,
-    ppfn_summary: str,
-    license: str = "MIT",
-) -> None:
-    """Register ``name`` (the prompt-free "Baseline" backbone) and ``ppfn_<name>`` (the same with PPFN prompts).
-
-    Every backbone enters the model registry this one way, so PPFN stays a plug-in around any of them.
+    Every backbone module builds its two registered models (``<name>`` and ``ppfn_<name>``, declared in
+    :mod:`hmtir.models.catalog`) with this and :func:`prompted_backbone`, so PPFN stays a plug-in.
     """
     from hmtir.models import MODELS
 
-    def plain(**overrides: Any) -> PromptableNet:
-        return build(**{**defaults, **overrides, "prompt": None})
+    return build(**{**MODELS.meta(name).params, **overrides, "prompt": None})
 
-    def prompted(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> PromptableNet:
-        return build(**{**defaults, **overrides}, prompt=PromptConfig.from_any(prompt))
 
-    common = {"license": license, "needs_gpu": False}
-    MODELS.register(name, summary=summary, paper=paper, params=defaults, **common)(plain)
-    MODELS.register(
-        f"ppfn_{name}",
-        summary=ppfn_summary,
-        paper=PPFN_PAPER,
-        params={**defaults, "prompt": PromptConfig().as_dict()},
-        **common,
-    )(prompted)
+def prompted_backbone(
+    name: str,
+    build: Callable[..., PromptableNet],
+    prompt: PromptConfig | dict[str, Any] | None = None,
+    /,
+    **overrides: Any,
+) -> PromptableNet:
+    """``ppfn_<name>``: backbone ``name`` (catalog configuration + ``overrides``) with PPFN prompt units."""
+    from hmtir.models import MODELS
+
+    return build(**{**MODELS.meta(name).params, **overrides}, prompt=PromptConfig.from_any(prompt))

@@ -18,26 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet, register_backbone
+from hmtir.models.ppfn import FilmPoint, Modulation, PromptableNet, plain_backbone, prompted_backbone
 from hmtir.models.prompts import PromptConfig
-
-RESTORMER_PAPER = (
-    "Restormer: Efficient Transformer for High-Resolution Image Restoration (Zamir et al., CVPR 2022)"
-)
-
-# Constructor arguments of the released Restormer-PPFN (names as in its config, so it loads unchanged).
-RESTORMER_RELEASED: dict[str, Any] = {
-    "inp_channels": 1,
-    "out_channels": 1,
-    "dim": 48,
-    "num_blocks": [4, 6, 6, 8],
-    "num_refinement_blocks": 4,
-    "heads": [1, 2, 4, 8],
-    "ffn_expansion_factor": 2.66,
-    "bias": False,
-    "LayerNorm_type": "WithBias",
-    "global_residual": True,
-}
 
 
 class _PixelLayerNorm(nn.Module):
@@ -254,11 +236,11 @@ class Restormer(PromptableNet):
         return out + x if self.global_residual else out
 
 
-register_backbone(
-    "restormer",
-    Restormer,
-    RESTORMER_RELEASED,
-    paper=RESTORMER_PAPER,
-    summary="Restormer U-Net, 1-channel, released configuration (26.0 M parameters); the prompt-free Baseline.",
-    ppfn_summary="Restormer-PPFN: the released PPFN model (26.6 M parameters); loads the official weights strictly.",
-)
+def restormer(**overrides: Any) -> PromptableNet:
+    """The registered ``restormer`` model (prompt-free Baseline): its catalog configuration + ``overrides``."""
+    return plain_backbone("restormer", Restormer, **overrides)
+
+
+def ppfn_restormer(prompt: PromptConfig | dict[str, Any] | None = None, **overrides: Any) -> PromptableNet:
+    """The registered ``ppfn_restormer`` model: ``restormer`` with PPFN prompt units (``prompt``: their config)."""
+    return prompted_backbone("restormer", Restormer, prompt, **overrides)

@@ -11,7 +11,6 @@ import json
 from importlib import resources
 from typing import Any
 
-from hmtir.models import MODELS
 from hmtir.models.daclip.controller import ControlTransformer, DaCLIP, clip_preprocess
 from hmtir.models.daclip.pipeline import DaclipRestorer
 from hmtir.models.daclip.sde import IRSDESchedule, sample_posterior
@@ -20,25 +19,11 @@ from hmtir.models.diffusion_parts import NoiseStream, tile_starts
 
 RELEASE: dict[str, Any] = json.loads(resources.files(__name__).joinpath("release.json").read_text())
 
-_PAPER = "Controlling Vision-Language Models for Multi-Task Image Restoration (Luo et al., ICLR 2024)"
 
-
-@MODELS.register(
-    "daclip_unet",
-    summary="IR-SDE conditional U-Net of DA-CLIP (release config).",
-    paper=_PAPER,
-    license="MIT",
-)
 def daclip_unet(**overrides: Any) -> ConditionalUNet:
     return ConditionalUNet(**{**RELEASE["unet"], **overrides})
 
 
-@MODELS.register(
-    "daclip_clip",
-    summary="open_clip ViT-B/32 wrapped with the DA-CLIP controller.",
-    paper=_PAPER,
-    license="MIT",
-)
 def daclip_clip(config: str | dict[str, Any] | None = None) -> DaCLIP:
     return DaCLIP.from_config(config or RELEASE["clip"]["open_clip_config"])
 

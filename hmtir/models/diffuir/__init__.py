@@ -11,7 +11,6 @@ import json
 from importlib import resources
 from typing import Any
 
-from hmtir.models import MODELS
 from hmtir.models.diffuir.checkpoints import (
     SCHEDULE_BUFFERS,
     config_from_state_dict,
@@ -24,15 +23,7 @@ from hmtir.models.diffuir.unet import DiffuirUNet
 
 RELEASE: dict[str, Any] = json.loads(resources.files(__name__).joinpath("release.json").read_text())
 
-PAPER = "Selective Hourglass Mapping for Universal Image Restoration Based on Diffusion Model (Zheng et al., CVPR 2024)"
 
-
-@MODELS.register(
-    "diffuir_unet",
-    summary="DiffUIR residual-prediction U-Net; size T/S/B/L as released (L = model-300.pt).",
-    paper=PAPER,
-    license="MIT",
-)
 def diffuir_unet(size: str = "L", **overrides: Any) -> DiffuirUNet:
     sizes = RELEASE["sizes"]
     if size not in sizes:
@@ -46,7 +37,6 @@ def release_schedule() -> ResidualSchedule:
 
 
 __all__ = [
-    "PAPER",
     "RELEASE",
     "SCHEDULE_BUFFERS",
     "DiffuirRestorer",
