@@ -90,21 +90,31 @@ def decide(present: Iterable[str]) -> str:
     return steps[0] if len(steps) == 1 else COMPOSITE
 
 
+def _plane(frame: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A frame as a numpy array without leading singleton axes (1×1×H×W, 1×H×W → H×W)."""
+    array = frame.detach().cpu().numpy() if hasattr(frame, "detach") else np.asarray(frame)
+    while array.ndim > 2 and array.shape[0] == 1:
+        array = array[0]
+    return array
+
+
 def unjudgeable(frame: np.ndarray | torch.Tensor) -> str | None:
     """Why a display frame (H×W in [0, 1]) cannot be judged, in a few words; None when it can."""
     from hmtir.models.estimator import MIN_SIDE
 
-    array = frame.detach().cpu().numpy() if hasattr(frame, "detach") else np.asarray(frame)
-    while array.ndim > 2 and array.shape[0] == 1:  # 1×1×H×W or 1×H×W
-        array = array[0]
+    array = _plane(frame)
     if array.ndim != 2:
         return f"not a single grey frame (shape {tuple(array.shape)})"
     height, width = array.shape
     if min(height, width) < MIN_SIDE:
         return f"too small to judge ({width}×{height} px; the estimator needs at least {MIN_SIDE} px a side)"
+    if array.dtype.kind != "f":
+        return f"holds {array.dtype} values, not display floats in [0, 1] (map it with hmtir.io.radiometric)"
     finite = np.isfinite(array)
     if not finite.all():
         return f"contains NaN/Inf pixels ({int((~finite).sum())} of {array.size})"
+    if float(array.min()) < -1e-6 or float(array.max()) > 1 + 1e-6:
+        return "values outside [0, 1]: map the frame to display first (hmtir.io.radiometric)"
     levels = np.unique(array[:: max(1, array.shape[0] // 256), :: max(1, array.shape[1] // 256)])
     if levels.size < MIN_LEVELS and np.unique(array).size < MIN_LEVELS:
         return f"(nearly) constant: {np.unique(array).size} distinct value(s)"
@@ -135,9 +145,9 @@ class Estimator:
         if isinstance(frames, torch.Tensor):
             if frames.ndim != 4 or frames.shape[1] != 1:
                 raise HmtirError(f"the estimator expects a B×1×H×W grey batch, got {tuple(frames.shape)}")
-            items: list[Any] = list(frames[:, 0])
+            items: list[np.ndarray] = [_plane(f) for f in frames[:, 0]]
         else:
-            items = list(frames)
+            items = [_plane(f) for f in frames]
         results: list[Estimate | None] = [None] * len(items)
         todo: list[int] = []
         for index, frame in enumerate(items):

@@ -90,6 +90,8 @@ def test_registered_with_metadata_and_the_shipped_weights_are_pinned() -> None:
         (np.full((64, 64), 0.5, np.float32), "(nearly) constant"),
         (np.where(np.eye(64) > 0, 0.6, 0.4).astype(np.float32), "(nearly) constant: 2 distinct"),
         (np.pad(np.random.default_rng(0).random((40, 40)), 30).astype(np.float32), "saturated"),
+        ((np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8), "holds uint8 values"),
+        (np.random.default_rng(0).random((64, 64)).astype(np.float32) * 300, "values outside [0, 1]"),
     ],
 )
 def test_frames_that_cannot_be_judged_get_a_reason_not_a_guess(estimator, frame, reason) -> None:
