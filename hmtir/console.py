@@ -1,8 +1,10 @@
 """Terminal output that also reads well in a log file (SLURM, nohup, CI).
 
 On a terminal: rich progress bars and tables fitted to the window. Without one: progress becomes a
-plain line every few seconds (and at the end), and tables are printed at full width instead of being
-squeezed to rich's 80-column default, so a log says what a screen would have shown.
+plain line every few seconds (:envvar:`HMTIR_PROGRESS_SECONDS`, default 10; and at the end), and tables
+are printed at full width instead of being squeezed to rich's 80-column default, so a log says what a
+screen would have shown. Either way, once an error is raised the progress says nothing more (a bar is
+cleared), so the error's one line is the last word.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import IO, Any
 
 LOG_WIDTH = 200  # columns for tables written to a file
 LOG_EVERY_SECONDS = 10.0
+EVERY_ENV = "HMTIR_PROGRESS_SECONDS"  # seconds between progress lines in a log
+UNITS = ("items", "bytes")
 
 
 def is_terminal(stream: IO[str] | None = None) -> bool:
@@ -33,11 +37,20 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, width=LOG_WIDTH)
 
 
-class _LineProgress:
-    """The log-file form of a progress bar: ``label: done/total (pct) rate ETA`` every few seconds."""
+def _every_from_env() -> float:
+    value = os.environ.get(EVERY_ENV, "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return LOG_EVERY_SECONDS
+    return seconds if seconds >= 0 else LOG_EVERY_SECONDS
 
-    def __init__(self, stream: IO[str], every: float) -> None:
-        self.stream, self.every = stream, every
+
+class _LineProgress:
+    """The log-file form of a progress bar: ``label: done/total (pct), ETA, rate`` every few seconds."""
+
+    def __init__(self, stream: IO[str], every: float, unit: str = "items") -> None:
+        self.stream, self.every, self.unit = stream, every, unit
         self.tasks: dict[int, dict[str, Any]] = {}
 
     def add_task(self, description: str, total: float | None = None, completed: float = 0, **_: Any) -> int:
@@ -47,10 +60,16 @@ class _LineProgress:
             "label": description,
             "total": total,
             "done": completed,
+            "first": completed,  # done before this run (resumed work): not part of the rate
             "start": now,
             "shown": now,
         }
         return task
+
+    def reset(self, task: int, *, total: float | None = None, completed: float = 0, **_: Any) -> None:
+        """Start a task over (a transfer restarted from ``completed``), as rich's ``Progress.reset``."""
+        state = self.tasks[task]
+        state.update(total=total, done=completed, first=completed, start=time.monotonic())
 
     def update(
         self,
@@ -75,21 +94,27 @@ class _LineProgress:
         self.update(task, advance=advance)
 
     def _show(self, state: dict[str, Any], now: float) -> None:
-        state["shown"] = now
+        state["shown"], state["printed"] = now, state["done"]
         done, total = state["done"], state["total"]
-        rate = done / max(now - state["start"], 1e-9)
-        text = f"{state['label']}: {done:.0f}"
+        rate = (done - state["first"]) / max(now - state["start"], 1e-9)
+        text = f"{state['label']}: {self._amount(done)}"
         if total:
-            text += f"/{total:.0f} ({100 * done / total:.0f}%)"
+            text += f"/{self._amount(total)} ({100 * done / total:.0f}%)"
             if rate > 0 and done < total:
                 text += f", ETA {_duration((total - done) / rate)}"
-        text += f", {rate:.3g}/s"
+        text += f", {self._amount(rate, rate=True)}/s"
         print(text, file=self.stream, flush=True)
+
+    def _amount(self, value: float, rate: bool = False) -> str:
+        if self.unit == "bytes":
+            return f"{value / 1e6:.1f} MB"
+        return f"{value:.3g}" if rate else f"{value:.0f}"
 
     def close(self) -> None:
         now = time.monotonic()
         for state in self.tasks.values():
-            self._show(state, now)
+            if state.get("printed") != state["done"]:  # the last word on each task, said once
+                self._show(state, now)
 
 
 def _duration(seconds: float) -> str:
@@ -102,8 +127,16 @@ def _duration(seconds: float) -> str:
 
 
 @contextmanager
-def progress(enabled: bool = True, label: str = "", every: float = LOG_EVERY_SECONDS) -> Iterator[Any]:
-    """A progress object with rich's ``add_task/update/advance`` API: a bar on a terminal, lines in a log."""
+def progress(
+    enabled: bool = True, label: str = "", every: float | None = None, unit: str = "items"
+) -> Iterator[Any]:
+    """Progress with rich's ``add_task/update/advance/reset`` API: a bar on a terminal, lines in a log.
+
+    ``every``: seconds between log lines (default :envvar:`HMTIR_PROGRESS_SECONDS`, else 10); ``unit``:
+    ``items`` (counts) or ``bytes`` (transfers: sizes and speeds in MB).
+    """
+    if unit not in UNITS:
+        raise ValueError(f"progress unit {unit!r} is not one of {', '.join(UNITS)}")
     if not enabled:
         from rich.progress import Progress
 
@@ -111,18 +144,23 @@ def progress(enabled: bool = True, label: str = "", every: float = LOG_EVERY_SEC
             yield quiet
         return
     if is_terminal(sys.stderr):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich import progress as rp
 
-        bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console(stderr=True),
+        amount = (
+            (rp.DownloadColumn(), rp.TransferSpeedColumn())
+            if unit == "bytes"
+            else (rp.MofNCompleteColumn(), rp.TimeRemainingColumn())
+        )
+        bar = rp.Progress(
+            rp.TextColumn("[bold]{task.description}"), rp.BarColumn(), *amount, console=console(stderr=True)
         )
         with bar:
-            yield bar
+            try:
+                yield bar
+            except BaseException:
+                bar.live.transient = True  # the bar is cleared: the error's own line is the last word
+                raise
         return
-    lines = _LineProgress(sys.stderr, every)
+    lines = _LineProgress(sys.stderr, _every_from_env() if every is None else every, unit)
     yield lines  # on an error nothing more is printed: the error's own line is the last word
     lines.close()

@@ -17,7 +17,9 @@ import click
 )
 @click.option("--mirror", help="Prefer this mirror (name or kind: gdrive, hf, http, github-raw).")
 @click.option("--offline", is_flag=True, help="Never use the network; report where missing files must go.")
-@click.option("--progress/--no-progress", default=True, help="Show transfer progress bars.")
+@click.option(
+    "--progress/--no-progress", default=True, help="Show transfer progress (a bar, or lines in a log)."
+)
 @click.option(
     "--repair",
     is_flag=True,
@@ -32,9 +34,9 @@ def download(
     repair: bool,
 ) -> None:
     """Download datasets and weights (see `hmtir list sources`), verified and unpacked safely."""
-    from rich.console import Console
     from rich.table import Table
 
+    from hmtir.console import console
     from hmtir.data.download import download as fetch
     from hmtir.data.sources import expand, load_sources
 
@@ -51,4 +53,4 @@ def download(
     owners = [meta for meta in sources for _ in meta.files]
     for meta, path in zip(owners, paths):
         table.add_row(meta.name, meta.kind, meta.license or "", str(path))
-    Console(width=200).print(table)
+    console().print(table)

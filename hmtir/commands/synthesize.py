@@ -47,9 +47,9 @@ def synthesize(
     from_manifest: Path | None,
 ) -> None:
     """Degrade clean TIR frames into the HM-TIR layout (imgs/, composited/, single/, meta/)."""
-    from rich.console import Console
     from rich.table import Table
 
+    from hmtir.console import console as make_console
     from hmtir.degrade.synthesize import synthesize as run
 
     names = [p.strip() for spec in presets for p in spec.split(",") if p.strip()]
@@ -62,14 +62,15 @@ def synthesize(
         source, out, presets=names, gate=gate, seed=seed, workers=workers, from_manifest=from_manifest
     )
 
-    table = Table(title=f"HM-TIR synthesis → {report.out}")
+    title = f"HM-TIR synthesis → {report.out}"
+    table = Table(title=title, min_width=len(title) + 4)  # the whole path on one line where the width allows
     table.add_column("subset")
     table.add_column("images", justify="right")
     table.add_column("mean PSNR (dB)", justify="right")
     table.add_column("mean grey shift", justify="right")
     for subset, s in report.subsets.items():
         table.add_row(subset, str(s.images), f"{s.mean_psnr:.2f}", f"{s.mean_grey_shift:+.1f}")
-    console = Console()
+    console = make_console()  # the terminal's width; full width in a log file
     console.print(table)
     console.print(
         f"{report.images} frames: {report.written} outputs written, {report.skipped} already complete."

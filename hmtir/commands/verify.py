@@ -21,14 +21,14 @@ MAX_ROWS = 50
 @click.pass_context
 def verify(ctx: click.Context, root: Path, size: str | None, quick: bool, progress: bool) -> None:
     """Check an HM-TIR tree: folders, counts, frame sizes, test images in every subset, readable files."""
-    from rich.console import Console
     from rich.table import Table
 
+    from hmtir.console import console as make_console
     from hmtir.data.verify import parse_size
     from hmtir.data.verify import verify as run_verify
 
     report = run_verify(root, size=parse_size(size), progress=progress, read=not quick)
-    console = Console(width=200)
+    console = make_console()
     sizes = ", ".join(f"{w}x{h}: {n}" for (w, h), n in report.sizes.most_common()) or "not read"
     console.print(
         f"{root}: {report.mode} layout, {report.frames} clean frames, {report.test_names} test names, "

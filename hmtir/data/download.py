@@ -610,31 +610,26 @@ def _maybe_extract(
 
 @contextlib.contextmanager
 def _progress_bars(enabled: bool) -> Iterator[Callable[[str], Advance] | None]:
+    """One task per transfer: a bar on a terminal, periodic lines in a log (:func:`hmtir.console.progress`)."""
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from hmtir.console import progress
 
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with progress(True, label="download", unit="bytes") as bars:
 
-    def new_task(label: str) -> Advance:
-        if not bars.live.is_started:  # nothing is drawn until a transfer starts (offline runs stay quiet)
-            bars.start()
-        task = bars.add_task(label, total=None)
+        def new_task(label: str) -> Advance:  # nothing is shown until a transfer starts (offline: quiet)
+            task = bars.add_task(label, total=None)
 
-        def advance(n: int, total: int | None) -> None:
-            if n < 0:
-                bars.reset(task, total=total)
-            else:
-                bars.update(task, advance=n, total=total)
+            def advance(n: int, total: int | None) -> None:
+                if n < 0:
+                    bars.reset(task, total=total)
+                else:
+                    bars.update(task, advance=n, total=total)
 
-        return advance
+            return advance
 
-    try:
         yield new_task
-    finally:
-        if bars.live.is_started:
-            bars.stop()
 
 
 def download(

@@ -20,8 +20,9 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -408,31 +409,14 @@ def _execute(jobs: list[_Job], workers: int) -> Iterable[list[dict[str, Any]]]:
             yield future.result()
 
 
-class _progress:
-    """A rich progress bar over images (or a no-op), advanced once per finished image."""
+@contextmanager
+def _progress(enabled: bool, total: int, todo: int) -> Iterator[Callable[[], None]]:
+    """Advanced once per finished image: a bar on a terminal, periodic lines in a log (hmtir.console)."""
+    from hmtir.console import progress as console_progress
 
-    def __init__(self, enabled: bool, total: int, todo: int) -> None:
-        self.enabled, self.total, self.todo = enabled, total, todo
-
-    def __enter__(self):  # noqa: ANN204 - returns the advance callback
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("synthesizing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self._bar.__enter__()
-        task = self._bar.add_task("images", total=self.total, completed=self.total - self.todo)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._bar.__exit__(*exc)
+    with console_progress(enabled, label="synthesizing") as bar:
+        task = bar.add_task("synthesizing", total=total, completed=total - todo)
+        yield lambda: bar.advance(task)
 
 
 def _agreed(values: set[Any], default: Any) -> Any:
