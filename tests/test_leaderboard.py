@@ -199,7 +199,7 @@ def test_site_markdown_and_downloads(tmp_path: Path) -> None:
         (site / "data.js").read_text().removeprefix("window.HMTIR_LEADERBOARD = ").rstrip(";\n")
     )
     assert data == json.loads((site / "leaderboard.json").read_text())
-    assert markdown(report.groups) == md
+    assert markdown(report.groups, report.pairs) == md
     result = CliRunner().invoke(
         cli, ["leaderboard", "build", "--leaderboard", str(board), "--out", str(tmp_path / "s2")]
     )

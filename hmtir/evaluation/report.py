@@ -6,6 +6,12 @@ from typing import Any
 
 from rich.table import Table
 
+#: What the "±" of these tables is (every table that prints "±" says so under it).
+STD_LEGEND = (
+    "mean ± population standard deviation over the images (spread of the per-image scores, not a "
+    "confidence interval; for whether two methods differ use hmtir compare RESULT_DIR...)"
+)
+
 
 def _cell(stats: dict[str, float | None]) -> str:
     mean, std = stats.get("mean"), stats.get("std")
@@ -21,7 +27,7 @@ def _metric_header(name: str, info: dict[str, Any]) -> str:
 def _table(
     title: str, first_column: str, groups: dict[str, dict[str, Any]], metrics: dict[str, Any]
 ) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption=STD_LEGEND, caption_justify="left")
     table.add_column(first_column, style="bold")
     for name, info in metrics.items():
         table.add_column(_metric_header(name, info), justify="right")

@@ -17,24 +17,31 @@ import os
 import shutil
 import tempfile
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
+from hmtir.leaderboard.paired import LEGEND, PairedCell, paired_cells
 from hmtir.leaderboard.ranking import RankedGroup, RankedRow, rank
 from hmtir.leaderboard.schema import (
     SUBMISSION_TIER,
-    benchmarks,
     leaderboard_metric_metas,
     leaderboard_metrics,
     load_results,
     metric_meta,
 )
 from hmtir.vocabulary import subset_info
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: A row's per-image records (subset, name, one column per metric), or None when it has none.
+RecordsOf = Callable[[dict[str, Any]], "pd.DataFrame | None"]
 
 SITE_DIR = Path(__file__).resolve().parent / "site"
 ASSETS = ("style.css", "app.js")
@@ -44,10 +51,74 @@ SITE_SCHEMA = "hmtir.leaderboard.site/1"  # in leaderboard.json: marks a folder 
 
 
 @dataclass
+class GroupPairs:
+    """A measured group's paired differences: every row with records against one reference row.
+
+    The reference is the group's ``identity`` row (the degraded input) when it has per-image records,
+    else its best-ranked row with records. Only subsets where both rows scored the same frames get a
+    number, so each Δ is exactly the difference of the two means the table shows.
+    """
+
+    reference: RankedRow | None = None
+    cells: dict[str, dict[str, dict[str, PairedCell]]] = field(default_factory=dict)  # key→subset→metric
+
+    def cell(self, row: RankedRow, subset: str, metric: str) -> PairedCell | None:
+        return self.cells.get(row.key, {}).get(subset, {}).get(metric)
+
+
+@dataclass
 class BuildReport:
     out: Path
     groups: list[RankedGroup]
     files: list[Path]
+    pairs: dict[tuple[str, str], GroupPairs] = field(default_factory=dict)  # (benchmark key, group)
+
+
+def group_pairs(group: RankedGroup, records_of: RecordsOf) -> GroupPairs:
+    """Paired differences of a measured group's rows against its reference row (see :class:`GroupPairs`)."""
+    import pandas as pd
+
+    if group.group != "measured":
+        return GroupPairs()
+    frames = {}
+    for row in group.rows:
+        records = records_of(row.entry) if row.entry["records"] is not None else None
+        if records is not None and not records.empty:
+            frames[row.key] = records
+    candidates = [row for row in group.rows if row.key in frames]
+    reference = next((r for r in candidates if r.method == "identity"), None) or next(
+        (r for r in candidates if r.overall_rank == 1), None
+    )
+    if reference is None or len(candidates) < 2:
+        return GroupPairs(reference if len(candidates) >= 2 else None)
+    metrics = {m.name: m.lower_better for m in leaderboard_metric_metas()}
+    tidy = pd.concat(
+        [
+            frames[key][["subset", "name", *(m for m in metrics if m in frames[key].columns)]].assign(
+                method=key
+            )
+            for key in frames
+        ],
+        ignore_index=True,
+    )
+    tidy = tidy[tidy["subset"].isin(group.subsets)]
+    pairs = GroupPairs(reference)
+    for cell in paired_cells(tidy, reference.key, metrics, same_frames=True):
+        pairs.cells.setdefault(cell.method, {}).setdefault(cell.subset, {})[cell.metric] = cell
+    return pairs
+
+
+def records_from_folder(leaderboard: Path) -> RecordsOf:
+    """Rows' records as the leaderboard folder holds them (``records/...csv``, hash-checked on load)."""
+    import pandas as pd
+
+    def read(entry: dict[str, Any]) -> pd.DataFrame | None:
+        try:
+            return pd.read_csv(leaderboard / entry["records"]["file"])
+        except (OSError, ValueError) as err:
+            raise HmtirError(f"cannot read records {leaderboard / entry['records']['file']}: {err}") from None
+
+    return read
 
 
 def _degradation(subset: str) -> str:
@@ -85,7 +156,7 @@ def markdown_text(text: str) -> str:
     )
 
 
-def _row_data(row: RankedRow, group: RankedGroup) -> dict[str, Any]:
+def _row_data(row: RankedRow, group: RankedGroup, pairs: GroupPairs) -> dict[str, Any]:
     entry = row.entry
     runtime = entry["runtime"]
     return {
@@ -106,6 +177,11 @@ def _row_data(row: RankedRow, group: RankedGroup) -> dict[str, Any]:
         "avg_psnr": row.averages.get("psnr"),
         "avg_ssim": row.averages.get("ssim"),
         "detail": detail_page(row),
+        "reference": pairs.reference is not None and row.key == pairs.reference.key,
+        "paired": {
+            subset: {metric: cell.as_dict() for metric, cell in by_metric.items()}
+            for subset, by_metric in pairs.cells.get(row.key, {}).items()
+        },
         "subsets": {
             subset: {
                 "rank": row.subset_ranks.get(subset),
@@ -119,8 +195,11 @@ def _row_data(row: RankedRow, group: RankedGroup) -> dict[str, Any]:
     }
 
 
-def site_data(groups: list[RankedGroup]) -> dict[str, Any]:
+def site_data(
+    groups: list[RankedGroup], pairs: dict[tuple[str, str], GroupPairs] | None = None
+) -> dict[str, Any]:
     """Everything the page's script needs, as plain JSON (also the ``leaderboard.json`` download)."""
+    pairs = pairs or {}
     seen: dict[str, dict[str, Any]] = {}
     for group in groups:
         bench = group.benchmark
@@ -132,13 +211,17 @@ def site_data(groups: list[RankedGroup]) -> dict[str, Any]:
                 "title": bench.title,
                 "description": bench.description,
                 "subsets": [],
+                "paired_vs": None,
             },
         )
         info["subsets"] = [s for s in bench.subsets if s in set(info["subsets"]) | set(group.subsets)]
+        reference = pairs.get((bench.key, group.group), GroupPairs()).reference
+        if reference is not None:
+            info["paired_vs"] = reference.entry["method"]["display_name"]
     subset_info = {
-        s: {"degradation": _degradation(s), "primary": b.primary_metric[s]}
-        for b in benchmarks().values()
-        for s in b.subsets
+        s: {"degradation": _degradation(s), "primary": g.benchmark.primary_metric[s]}
+        for g in groups
+        for s in g.benchmark.subsets
     }
     return {
         "schema": SITE_SCHEMA,
@@ -149,15 +232,22 @@ def site_data(groups: list[RankedGroup]) -> dict[str, Any]:
         "metric_order": list(leaderboard_metrics()),
         "benchmarks": list(seen.values()),
         "subsets": subset_info,
-        "rows": [_row_data(row, group) for group in groups for row in group.rows],
+        "paired_legend": LEGEND,
+        "rows": [
+            _row_data(row, group, pairs.get((group.benchmark.key, group.group), GroupPairs()))
+            for group in groups
+            for row in group.rows
+        ],
     }
 
 
 # ------------------------------------------------------------------------------------ tables
 
 
-def markdown(groups: list[RankedGroup]) -> str:
-    """One table per benchmark × trust group, for the README: overall rank, mean rank, average, subsets."""
+def markdown(groups: list[RankedGroup], pairs: dict[tuple[str, str], GroupPairs] | None = None) -> str:
+    """One table per benchmark × trust group, for the README: overall rank, mean rank, average, subsets;
+    under a measured group, the paired differences of its rows against its reference row."""
+    pairs = pairs or {}
     parts = ["<!-- generated by `hmtir leaderboard build`; do not edit by hand -->", ""]
     for group in groups:
         label = "measured by hmtir" if group.group == "measured" else "reported in papers (not re-measured)"
@@ -195,10 +285,37 @@ def markdown(groups: list[RankedGroup]) -> str:
             ]
             parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
+        parts.extend(_paired_markdown(group, pairs.get((group.benchmark.key, group.group), GroupPairs())))
     parts.append(
         "Empty cells: not measured or not reported. Ranks are per benchmark and per trust group; ties share a rank."
     )
     return "\n".join(parts) + "\n"
+
+
+def _paired_markdown(group: RankedGroup, pairs: GroupPairs) -> list[str]:
+    """The group's Δ table (primary metric per subset) and, right under it, what its "±" means."""
+    reference = pairs.reference
+    rows = [row for row in group.rows if row.key in pairs.cells]
+    if reference is None or not rows:
+        return []
+    name = markdown_text(reference.entry["method"]["display_name"])
+    primary = group.benchmark.primary_metric
+    parts = [
+        f"Paired difference vs {name} on the same frames (Δ of each subset's ranking metric, per image):",
+        "",
+        "| Method | Tier | " + " | ".join(f"{s} (Δ {primary[s].upper()})" for s in group.subsets) + " |",
+        "|---|---|" + "---:|" * len(group.subsets),
+    ]
+    for row in rows:
+        cells = []
+        for subset in group.subsets:
+            cell = pairs.cell(row, subset, primary[subset])
+            cells.append("" if cell is None else markdown_text(cell.text()))
+        parts.append(
+            f"| {markdown_text(row.entry['method']['display_name'])} | {row.trust} | {' | '.join(cells)} |"
+        )
+    parts += ["", markdown_text(LEGEND.replace("baseline", "reference")) + ".", ""]
+    return parts
 
 
 def _params(value: int | None) -> str:
@@ -211,8 +328,9 @@ def _params(value: int | None) -> str:
     return str(value)
 
 
-def flat_csv(groups: list[RankedGroup]) -> str:
-    """One line per row × subset: the long format spreadsheets and pandas like."""
+def flat_csv(groups: list[RankedGroup], pairs: dict[tuple[str, str], GroupPairs] | None = None) -> str:
+    """One line per row × subset: the long format spreadsheets and pandas like (with the paired Δ of the
+    subset's ranking metric against the group's reference row, where there is one)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -226,20 +344,37 @@ def flat_csv(groups: list[RankedGroup]) -> str:
             *leaderboard_metrics(),
             "seconds_per_image",
             "parameters",
+            "paired_vs",
+            "paired_metric",
+            "mean_difference",
+            "ci_low",
+            "ci_high",
+            "p_value",
         ]
     )
+    pairs = pairs or {}
     for group in groups:
+        group_pairs = pairs.get((group.benchmark.key, group.group), GroupPairs())
         for row in group.rows:
             for subset in group.subsets:
                 if subset not in row.entry["subsets"]:
                     continue
                 block = row.entry["subsets"][subset]
+                cell = group_pairs.cell(row, subset, group.benchmark.primary_metric[subset])
+                c = cell.comparison if cell is not None else None
+                paired = (
+                    ["", "", "", "", "", ""]
+                    if c is None
+                    else [group_pairs.reference.method, cell.metric, repr(c.mean_difference), repr(c.ci_low),
+                          repr(c.ci_high), repr(c.p_value)]  # type: ignore[union-attr]
+                )  # fmt: skip
                 writer.writerow([
                     group.benchmark.key, row.trust, row.method, row.entry["method"]["kind"], subset,
                     row.subset_ranks.get(subset) or "",
                     *("" if block["metrics"][m] is None else repr(block["metrics"][m]) for m in leaderboard_metrics()),
                     "" if block["seconds_per_image"] is None else repr(block["seconds_per_image"]),
                     row.entry["method"].get("parameters") if row.entry["method"].get("parameters") is not None else "",
+                    *paired,
                 ])  # fmt: skip
     return buffer.getvalue()
 
@@ -314,17 +449,23 @@ def _template(name: str) -> Template:
     return Template((SITE_DIR / name).read_text(encoding="utf-8"))
 
 
-def _method_page(method: str, rows: list[tuple[RankedRow, RankedGroup]], figures: list[str]) -> str:
+def _method_page(
+    method: str, rows: list[tuple[RankedRow, RankedGroup, GroupPairs]], figures: list[str]
+) -> str:
     entry = rows[0][0].entry["method"]
     facts = []
     for label, key in (("Kind", "kind"), ("Paper", "paper"), ("Code", "code"), ("License", "license"),
                        ("Training data", "training_data"), ("Extra data", "extra_data")):  # fmt: skip
-        values = {str(r.entry["method"].get(key)) for r, _ in rows if r.entry["method"].get(key) is not None}
+        values = {str(r.entry["method"].get(key)) for r, *_ in rows if r.entry["method"].get(key) is not None}
         if values:
             facts.append(f"<dt>{label}</dt><dd>{html.escape('; '.join(sorted(values)))}</dd>")
     sections = []
-    for row, group in rows:
+    for row, group, pairs in rows:
         head = "".join(f"<th>{m.upper()}</th>" for m in leaderboard_metrics())
+        paired = pairs.reference is not None and row.key in pairs.cells
+        if paired:
+            reference = html.escape(pairs.reference.entry["method"]["display_name"])  # type: ignore[union-attr]
+            head += f"<th>Δ vs {reference} (ranking metric)</th>"
         body = []
         for subset in group.subsets:
             if subset not in row.entry["subsets"]:
@@ -332,6 +473,11 @@ def _method_page(method: str, rows: list[tuple[RankedRow, RankedGroup]], figures
             cells = "".join(
                 f"<td class='num'>{_fmt(row.value(subset, m), m)}</td>" for m in leaderboard_metrics()
             )
+            if paired:
+                metric = group.benchmark.primary_metric[subset]
+                cell = pairs.cell(row, subset, metric)
+                text = "" if cell is None else f"{metric.upper()} {cell.text()}"
+                cells += f"<td class='num delta'>{html.escape(text)}</td>"
             rank_text = row.subset_ranks.get(subset) or ""
             body.append(f"<tr><td>{html.escape(subset)}</td><td class='num'>{rank_text}</td>{cells}</tr>")
         prov = row.entry["provenance"]
@@ -344,7 +490,13 @@ def _method_page(method: str, rows: list[tuple[RankedRow, RankedGroup]], figures
         sections.append(
             f"<section><h2>{html.escape(group.benchmark.title)} <span class='tier tier-{row.trust}'>{row.trust}</span></h2>"
             f"<table class='board'><thead><tr><th>Subset</th><th>Rank</th>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table><p class='muted'>{note}</p></section>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+            + (
+                f"<p class='muted small legend'>{html.escape(LEGEND.replace('baseline', 'reference'))}.</p>"
+                if paired
+                else ""
+            )
+            + f"<p class='muted'>{note}</p></section>"
         )
     figs = "".join(
         f"<figure><img src='../{html.escape(f)}' alt='visual comparison {html.escape(f)}'>"
@@ -371,20 +523,22 @@ def _is_site(folder: Path) -> bool:
         return False
 
 
-def check_site_out(leaderboard: Path, out: Path) -> Path:
+def check_site_out(
+    sources: Path | Sequence[Path], out: Path, what: str = "the leaderboard data folder"
+) -> Path:
     """``out`` as an absolute folder the build may replace: new, empty, or a site built before.
 
-    The whole folder is swapped for the new site, so anything else (the leaderboard data itself, the
-    repository, a file, a folder of the user's) is refused before any work.
+    The whole folder is swapped for the new site, so anything else (the leaderboard data or results it is
+    built from, the repository, a file, a folder of the user's) is refused before any work.
     """
     from hmtir.io.safety import output_folder
 
     out = Path(os.path.abspath(output_folder(out)))
-    real_out, real_board = os.path.realpath(out), os.path.realpath(leaderboard)
-    if os.path.commonpath([real_out, real_board]) in (real_out, real_board):
-        raise HmtirError(
-            f"--out {out} overlaps the leaderboard data folder {leaderboard}; choose another folder"
-        )
+    real_out = os.path.realpath(out)
+    for source in [sources] if isinstance(sources, (str, os.PathLike)) else sources:
+        real_source = os.path.realpath(source)
+        if os.path.commonpath([real_out, real_source]) in (real_out, real_source):
+            raise HmtirError(f"--out {out} overlaps {what} {source}; choose another folder")
     if out.is_symlink() or (out.is_dir() and any(out.iterdir()) and not _is_site(out)):
         raise HmtirError(
             f"--out {out} is not empty and not a leaderboard site built by hmtir; it would be replaced as a "
@@ -402,13 +556,29 @@ def build_site(
     """
     leaderboard = Path(leaderboard)
     out = check_site_out(leaderboard, Path(out))
-    groups = rank(load_results(leaderboard))
-    if not groups:
+    entries = load_results(leaderboard)
+    if not entries:
         raise HmtirError(f"{leaderboard / 'results'} holds no results to render")
+    return render_site(entries, out, records_from_folder(leaderboard), leaderboard / FIGURES_DIR)
+
+
+def render_site(
+    entries: Sequence[dict[str, Any]],
+    out: Path,
+    records_of: RecordsOf,
+    figure_root: Path | None = None,
+) -> BuildReport:
+    """Rank ``entries`` and render the site into ``out`` (already checked by :func:`check_site_out`),
+    staged beside it and swapped in as a whole. ``records_of`` gives a row's per-image records (for the
+    paired differences); PNG figures under ``figure_root`` are copied in."""
+    groups = rank(entries)
+    if not groups:
+        raise HmtirError("no results to render")
+    pairs = {(g.benchmark.key, g.group): group_pairs(g, records_of) for g in groups}
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        files = _render_into(staging, leaderboard, groups)
+        files = _render_into(staging, groups, pairs, figure_root)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             out.rename(old / "site")
@@ -419,20 +589,24 @@ def build_site(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuildReport(out, groups, [out / f.relative_to(staging) for f in files])
+    return BuildReport(out, groups, [out / f.relative_to(staging) for f in files], pairs)
 
 
-def _render_into(out: Path, leaderboard: Path, groups: list[RankedGroup]) -> list[Path]:
+def _render_into(
+    out: Path,
+    groups: list[RankedGroup],
+    pairs: dict[tuple[str, str], GroupPairs],
+    figure_root: Path | None,
+) -> list[Path]:
     files: list[Path] = []
 
     def write(rel: str, text: str) -> None:
         atomic_write_text(out / rel, text)
         files.append(out / rel)
 
-    data = site_data(groups)
-    figure_root = leaderboard / FIGURES_DIR
+    data = site_data(groups, pairs)
     figures: list[str] = []
-    if figure_root.is_dir():
+    if figure_root is not None and figure_root.is_dir():
         for file in sorted(figure_root.rglob("*.png")):
             rel = f"{FIGURES_DIR}/{file.relative_to(figure_root).as_posix()}"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -456,8 +630,8 @@ def _render_into(out: Path, leaderboard: Path, groups: list[RankedGroup]) -> lis
     payload = json.dumps(data, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False)
     write("data.js", f"window.HMTIR_LEADERBOARD = {payload};\n")
     write("leaderboard.json", payload + "\n")
-    write("leaderboard.csv", flat_csv(groups))
-    write(MARKDOWN_FILE, markdown(groups))
+    write("leaderboard.csv", flat_csv(groups, pairs))
+    write(MARKDOWN_FILE, markdown(groups, pairs))
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     write(
         "index.html",
@@ -465,7 +639,7 @@ def _render_into(out: Path, leaderboard: Path, groups: list[RankedGroup]) -> lis
             generated=generated, plots="".join(plots) or "<p class='muted'>No measured rows to plot.</p>"
         ),
     )
-    by_page: dict[str, list[tuple[RankedRow, RankedGroup]]] = {}
+    by_page: dict[str, list[tuple[RankedRow, RankedGroup, GroupPairs]]] = {}
     for group in groups:
         for row in group.rows:
             rows = by_page.setdefault(detail_page(row), [])
@@ -474,7 +648,7 @@ def _render_into(out: Path, leaderboard: Path, groups: list[RankedGroup]) -> lis
                     f"methods {rows[0][0].method} and {row.method} would share the page {detail_page(row)}; "
                     "rename one of them"
                 )
-            rows.append((row, group))
+            rows.append((row, group, pairs.get((group.benchmark.key, group.group), GroupPairs())))
     for page, rows in sorted(by_page.items()):
         write(page, _method_page(rows[0][0].method, rows, figures))
     return files

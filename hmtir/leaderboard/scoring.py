@@ -258,16 +258,35 @@ def score_submission(
 # ------------------------------------------------------------------------------- evaluate → verified
 
 
+def recorded_hardware(summary: dict[str, Any]) -> str:
+    """What ran an evaluation, from its own summary (not the machine reading it)."""
+    device = str(summary.get("device") or "cpu")
+    if device.startswith("cuda"):
+        return f"{summary.get('device_name') or 'unnamed GPU'} (CUDA)"
+    return f"CPU ({summary.get('platform') or 'platform not recorded'})"
+
+
+def subset_label(subset: str, data_root: str | None) -> str:
+    """A subset's leaderboard name: ``evaluate --real DIR``'s bare ``real`` becomes ``real/<dir letters>``
+    (``real/iray``), as the benchmarks name real subsets."""
+    if subset != "real":
+        return subset
+    letters = "".join(ch for ch in Path(data_root or "").name.lower() if "a" <= ch <= "z")
+    return f"real/{letters or 'frames'}"
+
+
 def result_from_evaluation(
     out: str | os.PathLike[str],
     benchmark: str,
     trust: str = "verified",
     parameters: int | None = None,
     display_name: str | None = None,
+    hardware: str | None = None,
 ) -> ScoreOutcome:
     """Build an entry from an ``hmtir evaluate`` output folder (``summary.json`` + ``records.csv``).
 
-    ``verified``: hmtir itself ran the method, so runtime and hardware are measured ones.
+    ``verified``: hmtir itself ran the method, so runtime and hardware are measured ones; ``hardware``
+    defaults to what the summary recorded (:func:`recorded_hardware`).
     """
     import pandas as pd
 
@@ -275,16 +294,17 @@ def result_from_evaluation(
     try:
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         records = pd.read_csv(out / "records.csv")
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:
         raise HmtirError(f"{out} is not a finished evaluate output ({err})") from None
     bench = get_benchmark(benchmark)
     method = summary["method"]
+    root = summary.get("data", {}).get("root")
     metric_names = [m for m in summary["metrics"] if m in leaderboard_metrics()]
     subsets = {}
     for subset, stats in summary["subsets"].items():
         means = empty_metrics()
         means.update({m: stats["metrics"][m]["mean"] for m in metric_names})
-        subsets[subset] = {
+        subsets[subset_label(subset, root)] = {
             "images": stats["images"],
             "metrics": means,
             "seconds_per_image": stats.get("seconds_per_image"),
@@ -293,6 +313,8 @@ def result_from_evaluation(
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
         for row in records.to_dict("records")
     ]
+    for row in rows:
+        row["subset"] = subset_label(row["subset"], root)
     text = records_csv(rows, metric_names, ["seconds", "input_sha256"])
     seconds = [r["seconds"] for r in rows if r.get("seconds") is not None]
     entry = {
@@ -315,7 +337,7 @@ def result_from_evaluation(
         "subsets": subsets,
         "runtime": {
             "seconds_per_image": sum(seconds) / len(seconds) if seconds else None,
-            "hardware": hardware_description(summary.get("device", "cpu")),
+            "hardware": hardware or recorded_hardware(summary),
             "measured_by": "hmtir",
         },
         "records": None,

@@ -2,13 +2,24 @@
 reported numbers, and draw the comparison figures the method pages show.
 
 The demo benchmark is rebuilt from its definition in ``benchmarks.yaml`` (procedural scenes + the HM-TIR
-presets), so anyone can re-seed and must get the same manifest hash and the same scores.
+presets), so anyone can re-seed and must get the same manifest hash and the same scores. It is the very
+benchmark ``hmtir demo`` builds, so the demo's numbers and the README's "demo" rows are comparable.
+
+**When shipped weights change** (a new ``ppfn``/``nafnet`` checkpoint), one command regenerates every
+maintainer row of the demo benchmark, their per-image records and the figures::
+
+    hmtir leaderboard seed            # from the repository root; writes into leaderboard/
+
+A ``--work`` folder keeps finished runs between seeds, but a run whose method weights differ from the
+installed ones is recomputed, never reused. Then ``hmtir leaderboard build --out site`` renders the site
+and ``site/LEADERBOARD.md``, whose demo table is the README's.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +49,9 @@ DISPLAY_NAMES = {
 }
 
 
-def build_demo_data(bench: Benchmark, out: str | os.PathLike[str], progress: bool = False) -> Path:
+def build_demo_data(
+    bench: Benchmark, out: str | os.PathLike[str], progress: bool = False, workers: int = 1
+) -> Path:
     """Materialise a procedural benchmark (scenes + every preset) under ``out``; resumable and deterministic."""
     from hmtir.data.scenes import make_scenes
     from hmtir.degrade.synthesize import synthesize
@@ -55,7 +68,8 @@ def build_demo_data(bench: Benchmark, out: str | os.PathLike[str], progress: boo
         size=(int(spec["height"]), int(spec["width"])),
     )
     presets = [_preset_of(s) for s in bench.subsets]
-    synthesize(clean, out, presets=presets, seed=bench.synthesis_seed, scenes=dict(pairs), progress=progress)
+    synthesize(clean, out, presets=presets, seed=bench.synthesis_seed, scenes=dict(pairs), progress=progress,
+               workers=workers)  # fmt: skip
     return out
 
 
@@ -106,57 +120,105 @@ def reported_entries(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return entries
 
 
+@dataclass
+class SeedOutcome:
+    """What a seed wrote: files, the verified rows by method, and the methods it could not run (why)."""
+
+    written: list[Path] = field(default_factory=list)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def stale_run(run_dir: Path, weights_sha256: str | None) -> bool:
+    """A kept run (``--work``) made with other weights than the installed ones: recompute it."""
+    from hmtir.evaluation.results import read_summary
+
+    summary = read_summary(run_dir) if run_dir.is_dir() else None
+    return summary is not None and summary.get("method", {}).get("weights_sha256") != weights_sha256
+
+
 def seed(
     leaderboard: str | os.PathLike[str] = "leaderboard",
     work: str | os.PathLike[str] | None = None,
     methods: Sequence[str] = SEED_METHODS,
     log: Callable[[str], None] = print,
-) -> list[Path]:
+    progress: bool = False,
+) -> SeedOutcome:
     """Evaluate ``methods`` on the demo benchmark (verified rows), write reported rows and figures."""
     import tempfile
 
+    from hmtir.console import progress as progress_bar
     from hmtir.evaluation import evaluate
     from hmtir.leaderboard.compare import compare_grid
-    from hmtir.leaderboard.scoring import result_from_evaluation
+    from hmtir.leaderboard.scoring import hardware_description, result_from_evaluation
     from hmtir.methods import load_method
     from hmtir.runtime import count_parameters
 
     root = Path(leaderboard)
     bench = get_benchmark("demo")
+    outcome = SeedOutcome()
     # maintainer rows: re-seeding replaces them (a submission's rows live in another namespace)
-    written = [
+    outcome.written += [
         write_entry(root, entry, None, replace=True) for entry in reported_entries(root / REPORTED_FILE)
     ]
     with tempfile.TemporaryDirectory(prefix="hmtir-seed-") as scratch:
         work_dir = Path(work) if work is not None else Path(scratch)
         data = build_demo_data(bench, work_dir / "demo")
         runnable = []
-        for name in methods:
-            try:
-                method = load_method(name)
-            except HmtirError as err:
-                log(f"skipping {name}: {err}")
-                continue
-            runnable.append(name)
-            run_dir = work_dir / "runs" / name
-            if not (
-                run_dir / "summary.json"
-            ).is_file():  # a --work folder keeps finished runs; delete to redo
-                evaluate(method, data=data, metrics="psnr,ssim", out=run_dir, progress=False, overwrite=True)
-            outcome = result_from_evaluation(
-                run_dir,
-                "demo",
-                parameters=count_parameters(method),
-                display_name=DISPLAY_NAMES.get(name, name),
-            )
-            written.append(write_entry(root, outcome.entry, outcome.records_csv, replace=True))
-            psnr = ", ".join(
-                f"{s} {v['metrics']['psnr']:.2f} dB" for s, v in outcome.entry["subsets"].items()
-            )
-            log(f"{name}: {psnr}")
+        with progress_bar(progress, label="seed") as bar:
+            task = bar.add_task(f"seeding {bench.key}", total=len(methods))
+            for name in methods:
+                bar.update(task, description=f"seeding {bench.key} · {name}")
+                try:
+                    method = load_method(name)
+                except HmtirError as err:
+                    log(f"skipping {name}: {err}")
+                    outcome.skipped[name] = str(err)
+                    bar.advance(task)
+                    continue
+                runnable.append(name)
+                run_dir = work_dir / "runs" / name
+                # a finished identical run (same weights, data, metrics, seed) is loaded by evaluate itself
+                evaluate(method, data=data, metrics="psnr,ssim", out=run_dir, progress=False,
+                         overwrite=stale_run(run_dir, method.weights_sha256))  # fmt: skip
+                scored = result_from_evaluation(
+                    run_dir,
+                    "demo",
+                    parameters=count_parameters(method),
+                    display_name=DISPLAY_NAMES.get(name, name),
+                    hardware=hardware_description(method.device),
+                )
+                outcome.written.append(write_entry(root, scored.entry, scored.records_csv, replace=True))
+                outcome.rows[name] = scored.entry
+                bar.advance(task)
         figures = root / FIGURES_DIR / bench.key
         for subset in ("composited/normal", "composited/hard"):
             target = figures / f"{subset.replace('/', '-')}.png"
             compare_grid(data, "street_000.png", runnable, target, subset=subset, overwrite=True)
-            written.append(target)
-    return written
+            outcome.written.append(target)
+    return outcome
+
+
+def seed_table(outcome: SeedOutcome) -> Any:
+    """The seeded rows: weights, PSNR per subset and its average, seconds per image."""
+    from rich.table import Table
+
+    bench = get_benchmark("demo")
+    table = Table(title=f"Verified rows on {bench.key} (PSNR, dB, higher is better)", title_justify="left")
+    table.add_column("method")
+    table.add_column("weights sha256")
+    for subset in bench.subsets:
+        table.add_column(subset, justify="right")
+    table.add_column("avg", justify="right")
+    table.add_column("s/img", justify="right")
+    for name, entry in outcome.rows.items():
+        psnr = [entry["subsets"][s]["metrics"]["psnr"] for s in bench.subsets]
+        sha = entry["method"].get("weights_sha256")
+        seconds = entry["runtime"]["seconds_per_image"]
+        table.add_row(
+            name, sha[:12] if sha else "—", *(f"{v:.2f}" for v in psnr), f"{sum(psnr) / len(psnr):.2f}",
+            f"{seconds:.3f}" if seconds is not None else "",
+        )  # fmt: skip
+    for name, why in outcome.skipped.items():
+        table.add_row(name, f"skipped: {why}"[:60], *[""] * (len(bench.subsets) + 2))
+    return table

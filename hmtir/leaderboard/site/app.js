@@ -44,6 +44,19 @@
         cols.push(num(m, m.toUpperCase() + (lowerBetter(m) ? " ↓" : " ↑"), lowerBetter(m) ? "asc" : "desc",
           function (r) { return r.subsets[tab] ? r.subsets[tab][m] : null; }, DATA.metrics[m].decimals, m === primary));
       });
+      if (bench().paired_vs) {  // paired Δ of the ranking metric vs the reference row, on the same frames
+        var pairedCell = function (r) { return r.paired[tab] && r.paired[tab][primary] && r.paired[tab][primary].text ? r.paired[tab][primary] : null; };
+        cols.push({ key: "delta", label: "Δ " + primary.toUpperCase(),
+          blank: function (r) { return r.reference ? '<span class="muted">reference</span>' : null; },
+          better: lowerBetter(primary) ? "asc" : "desc",
+          value: function (r) { var c = pairedCell(r); return c ? c.mean_difference : null; },
+          render: function (r) {
+            var c = pairedCell(r);
+            var tip = Math.round(100 * c.confidence) + "% CI [" + c.ci_low.toFixed(DATA.metrics[primary].decimals) + ", " +
+              c.ci_high.toFixed(DATA.metrics[primary].decimals) + "], better on " + c.wins + " / worse on " + c.losses + " of " + c.frames + " frames";
+            return '<span class="delta" title="' + esc(tip) + '">' + esc(c.text) + "</span>";
+          } });
+      }
       cols.push(num("seconds", "s/img", "asc", function (r) { return r.subsets[tab] ? r.subsets[tab].seconds : null; }, 3));
     }
     cols.push({ key: "parameters", label: "Params", better: "asc", value: function (r) { return r.parameters; },
@@ -116,8 +129,9 @@
     var body = list.map(function (r) {
       return '<tr data-method="' + esc(r.method) + '" data-trust="' + r.trust + '" data-group="' + r.group + '">' + cols.map(function (c) {
         var v = c.value(r);
-        var cls = (c.text || c.key === "method" ? "" : "num") + (c.primary ? " primary" : "") + (v == null ? " empty" : "");
-        return '<td class="' + cls.trim() + '" data-key="' + esc(c.key) + '">' + (v == null ? "" : c.render(r, v)) + "</td>";
+        var blank = v == null && c.blank ? c.blank(r) : null;  // an empty cell that has something to say
+        var cls = (c.text || c.key === "method" ? "" : "num") + (c.primary ? " primary" : "") + (v == null && !blank ? " empty" : "");
+        return '<td class="' + cls.trim() + '" data-key="' + esc(c.key) + '">' + (v == null ? blank || "" : c.render(r, v)) + "</td>";
       }).join("") + "</tr>";
     }).join("");
     $("board").tBodies[0].innerHTML = body;
@@ -131,7 +145,8 @@
     });
     $("legend").textContent = state.tab === "overall"
       ? "Mean rank over every subset of the group; Avg PSNR/SSIM over the paired subsets. A method missing a subset gets an empty cell, not an average of what it has. Ties share a rank."
-      : "Ranked by " + DATA.subsets[state.tab].primary.toUpperCase() + " (bold). Empty cell: not measured / not reported.";
+      : "Ranked by " + DATA.subsets[state.tab].primary.toUpperCase() + " (bold). Empty cell: not measured / not reported." +
+        (b.paired_vs ? " Δ: paired difference vs " + b.paired_vs + " (the reference row). " + DATA.paired_legend.replace(/baseline/g, "reference") + "." : "");
     Array.prototype.forEach.call(document.querySelectorAll(".plots figure"), function (f) {
       f.hidden = f.dataset.benchmark !== state.benchmark;
     });
