@@ -89,3 +89,14 @@ def test_demo_unknown_method_is_one_line_error(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "d"), "--methods", "nope"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: unknown method 'nope' (")
+
+
+def test_a_broken_leaderboard_costs_the_demo_only_its_placement(tmp_path) -> None:
+    board = tmp_path / "board"
+    (board / "results").mkdir(parents=True)
+    (board / "results" / "identity__demo-v1.json").write_text("{not json")
+    result = run_demo(tmp_path / "d", methods=["identity"], progress=False, leaderboard=board)
+    assert "identity" in result.table() and result.standings == []
+    assert result.note.startswith(
+        f"these rows could not be placed on {board}: cannot read leaderboard result"
+    )
