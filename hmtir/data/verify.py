@@ -68,12 +68,10 @@ def parse_size(text: str | None) -> tuple[int, int] | None | str:
 
 @contextmanager
 def _progress(enabled: bool, total: int) -> Iterator[Callable[[], None]]:
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import Progress
+    """A bar on a terminal, periodic lines in a log (:func:`hmtir.console.progress`)."""
+    from hmtir.console import progress
 
-    with Progress(transient=True) as bars:
+    with progress(enabled) as bars:
         task = bars.add_task("reading images", total=total)
         yield lambda: bars.advance(task)
 
