@@ -118,6 +118,23 @@ def test_member_and_total_size_limits(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]
 
 
+def test_limits_are_inclusive(tmp_path):
+    """A member of exactly ``max_member`` bytes, a total of exactly ``max_total`` and exactly
+    ``max_members`` members are allowed; one more of any is refused."""
+    archive = make_zip(tmp_path / "a.zip", [("a.bin", b"x" * 3000, None), ("b.bin", b"y" * 2000, None)])
+    exact = ArchiveLimits(max_member=3000, max_total=5000, max_members=2)
+    root = extract_archive(archive, tmp_path / "ok", exact)
+    assert (root / "a.bin").read_bytes() == b"x" * 3000 and (root / "b.bin").read_bytes() == b"y" * 2000
+    for tight, message in (
+        (ArchiveLimits(max_member=2999), r"member 'a.bin' is 3000 bytes \(limit 2999\)"),
+        (ArchiveLimits(max_total=4999), r"5000 bytes uncompressed \(limit 4999\)"),
+        (ArchiveLimits(max_members=1), r"2 members \(limit 1\)"),
+    ):
+        with pytest.raises(HmtirError, match=message):
+            extract_archive(archive, tmp_path / "refused", tight)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "ok"]
+
+
 def test_header_that_understates_size_is_caught_while_writing(tmp_path):
     archive = make_zip(tmp_path / "a.zip", [("a.bin", b"z" * 5000, None)])
     raw = bytearray(archive.read_bytes())

@@ -263,6 +263,30 @@ def test_wrong_content_range_is_refused_and_nothing_is_kept(server, tmp_path, mo
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("start", [0, 30_000, 50_000])
+def test_a_self_consistent_piece_at_another_offset_is_refused(server, tmp_path, monkeypatch, start):
+    """A 206 whose Content-Range, Content-Length and body agree with each other but start elsewhere than
+    the bytes we hold (before: overlap or the whole file again; after: a gap) is not our next piece."""
+
+    def misplaced(req: Request) -> None:
+        if "range" not in req.headers:
+            req.reply_truncated(PAYLOAD, 40_000, ETag='"v1"')
+            return
+        headers = {"ETag": '"v1"', "Content-Range": f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}"}
+        req.reply(206, PAYLOAD[start:], {"Content-Type": "application/octet-stream", **headers})
+
+    server.routes["/w.bin"] = misplaced
+    url = server.url + "/w.bin"
+    write_sources(tmp_path, monkeypatch, http_source(url))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError) as err:
+        download(["test-blob"], dir=out, progress=False)
+    wrong = f"({url} answered bytes=40000- with the wrong part (Content-Range 'bytes {start}-102399/102400'))"
+    assert wrong in str(err.value)
+    assert list(out.iterdir()) == []
+    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, "bytes=40000-"]
+
+
 def test_checksum_mismatch_rejects_file_and_leaves_nothing(server, tmp_path, monkeypatch):
     server.routes["/w.bin"] = lambda req: req.reply_file(PAYLOAD[:-1] + b"X")
     write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(PAYLOAD)))
