@@ -594,3 +594,71 @@ def test_changed_scoring_invalidates_every_record(
     else:
         run(layout, tmp_path / "out", method=method, seed=1)
     assert method.calls == 2 * len(SHAPES)
+
+
+class PromptRecorder(Method):
+    """Identity that remembers the prompts each frame was restored with."""
+
+    def __init__(self) -> None:
+        self.meta = MethodMeta(name="recorder", kind="reference", uses_prompts=True)
+        self.seen: list[tuple[str, str]] = []
+
+    def restore(self, batch, degradation="composite", scenario="composite"):
+        self.seen.extend([(degradation, scenario)] * batch.shape[0])
+        return batch
+
+
+def test_auto_prompts_let_the_estimator_choose_and_record_it(tmp_path: Path) -> None:
+    from hmtir.data.scenes import make_scenes
+    from hmtir.degrade.synthesize import synthesize
+
+    make_scenes(tmp_path / "clean", per_category=1, size=(64, 80))
+    layout = tmp_path / "bench"
+    synthesize(tmp_path / "clean", layout, presets=["single-noise", "normal"], progress=False)
+    method = PromptRecorder()
+    result = run(layout, tmp_path / "auto", method=method, prompts="auto", subsets="single/noise")
+    records = result.records
+    chosen = list(records["degradation"])
+    restored = [d for d in chosen if d != "clean"]  # clean frames are left unchanged, never restored
+    assert [d for d, _ in method.seen] == restored
+    assert all(s == ("composite" if d == "composite" else "single") for d, s in method.seen)
+    assert {"estimate_contrast", "estimate_blur", "estimate_noise"} <= set(records.columns)
+    assert (
+        records[["estimate_contrast", "estimate_blur", "estimate_noise"]]
+        .map(lambda v: 0 <= v <= 1)
+        .all()
+        .all()
+    )
+    summary = result.summary
+    assert summary["prompts"] == "auto" and summary["estimator"]["weights_sha256"]
+    assert sum(summary["subsets"]["single/noise"]["prompts_chosen"].values()) == 8
+    assert summary["run"]["estimator_sha256"] == summary["estimator"]["weights_sha256"]
+    with pytest.raises(HmtirError, match=r"with a different estimator_sha256, prompts;"):
+        run(layout, tmp_path / "auto", method=PromptRecorder(), subsets="single/noise")
+
+
+def test_real_raw_frames_are_mapped_to_display_and_written_back_in_their_units(tmp_path: Path) -> None:
+    frames = tmp_path / "raw"
+    frames.mkdir()
+    rng = np.random.default_rng(3)
+    originals = {}
+    for k in range(2):  # 16-bit counts in a narrow band, as a radiometric camera gives them
+        counts = (7564 + 2364 * cv2.GaussianBlur(rng.random((48, 64)), (0, 0), 4)).astype(np.uint16)
+        cv2.imwrite(str(frames / f"r{k}.png"), counts)
+        originals[f"r{k}.png"] = counts
+    result = evaluate(
+        "identity", real=frames, metrics=[Brightness()], device="cpu", progress=False,
+        out=tmp_path / "o", save_images=True,
+    )  # fmt: skip
+    assert result.summary["raw_range"] == "auto"
+    # the AGC puts the 0.5/99.5 percentiles at 0.175/0.847: a mid-grey mean, not counts/65535 ≈ 0.13
+    assert result.records["brightness"].between(0.3, 0.7).all()
+    assert result.records["range_mapping"].str.startswith("AGC ").all()
+    for name, counts in originals.items():
+        saved = cv2.imread(str(result.out / "images" / "real" / name), cv2.IMREAD_UNCHANGED)
+        assert saved.dtype == np.uint16 and np.abs(saved.astype(int) - counts).max() <= 1
+    full = evaluate(
+        "identity", real=frames, metrics=[Brightness()], device="cpu", progress=False,
+        out=tmp_path / "full", raw_range="full",
+    )  # fmt: skip
+    assert full.records["brightness"].between(0.1, 0.16).all()  # counts / 65535: what auto avoids

@@ -79,6 +79,23 @@ from hmtir.commands._network_flags import network_flags, network_options
     is_flag=True,
     help="Recompute, replacing a finished result in --out (even an identical one).",
 )
+@click.option(
+    "--prompts",
+    type=click.Choice(["oracle", "auto"]),
+    default="oracle",
+    show_default=True,
+    help="oracle: the subset's degradation/scenario (benchmarking); auto: the shipped estimator chooses per frame.",
+)
+@click.option(
+    "--estimator", default=None, help="Estimator checkpoint PATH for --prompts auto (default: shipped)."
+)
+@click.option(
+    "--range",
+    "raw_range",
+    default="auto",
+    show_default=True,
+    help="--real frames in raw units: auto | full | LOW,HIGH (e.g. 7000,10000 counts or 290,310 K).",
+)
 @network_flags
 def evaluate(
     method: str,
@@ -93,6 +110,9 @@ def evaluate(
     convention: str,
     weights: str | None,
     seed: int,
+    prompts: str,
+    estimator: str | None,
+    raw_range: str,
     overwrite: bool,
     precision: str,
     channels_last: bool,
@@ -120,6 +140,9 @@ def evaluate(
         seed=seed,
         overwrite=overwrite,
         method_options=network_options(precision, channels_last, compile_),
+        prompts=prompts,
+        estimator=estimator,
+        raw_range=raw_range,
     )
     if distributed.launched() and int(os.environ.get("RANK", "0")) != 0:
         return

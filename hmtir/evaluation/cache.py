@@ -35,8 +35,14 @@ def config_digest(
     metric_definitions: Mapping[str, Any],
     convention: str,
     seed: int,
+    prompts: Any = "oracle",
+    raw_range: str = "auto",
 ) -> str:
-    """The per-run half of every image key: what is the same for all images of one evaluation."""
+    """The per-run half of every image key: what is the same for all images of one evaluation.
+
+    ``prompts``: ``"oracle"`` (the subset's) or the estimator that chose them (its weights' identity);
+    ``raw_range``: how real frames were mapped to display. Both change what the method sees.
+    """
     return _digest(
         {
             "method": method,
@@ -44,6 +50,8 @@ def config_digest(
             "metrics": metric_definitions,
             "convention": convention,
             "seed": seed,
+            **({} if prompts == "oracle" else {"prompts": prompts}),
+            **({} if raw_range == "auto" else {"raw_range": raw_range}),
         }
     )
 

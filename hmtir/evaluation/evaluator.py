@@ -96,6 +96,8 @@ def evaluate(
     method_options: Mapping[str, Any] | None = None,
     prefetch_batches: int = 2,
     prompts: str = "oracle",
+    estimator: str | Path | None = None,
+    raw_range: str = "auto",
 ) -> EvaluationResult:
     """Score ``method`` on every requested subset of an HM-TIR layout (or on unpaired ``real`` frames).
 
@@ -108,10 +110,15 @@ def evaluate(
     finished run with the same spec is loaded and returned (``result.loaded``), a finished run of a
     different spec is replaced only with ``overwrite=True``. Inside a ``torchrun`` launch the frames are
     shared out across the processes and rank 0 writes the merged records every process returns.
+
+    ``prompts="auto"``: the degradation estimator (shipped, or ``estimator=PATH``) chooses each frame's
+    prompts instead of the subset (``oracle``, the benchmark default); records say which it chose.
+    ``raw_range`` maps real frames in raw units (14/16-bit counts, Kelvin) to display
+    (:mod:`hmtir.io.radiometric`: ``auto``, ``full`` or ``"LOW,HIGH"``); records keep the mapping.
     """
     check_options(convention, batch_size, seed, prompts)
-    if prompts == "auto":
-        raise HmtirError("prompts 'auto' needs the degradation estimator, which this version does not ship")
+    if estimator is not None and prompts != "auto":
+        raise HmtirError("an estimator only chooses prompts with prompts 'auto'")
     if real is not None and data is not None:
         raise HmtirError("pass either data (a paired benchmark) or real (unpaired frames), not both")
     sharded = distributed.launched()
@@ -120,6 +127,7 @@ def evaluate(
         return _evaluate(
             ctx, method, data, subsets, metrics, device, batch_size, save_images, out, real, convention,
             weights, progress, seed, overwrite, dict(method_options or {}), prefetch_batches, prompts,
+            estimator, raw_range,
         )  # fmt: skip
     finally:
         if ctx is not None:
@@ -145,6 +153,8 @@ def _evaluate(
     options: dict[str, Any],
     prefetch_batches: int,
     prompts: str,
+    estimator_weights: str | Path | None,
+    raw_range: str,
 ) -> EvaluationResult:
     from hmtir.console import progress as progress_bar
     from hmtir.io.lock import exclusive
@@ -160,6 +170,14 @@ def _evaluate(
         root, jobs = plan_paired(Path(data) if data is not None else None, subsets)
     restorer = _method(method, device, weights, options)
     definitions = {m.meta.name: m.definition() for m in metric_objects}
+    from hmtir.io.radiometric import RangeSpec
+
+    raw_range = str(RangeSpec.parse(raw_range))
+    estimator = None
+    if prompts == "auto":
+        from hmtir.estimate import load_estimator
+
+        estimator = load_estimator(estimator_weights, device=device)
     spec = RunSpec(
         method=restorer.name,
         weights_sha256=restorer.weights_sha256,
@@ -175,6 +193,8 @@ def _evaluate(
         device=device.split(":")[0],  # which GPU of a node ran it does not change a score
         batch_size=batch_size,
         frames_sha256=_frames_digest(jobs),
+        estimator_sha256=estimator.weights_sha256 if estimator is not None else None,
+        raw_range=raw_range,
     )
     out = output_folder(Path(out) if out is not None else spec.default_out())
 
@@ -218,7 +238,15 @@ def _evaluate(
             method=restorer,
             metrics=metric_objects,
             cache=ResultCache(out, cache_file(rank, world)),
-            config_digest=config_digest(identity, restorer.weights_sha256, definitions, convention, seed),
+            config_digest=config_digest(
+                identity,
+                restorer.weights_sha256,
+                definitions,
+                convention,
+                seed,
+                prompts if estimator is None else {"auto": estimator.weights_sha256},
+                raw_range,
+            ),
             device=device,
             batch_size=batch_size,
             convention=convention,
@@ -227,6 +255,8 @@ def _evaluate(
             prefetch_batches=prefetch_batches,
             rank=rank,
             world_size=world,
+            estimator=estimator,
+            raw_range=raw_range,
         )
         with progress_bar(progress and rank == 0) as bar:
             task = bar.add_task(restorer.name, total=len(runner.my_items(jobs)))
@@ -255,6 +285,8 @@ def _evaluate(
             "seed": seed,
             "convention": convention,
             "prompts": prompts,
+            **({"estimator": estimator.describe()} if estimator is not None else {}),
+            **({"raw_range": raw_range} if real is not None else {}),
             "batch_size": batch_size,
             "world_size": world,
             **({"method_options": options} if options else {}),
@@ -268,6 +300,10 @@ def _evaluate(
                 },
             ),
         }
+        if estimator is not None:  # what the estimator chose per subset: its confusion row against the truth
+            for subset, entry in summary["subsets"].items():
+                chosen = records.loc[records["subset"] == subset, "degradation"].value_counts()
+                entry["prompts_chosen"] = {str(k): int(v) for k, v in sorted(chosen.items())}
         if rank == 0:
             write_results(out, records, summary)
         if ctx is not None:

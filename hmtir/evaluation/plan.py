@@ -62,7 +62,9 @@ def plan_paired(data: Path | None, subsets: str | Sequence[str]) -> tuple[Path, 
     if not root.is_dir():
         raise HmtirError(f"data folder {root} does not exist")
     if not (root / CLEAN_DIR).is_dir():
-        raise HmtirError(f"data folder {root} is not an HM-TIR layout (no {CLEAN_DIR}/ folder of clean frames)")
+        raise HmtirError(
+            f"data folder {root} is not an HM-TIR layout (no {CLEAN_DIR}/ folder of clean frames)"
+        )
     spec = subsets if isinstance(subsets, str) else ",".join(subsets)
     explicit = spec.strip() not in ("", "all")
     wanted = parse_subsets(spec)

@@ -65,8 +65,11 @@ class EvaluationResult:
 
 
 def records_frame(rows: list[dict[str, Any]], metric_names: list[str]) -> pd.DataFrame:
+    """Fixed columns first (identity, metrics, timing, prompts, hashes), then any a run adds (the estimator's
+    per-step scores under ``--prompts auto``, the raw→display mapping of real frames)."""
     columns = [*ID_COLUMNS, *metric_names, *TAIL_COLUMNS]
-    return pd.DataFrame(rows, columns=columns)
+    extra = sorted({key for row in rows for key in row} - set(columns))
+    return pd.DataFrame(rows, columns=[*columns, *extra])
 
 
 def prepare_out(out: Path, overwrite: bool) -> None:

@@ -83,7 +83,8 @@ class Batch:
     """Frames of one size of one subset, stacked into ``B×1×H×W`` tensors by the reading thread."""
 
     job: Job
-    entries: list[tuple[Item, int, str, str | None]]  # (item, bit depth, input sha256, target sha256)
+    # (item, how to write it back: a bit depth, or a raw frame's RangeMapping; input sha256, target sha256)
+    entries: list[tuple[Item, Any, str, str | None]]
     inputs: torch.Tensor
     targets: torch.Tensor | None
 
@@ -113,6 +114,8 @@ class Runner:
     prefetch_batches: int = 2
     rank: int = 0
     world_size: int = 1
+    estimator: Any = None  # an hmtir.estimate.Estimator: prompts chosen per frame instead of the subset's
+    raw_range: str = "auto"  # how real (unpaired) frames map to display (hmtir.io.radiometric)
 
     def my_items(self, jobs: Sequence[Job]) -> list[tuple[Job, Item]]:
         """This rank's frames, in plan order."""
@@ -138,6 +141,19 @@ class Runner:
             self.config_digest, job.subset.degradation, job.subset.scenario, input_sha, target_sha
         )
 
+    def _read(self, job: Job, item: Item) -> tuple[Any, Any]:
+        """(display frame float32 H×W, how to write it back). Real frames come in their own units: raw
+        counts or Kelvin are mapped to display by :mod:`hmtir.io.radiometric` (the recorded mapping)."""
+        if job.subset.paired:
+            from hmtir.io.image import read_image
+
+            frame = read_image(item.input_path)
+            return frame.data, frame.bit_depth
+        from hmtir.io.radiometric import read_raw
+
+        raw = read_raw(item.input_path, self.raw_range)
+        return raw.display, raw.mapping
+
     def _work(self, jobs: Sequence[Job]) -> Iterator[Batch | Cached]:
         """Runs on the reading thread: hash, look up, decode and stack (page-locked for a GPU)."""
         from hmtir.io.image import read_image
@@ -153,14 +169,14 @@ class Runner:
                 if row is not None and not lost:
                     yield Cached(job, item, row)
                     continue
-                frame = read_image(item.input_path)
-                target = read_image(item.target_path) if item.target_path is not None else None
-                if target is not None and target.data.shape != frame.data.shape:
+                frame, writeback = self._read(job, item)
+                target = read_image(item.target_path).data if item.target_path is not None else None
+                if target is not None and target.shape != frame.shape:
                     raise _shape_mismatch(item, frame, target)
-                if pending and pending[0][1].data.shape != frame.data.shape:
+                if pending and pending[0][1].shape != frame.shape:
                     yield _stack(job, pending, pin)
                     pending = []
-                pending.append((item, frame, target, input_sha, target_sha))
+                pending.append((item, frame, target, writeback, input_sha, target_sha))
             if pending:
                 yield _stack(job, pending, pin)
 
@@ -179,14 +195,16 @@ class Runner:
         return [rows[(job.name, item.name)] for job, item in self.my_items(jobs)]
 
     def _row(self, job: Job, item: Item, scores: dict[str, Any]) -> dict[str, Any]:
+        """A record: the scores (cached or fresh) and the frame's identity; ``degradation``/``scenario`` are
+        the prompts the method got (the subset's, or the estimator's choice, which the scores carry)."""
         return {
+            "degradation": job.subset.degradation,
+            "scenario": job.subset.scenario,
             **scores,
             "method": self.method.name,
             "subset": job.name,
             "name": item.name,
             "scene": item.scene,
-            "degradation": job.subset.degradation,
-            "scenario": job.subset.scenario,
         }
 
     def _restore_and_score(self, batch: Batch) -> Iterator[tuple[Item, dict[str, Any]]]:
@@ -196,18 +214,33 @@ class Runner:
         inputs = batch.inputs.to(self.device, non_blocking=True)
         names = [f"{job.name}/{item.name} ({item.input_path})" for item, *_ in batch.entries]
         start = time.perf_counter()
-        output = self.method(inputs, job.subset.degradation, job.subset.scenario, names=names)
+        prompts: list[dict[str, Any]] = [{}] * len(batch.entries)
+        if self.estimator is None:
+            output = self.method(inputs, job.subset.degradation, job.subset.scenario, names=names)
+        else:
+            from hmtir.estimate import restore_auto
+
+            output, estimates = restore_auto(self.method, inputs, estimator=self.estimator, names=names)
+            prompts = [_chosen_prompts(e) for e in estimates]
         if self.device.startswith("cuda"):
             torch.cuda.synchronize(self.device)
         seconds = (time.perf_counter() - start) / len(batch.entries)
         scored = torch.round(output * 255.0) / 255.0 if self.convention == "uint8" else output
         targets = None if batch.targets is None else batch.targets.to(self.device, non_blocking=True)
         scores = list(score_pairs(self.metrics, [(scored, targets)]))  # the leaderboard scores this way too
-        for index, (item, bit_depth, input_sha, target_sha) in enumerate(batch.entries):
+        for index, (item, writeback, input_sha, target_sha) in enumerate(batch.entries):
             if self.save_images:
                 image = output[index, 0].cpu().numpy()
-                write_image(self.saved_image_path(job.name, item.name), image, bit_depth=bit_depth)
+                target = self.saved_image_path(job.name, item.name)
+                if isinstance(writeback, int):
+                    write_image(target, image, bit_depth=writeback)
+                else:  # a raw frame goes back to its own units and sample type
+                    from hmtir.io.radiometric import write_raw
+
+                    write_raw(target, image, writeback)
             row = {
+                **prompts[index],
+                **({} if isinstance(writeback, int) else {"range_mapping": writeback.describe()}),
                 **scores[index],
                 "seconds": seconds,
                 "input_sha256": input_sha,
@@ -217,16 +250,28 @@ class Runner:
             yield item, self._row(job, item, row)
 
 
-def _stack(job: Job, pending: list[tuple[Item, Any, Any, str, str | None]], pin: bool) -> Batch:
+def _chosen_prompts(estimate: Any) -> dict[str, Any]:
+    """The record fields of an estimator's choice: the prompts used (``clean``: left unchanged) and scores."""
+    from hmtir.vocabulary import scenario_of
+
+    label = estimate.degradation
+    return {
+        "degradation": label,
+        "scenario": None if label == "clean" else scenario_of(label),
+        **{f"estimate_{step}": value for step, value in estimate.scores.items()},
+    }
+
+
+def _stack(job: Job, pending: list[tuple[Item, Any, Any, Any, str, str | None]], pin: bool) -> Batch:
     def stack(frames: list[Any]) -> torch.Tensor:
-        batch = torch.from_numpy(np.stack([frame.data for frame in frames]))[:, None]
+        batch = torch.from_numpy(np.stack(frames))[:, None]
         return batch.pin_memory() if pin else batch  # page-locked: the copy to the GPU can run asynchronously
 
-    targets = [t for _, _, t, _, _ in pending]
+    targets = [t for _, _, t, _, _, _ in pending]
     return Batch(
         job,
-        [(item, frame.bit_depth, i_sha, t_sha) for item, frame, _, i_sha, t_sha in pending],
-        stack([frame for _, frame, _, _, _ in pending]),
+        [(item, writeback, i_sha, t_sha) for item, _, _, writeback, i_sha, t_sha in pending],
+        stack([frame for _, frame, _, _, _, _ in pending]),
         stack(targets) if targets[0] is not None else None,
     )
 
@@ -235,6 +280,6 @@ def _shape_mismatch(item: Item, frame: Any, target: Any) -> Exception:
     from hmtir.errors import HmtirError
 
     return HmtirError(
-        f"{item.input_path} is {'×'.join(map(str, frame.data.shape))} but its target {item.target_path} "
-        f"is {'×'.join(map(str, target.data.shape))}"
+        f"{item.input_path} is {'×'.join(map(str, frame.shape))} but its target {item.target_path} "
+        f"is {'×'.join(map(str, target.shape))}"
     )

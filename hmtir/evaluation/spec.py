@@ -52,6 +52,8 @@ class RunSpec:
     device: str
     batch_size: int
     frames_sha256: str  # digest of the evaluated (subset, frame name) list, in order
+    estimator_sha256: str | None = None  # prompts "auto": the estimator's weights
+    raw_range: str = "auto"  # how real (unpaired) frames map to display
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -81,6 +83,8 @@ class RunSpec:
             parts.append(self.convention)
         if self.prompts != "oracle":
             parts.append(f"prompts-{self.prompts}")
+        if self.data_kind == "real" and self.raw_range != "auto":
+            parts.append(f"range-{self.raw_range}")
         label = _slug("__".join(parts))
         return DEFAULT_RESULTS_DIR / _slug(self.method) / f"{label}-{self.digest[:8]}"
 
