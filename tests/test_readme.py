@@ -39,3 +39,6 @@ def test_library_example_runs(tmp_path, monkeypatch) -> None:
     result = namespace["result"]
     assert np.isfinite(result.mean("psnr", "composited/normal"))  # type: ignore[attr-defined]
     assert namespace["bit_depth"] == 16 and namespace["method"].meta.name == "lrsid"  # type: ignore[attr-defined]
+    records, table = namespace["records"], namespace["table"]
+    assert set(records["method"]) == {"ppfn", "identity"} and len(records) == 2 * 5 * 8  # type: ignore[index]
+    assert set(table["method"]) == {"ppfn"} and len(table) == 5  # type: ignore[index]
