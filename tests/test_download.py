@@ -287,6 +287,62 @@ def test_a_self_consistent_piece_at_another_offset_is_refused(server, tmp_path, 
     assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, "bytes=40000-"]
 
 
+LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
+
+
+@pytest.mark.parametrize("last_modified", [LAST_MODIFIED, None])
+def test_a_weak_etag_never_guards_a_range_request(server, tmp_path, monkeypatch, last_modified):
+    """If-Range needs a strong validator: with a weak ETag the resume is guarded by Last-Modified, and
+    without one (and no published sha256) nothing could notice a change, so the file starts again."""
+    validators = {"ETag": 'W/"v1"', **({"Last-Modified": last_modified} if last_modified else {})}
+
+    def weak(req: Request) -> None:
+        if len(server.requests_to("/w.bin")) == 1:
+            req.reply_truncated(PAYLOAD, 40_000, **validators)
+        else:
+            req.reply_file(PAYLOAD, **validators)
+
+    server.routes["/w.bin"] = weak
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin"))
+    [path] = download(["test-blob"], dir=tmp_path / "out", progress=False)
+    assert path.read_bytes() == PAYLOAD
+    second = server.requests_to("/w.bin")[1].headers
+    if last_modified:
+        assert (second.get("range"), second.get("if-range")) == ("bytes=40000-", LAST_MODIFIED)
+    else:
+        assert (second.get("range"), second.get("if-range")) == (None, None)
+
+
+def _reply_until_close(req: Request, status: int, body: bytes, headers: dict[str, str]) -> None:
+    """A reply without Content-Length: its end is the connection closing, so nothing bounds its size."""
+    h = req.handler
+    h.send_response(status)
+    for key, value in {**headers, "Connection": "close"}.items():
+        h.send_header(key, value)
+    h.end_headers()
+    h.wfile.write(body)
+    h.wfile.flush()
+    h.close_connection = True
+
+
+def test_more_bytes_than_declared_is_a_failed_transfer(server, tmp_path, monkeypatch):
+    def overlong(req: Request) -> None:
+        if "range" not in req.headers:
+            req.reply_truncated(PAYLOAD, 40_000, ETag='"v1"')
+            return
+        headers = {"ETag": '"v1"', "Content-Range": "bytes 40000-102399/102400"}
+        _reply_until_close(req, 206, PAYLOAD[40_000:] + b"x" * 5000, headers)
+
+    server.routes["/w.bin"] = overlong
+    url = server.url + "/w.bin"
+    write_sources(tmp_path, monkeypatch, http_source(url))
+    out = tmp_path / "out"
+    with pytest.raises(HmtirError) as err:
+        download(["test-blob"], dir=out, progress=False)
+    assert f"tried http ({url} sent 107400 bytes, more than the 102400 it declared)" in str(err.value)
+    assert list(out.iterdir()) == []
+
+
 def test_checksum_mismatch_rejects_file_and_leaves_nothing(server, tmp_path, monkeypatch):
     server.routes["/w.bin"] = lambda req: req.reply_file(PAYLOAD[:-1] + b"X")
     write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(PAYLOAD)))

@@ -169,6 +169,28 @@ def test_spt_pass_order_and_prompts(bank: PromptBank) -> None:
         pass_schedule("fog")
 
 
+def test_spt_iterations_ablation_schedules(bank: PromptBank) -> None:
+    """iterations=1: one pass with the composite degradation prompt; a prompt-free model runs once by
+    default and ``iterations`` times when asked (naive iteration); single steps always get one pass."""
+    assert pass_schedule("composite", iterations=1) == [("composite", "composite")]
+    assert pass_schedule("noise", iterations=1) == [("noise", "single")]
+    with pytest.raises(HmtirError, match=r"^SPT runs 1 or 3 passes on a composite frame, not 2$"):
+        pass_schedule("composite", iterations=2)
+    model = tiny("ppfn_nafnet")
+    x = torch.rand(1, 1, 16, 16)
+    seen: list[tuple[int, str, str]] = []
+    with torch.no_grad():
+        out = spt_restore(model, bank, x, "composite", iterations=1, on_pass=lambda *a: seen.append(a))
+        manual = model(x, *bank.prompts("composite", "composite")).clamp(0, 1)
+    assert seen == [(0, "composite", "composite")] and torch.equal(out, manual)
+    plain = tiny("nafnet")
+    for iterations, passes in ((None, 1), (3, 3)):
+        seen.clear()
+        with torch.no_grad():
+            spt_restore(plain, None, x, "composite", iterations=iterations, on_pass=lambda *a: seen.append(a))
+        assert seen == [(i, "none", "none") for i in range(passes)]
+
+
 def test_spt_losses_stop_gradient_between_passes(bank: PromptBank) -> None:
     model = tiny("ppfn_nafnet").train()
     x = torch.rand(2, 1, 16, 16)
