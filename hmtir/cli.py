@@ -7,6 +7,7 @@ fast and never imports torch. Every :class:`hmtir.errors.HmtirError` becomes a o
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -83,4 +84,8 @@ def cli() -> None:
 
 
 def main() -> None:
+    # OpenMP threads that spin while waiting turn a shared machine (other jobs on the cores, SLURM nodes,
+    # CI) into a crawl: `hmtir demo` took 131 s with libgomp's default and 21-24 s with passive waiting on
+    # the loaded 2-core sandbox (benchmarks/RESULTS.md). Set before torch is imported; the user's value wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cli(prog_name="hmtir")

@@ -138,3 +138,21 @@ def test_a_registering_module_that_fails_to_import_is_named_not_silently_dropped
     as_json = CliRunner().invoke(cli, ["list", "models", "--json"])
     assert as_json.exit_code == 0 and list(json.loads(as_json.stdout)["models"]) == ["tiny"]
     assert "not listed" in as_json.stderr
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_cli_asks_openmp_to_wait_passively_unless_told_otherwise(
+    preset: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hmtir.cli import main
+
+    if preset is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+    monkeypatch.setattr("sys.argv", ["hmtir", "--version"])
+    with pytest.raises(SystemExit):
+        main()
+    import os
+
+    assert os.environ["OMP_WAIT_POLICY"] == expected
