@@ -153,9 +153,9 @@ def score(model_path: Path, passes: int, bench: Path) -> dict[str, dict[str, flo
 
     from hmtir.data.layout import CLEAN_DIR, list_images
     from hmtir.io.image import read_image
-    from hmtir.methods.ppfn import pad_to_multiple
     from hmtir.metrics import create_metric
     from hmtir.models.checkpoint import load_checkpoint
+    from hmtir.models.ppfn import pad_to_multiple
     from hmtir.models.spt import spt_restore
 
     loaded = load_checkpoint(model_path)

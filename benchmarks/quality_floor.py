@@ -42,7 +42,7 @@ FRAME_SETS = ("procedural", "hit-uav")
 
 
 def floor_path() -> Path:
-    from hmtir.methods.ppfn import SHIPPED_WEIGHTS_DIR
+    from hmtir.methods.networks import SHIPPED_WEIGHTS_DIR
 
     return SHIPPED_WEIGHTS_DIR / "quality_floor.json"
 
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import hmtir
-    from hmtir.methods.ppfn import SHIPPED
+    from hmtir.methods.networks import SHIPPED
     from hmtir.weights import sha256_file
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

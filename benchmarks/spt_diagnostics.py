@@ -91,8 +91,9 @@ def main() -> None:
     from hmtir.degrade.ops import apply, apply_steps, sample_params
     from hmtir.degrade.synthesize import image_rng, output_name
     from hmtir.io.image import read_image
-    from hmtir.methods.ppfn import SHIPPED, pad_to_multiple
+    from hmtir.methods.networks import SHIPPED
     from hmtir.models.checkpoint import load_checkpoint
+    from hmtir.models.ppfn import pad_to_multiple
     from hmtir.models.spt import run_pass
 
     torch.set_num_threads(1)

@@ -15,10 +15,10 @@ from hmtir.cli import cli
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image, write_image
 from hmtir.methods import load_method
-from hmtir.methods import ppfn as ppfn_methods
-from hmtir.methods.ppfn import pad_to_multiple
+from hmtir.methods import networks as ppfn_methods
 from hmtir.models import create_model
 from hmtir.models.checkpoint import save_checkpoint
+from hmtir.models.ppfn import pad_to_multiple
 from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import spt_restore
 

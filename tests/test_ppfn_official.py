@@ -11,7 +11,7 @@ import torch
 from hmtir.errors import HmtirError
 from hmtir.methods import load_method
 from hmtir.methods.base import MethodMeta
-from hmtir.methods.ppfn import NetworkMethod
+from hmtir.methods.networks import NetworkMethod
 from hmtir.models import MODELS, create_model
 from hmtir.models.checkpoint import load_checkpoint
 from hmtir.models.ppfn import count_parameters

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from hmtir.methods import load_method
-from hmtir.methods.ppfn import SHIPPED
+from hmtir.methods.networks import SHIPPED
 from hmtir.vocabulary import SUBSETS
 from hmtir.weights import sha256_file
 

@@ -50,7 +50,7 @@ def build_test_set(root: Path, frames: int, size: tuple[int, int], workers: int)
 
 def _reference_checkpoint(root: Path) -> tuple[Path | None, str]:
     """The shipped compact PPFN when installed, else a random-init one of the same architecture (same cost)."""
-    from hmtir.methods.ppfn import SHIPPED
+    from hmtir.methods.networks import SHIPPED
     from hmtir.models import create_model
     from hmtir.models.checkpoint import save_checkpoint
     from hmtir.models.prompts import PromptBank

@@ -48,7 +48,7 @@ class InferenceBench:
 
     def _try_official(self) -> None:
         from hmtir.errors import HmtirError
-        from hmtir.methods.ppfn import OFFICIAL_PPFN_WEIGHTS
+        from hmtir.methods.networks import OFFICIAL_PPFN_WEIGHTS
         from hmtir.models.checkpoint import extract_state_dict, load_state_dict_strict, read_checkpoint
         from hmtir.models.prompts import PromptBank
         from hmtir.weights import resolve_weights

@@ -109,7 +109,7 @@ METHODS.declare(
 
 METHODS.declare(
     "ppfn",
-    "hmtir.methods.ppfn:ppfn",
+    "hmtir.methods.networks:ppfn",
     kind="learned",
     backbone="nafnet",
     uses_prompts=True,
@@ -122,7 +122,7 @@ METHODS.declare(
 # The paper's prompt-free "Baseline" rows: method name = model name (no prompts, no SPT).
 METHODS.declare(
     "restormer",
-    "hmtir.methods.ppfn:restormer",
+    "hmtir.methods.networks:restormer",
     kind="learned",
     backbone="restormer",
     summary="Restormer without prompts or SPT (the paper's Baseline row); needs --weights PATH.",
@@ -132,7 +132,7 @@ METHODS.declare(
 )
 METHODS.declare(
     "nafnet",
-    "hmtir.methods.ppfn:nafnet",
+    "hmtir.methods.networks:nafnet",
     kind="learned",
     backbone="nafnet",
     summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",

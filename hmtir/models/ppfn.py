@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hmtir.models.prompts import PromptConfig, PromptUnit
@@ -43,6 +44,16 @@ def film(feature: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> tor
 
 
 Modulation = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad bottom/right to a multiple of ``multiple`` (reflect; replicate when the image is too small)."""
+    height, width = x.shape[-2:]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if pad_h or pad_w:
+        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return x, (height, width)
 
 
 class PromptableNet(nn.Module):

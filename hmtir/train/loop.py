@@ -350,8 +350,8 @@ class ValidationSet:
         device: torch.device,
         iterations: int | None = None,
     ) -> dict[str, float]:
-        from hmtir.methods.ppfn import pad_to_multiple
         from hmtir.metrics import create_metric
+        from hmtir.models.ppfn import pad_to_multiple
 
         metrics = {name: create_metric(name) for name in ("psnr", "ssim")}
         totals = {name: 0.0 for name in metrics}

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from hmtir.errors import HmtirError
 from hmtir.methods import METHODS
@@ -31,6 +30,7 @@ from hmtir.models.accel import (
     to_channels_last,
 )
 from hmtir.models.checkpoint import LoadedModel, load_checkpoint
+from hmtir.models.ppfn import pad_to_multiple
 from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import spt_restore
 from hmtir.registry import WeightsSpec
@@ -43,16 +43,6 @@ SHIPPED = {
 }
 # The released PPFN checkpoint (Google Drive, via `hmtir download ppfn-official`); a {"state_dict": ...} dict.
 OFFICIAL_PPFN_WEIGHTS = WeightsSpec(filename="Restormer_PPFN.pth", source="ppfn-official", license="MIT")
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad bottom/right to a multiple of ``multiple`` (reflect; replicate when the image is too small)."""
-    height, width = x.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
-    if pad_h or pad_w:
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-    return x, (height, width)
 
 
 class NetworkMethod(Method):
