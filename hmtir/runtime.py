@@ -34,9 +34,7 @@ def resolve_device(device: str = "auto") -> str:
             return f"cuda:{int(local_rank)}" if local_rank is not None else "cuda"
         index = name.split(":", 1)[1]
         if not index.isdigit() or int(index) >= torch.cuda.device_count():
-            raise HmtirError(
-                f"device {device}: no such GPU (this machine has {torch.cuda.device_count()})"
-            )
+            raise HmtirError(f"device {device}: no such GPU (this machine has {torch.cuda.device_count()})")
         return name
     raise HmtirError(f"unknown device '{device}' (use {DEVICE_HELP})")
 

@@ -11,12 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from test_evaluate import SHAPES, SUBSET_NOISE, make_layout
 
 from hmtir.evaluation import evaluate
 from hmtir.methods import Method, MethodMeta
-from test_evaluate import SHAPES, SUBSET_NOISE, make_layout
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="machine: torch without distributed")
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="machine: torch without distributed"
+)
 
 
 class CountingIdentity(Method):
