@@ -18,9 +18,9 @@ import time
 import torch
 
 from hmtir.models import create_model
-from hmtir.models.ppfn import count_parameters
 from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import spt_restore
+from hmtir.runtime import count_parameters
 
 
 def time_frame(name: str, degradation: str, repeats: int) -> tuple[int, float, float]:

@@ -125,3 +125,23 @@ def test_subclasses_cannot_override_the_contract() -> None:
         class Sneaky(Method):
             def __call__(self, batch, degradation="composite", scenario=None):
                 return batch
+
+
+def test_count_parameters_counts_every_network_a_method_holds_once() -> None:
+    from hmtir.runtime import count_parameters
+
+    shared = torch.nn.Linear(3, 2)  # 8 parameters
+
+    class Holder:
+        def __init__(self) -> None:
+            self.net = shared
+
+    class Twice(Method):
+        meta = MethodMeta(name="twice", kind="learned")
+
+        def __init__(self) -> None:
+            self.first, self.again, self.inner = shared, shared, Holder()
+            self.other = torch.nn.Conv2d(1, 1, 3)  # 10 parameters
+
+    assert count_parameters(Twice()) == 18 and count_parameters(shared) == 8
+    assert count_parameters(load_method("identity")) == 0

@@ -14,9 +14,10 @@ from hmtir.models.checkpoint import (
     load_state_dict_strict,
     save_checkpoint,
 )
-from hmtir.models.ppfn import count_parameters, film
+from hmtir.models.ppfn import film
 from hmtir.models.prompts import PromptBank, PromptConfig
 from hmtir.models.spt import pass_schedule, spt_losses, spt_restore
+from hmtir.runtime import count_parameters
 from hmtir.vocabulary import SPT_ORDER
 
 TINY = {

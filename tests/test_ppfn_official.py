@@ -14,9 +14,9 @@ from hmtir.methods.base import MethodMeta
 from hmtir.methods.networks import NetworkMethod
 from hmtir.models import MODELS, create_model
 from hmtir.models.checkpoint import load_checkpoint
-from hmtir.models.ppfn import count_parameters
 from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import spt_restore
+from hmtir.runtime import count_parameters
 
 
 @pytest.fixture(scope="module")

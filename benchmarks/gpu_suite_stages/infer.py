@@ -98,7 +98,7 @@ def section_infer(suite: Suite) -> InferenceBench | None:
     """The eager levers against the TF32-off fp32 reference; returns the bench ``compile`` reuses (None when
     the reference itself failed)."""
     from hmtir.models.accel import CudaGraphRunner, channels_last_input, to_channels_last
-    from hmtir.models.ppfn import count_parameters
+    from hmtir.runtime import count_parameters
 
     cfg = suite.config
     bench = InferenceBench(suite)

@@ -111,10 +111,6 @@ class PromptableNet(nn.Module):
         return film(feature, scale, shift)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def plain_backbone(name: str, build: Callable[..., PromptableNet], /, **overrides: Any) -> PromptableNet:
     """The prompt-free "Baseline" model ``name``: its catalog configuration + ``overrides``, no prompt units.
 

@@ -34,10 +34,11 @@ from hmtir.io.safety import output_folder
 from hmtir.models import create_model
 from hmtir.models.accel import autocast, compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
-from hmtir.models.ppfn import PromptableNet, count_parameters
+from hmtir.models.ppfn import PromptableNet
 from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import spt_losses, spt_restore
 from hmtir.parallel import worker_context
+from hmtir.runtime import count_parameters
 from hmtir.train import distributed
 from hmtir.train.checkpointing import last_checkpoint, load_training_state, restore_rng, save_training_state
 from hmtir.train.config import TrainConfig
@@ -559,6 +560,8 @@ def _train(
                 return_steps=True,
                 training_mix=config.mix,
             )
+            if config.degrade_size > config.crop:
+                batch, clean = crop_window(batch, clean, config.crop, generator)
         optimizer.zero_grad(set_to_none=True)
         loss, parts = objective(
             batch.degraded, clean, batch.steps, batch.labels, backward=True, singles=batch.singles
