@@ -557,7 +557,7 @@ def test_a_plain_backbone_sees_the_same_samples_one_pass_each() -> None:
 
 
 def test_frame_scale_degradation_trains_on_a_window_of_the_degraded_frame(
-    frames_dir: Path, tmp_path: Path
+    frames_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hmtir.train.loop import crop_window
 
@@ -577,7 +577,18 @@ def test_frame_scale_degradation_trains_on_a_window_of_the_degraded_frame(
         assert torch.equal(windowed.degraded[i], batch.degraded[window])
         assert all(torch.equal(windowed.steps[k][i], batch.steps[k][window]) for k in batch.steps)
         assert all(torch.equal(windowed.singles[k][i], batch.singles[k][window]) for k in batch.singles)
+    from hmtir.train import loop
+
+    shapes = []
+    original = loop.SPTObjective.__call__
+
+    def spy(self, degraded, clean, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        shapes.append((tuple(degraded.shape), tuple(clean.shape)))
+        return original(self, degraded, clean, *args, **kwargs)
+
+    monkeypatch.setattr(loop.SPTObjective, "__call__", spy)
     result = train(
         load_config(**{**TINY_RUN, "crop": 16}, steps=2, degrade_size=32), frames_dir, tmp_path, device="cpu"
     )
     assert result.steps == 2 and all(np.isfinite(result.losses))
+    assert shapes == [((2, 1, 16, 16), (2, 1, 16, 16))] * 2  # degraded at 32², trained on 16² windows
