@@ -279,3 +279,23 @@ def test_non_checkpoint_file_is_named_in_one_line(tmp_path) -> None:
     with pytest.raises(HmtirError) as err:
         read_checkpoint(text)
     assert str(err.value) == f"cannot read checkpoint {text}: not a PyTorch checkpoint file"
+
+
+def test_spt_iterations_for_the_ablations(bank: PromptBank) -> None:
+    """One SPT iteration is one pass with the composite prompts; a plain net can be iterated (naive)."""
+    assert pass_schedule("composite", iterations=1) == [("composite", "composite")]
+    assert pass_schedule("blur", iterations=1) == [("blur", "single")]  # single degradations: always one pass
+    with pytest.raises(HmtirError, match="SPT runs 1 or 3 passes on a composite frame, not 2"):
+        pass_schedule("composite", iterations=2)
+    assert "composite" in bank.degradation and not torch.equal(
+        bank.degradation["composite"], bank.degradation["noise"]
+    )
+    plain = tiny("nafnet")
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        thrice = spt_restore(plain, None, x, iterations=3)
+        manual = plain(plain(plain(x).clamp(0, 1)).clamp(0, 1)).clamp(0, 1)
+        assert torch.equal(thrice, manual) and torch.equal(spt_restore(plain, None, x), plain(x).clamp(0, 1))
+        model = tiny("ppfn_nafnet")
+        once = spt_restore(model, bank, x, iterations=1)
+        assert torch.equal(once, model(x, *bank.prompts("composite", "composite")).clamp(0, 1))
