@@ -78,6 +78,7 @@ class _LineProgress:
         description: str | None = None,
         total: float | None = None,
         advance: float = 0,
+        completed: float | None = None,
         **_: Any,
     ) -> None:
         state = self.tasks[task]
@@ -85,7 +86,7 @@ class _LineProgress:
             state["label"] = description
         if total is not None:
             state["total"] = total
-        state["done"] += advance
+        state["done"] = (state["done"] if completed is None else completed) + advance
         now = time.monotonic()
         if now - state["shown"] >= self.every:
             self._show(state, now)

@@ -239,38 +239,19 @@ def _run(
     compile_: bool = False,
     overwrite: bool = False,
 ) -> None:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
     from rich.table import Table
 
+    from hmtir.console import console, progress
     from hmtir.train.loop import train as run_training
 
     is_main = int(os.environ.get("RANK", "0")) == 0
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not is_main,
-    )
-    task = progress.add_task("train", total=None, info="")
+    with progress(is_main) as bar:  # a bar on a terminal, periodic lines in a log, nothing before an error
+        task = bar.add_task("train", total=None)
 
-    def on_step(step: int, total: int, scalars: dict[str, float]) -> None:
-        info = " ".join(f"{k.removeprefix('val/')}={v:.4g}" for k, v in scalars.items())
-        progress.update(task, completed=step, total=total, info=info)
+        def on_step(step: int, total: int, scalars: dict[str, float]) -> None:
+            info = " ".join(f"{k.removeprefix('val/')}={v:.4g}" for k, v in scalars.items())
+            bar.update(task, completed=step, total=total, description=f"train {info}")
 
-    with progress:
         result = run_training(
             config,
             data,
@@ -302,7 +283,7 @@ def _run(
     ]
     for key, value in rows:
         table.add_row(key, value)
-    Console().print(table)
+    console().print(table)
 
 
 def main() -> None:
