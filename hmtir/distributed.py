@@ -78,20 +78,12 @@ def mean_across(ctx: DistContext, value: torch.Tensor) -> torch.Tensor:
 
 def gather_floats(ctx: DistContext, value: float) -> list[float]:
     """Every rank's ``value`` (rank order); a single process gets ``[value]``."""
-    if not ctx.distributed:
-        return [value]
-    gathered: list[float] = [0.0] * ctx.world_size
-    dist.all_gather_object(gathered, value)
-    return gathered
+    return [float(v) for v in gather_objects(ctx, value)]  # type: ignore[arg-type]
 
 
 def broadcast_flag(ctx: DistContext, flag: bool) -> bool:
     """Rank 0's decision, shared (e.g. 'a resume checkpoint exists')."""
-    if not ctx.distributed:
-        return flag
-    box = [flag]
-    dist.broadcast_object_list(box, src=0)
-    return bool(box[0])
+    return bool(broadcast_object(ctx, flag))
 
 
 def gather_objects(ctx: DistContext, value: object) -> list[object]:

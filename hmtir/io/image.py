@@ -244,7 +244,6 @@ def read_pixels(path: str | os.PathLike[str], *, luminance: bool = False) -> np.
 
 def write_pixels(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
     """Write a grey frame in its own sample type, atomically; refuse a format that would change the type."""
-    import cv2
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -263,15 +262,7 @@ def write_pixels(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
             f"cannot write image {path}: {suffix} cannot store {array.dtype} samples "
             f"({', '.join(str(t) for t in allowed)}); use .tiff"
         )
-    with _quiet_opencv():
-        ok, encoded = cv2.imencode(suffix, array)
-    if not ok:
-        raise HmtirError(f"cannot write image {path}: the {suffix} encoder failed")
-    try:
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(encoded.tobytes())
-    except OSError as exc:
-        raise HmtirError(f"cannot write image {path}: {exc.strerror or type(exc).__name__}") from None
+    _encode_atomically(path, suffix, array)
 
 
 def _check_data(path: Path, data: np.ndarray) -> np.ndarray:
@@ -319,8 +310,15 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, bit_depth: int =
     else:
         pixels = np.rint(grey * np.iinfo(dtype).max).astype(dtype)
     params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
+    _encode_atomically(path, suffix, pixels, params)
+
+
+def _encode_atomically(path: Path, suffix: str, pixels: np.ndarray, params: list[int] | None = None) -> None:
+    """Encode in memory (a failing encoder leaves no file), then write through a temporary sibling."""
+    import cv2
+
     with _quiet_opencv():
-        ok, encoded = cv2.imencode(suffix, pixels, params)
+        ok, encoded = cv2.imencode(suffix, pixels, params or [])
     if not ok:
         raise HmtirError(f"cannot write image {path}: the {suffix} encoder failed")
     try:
