@@ -50,6 +50,10 @@ class Canvas:
         grain = rng.standard_normal(size).astype(np.float32)
         self.grain = cv2.GaussianBlur(grain, (0, 0), 0.8) * 2.2  # fine texture, ~unit std
 
+    @property
+    def day(self) -> bool:
+        return not self.night
+
     # sizes are given as fractions of the frame so every size renders the same composition
     def px(self, fraction: float) -> int:
         return int(round(fraction * self.w))
@@ -59,6 +63,10 @@ class Canvas:
 
     def uniform(self, low: float, high: float) -> float:
         return float(self.rng.uniform(low, high))
+
+    def day_night(self, day: tuple[float, float], night: tuple[float, float]) -> float:
+        """A value drawn from the ``day`` range, or from the ``night`` range in a night scene (one draw)."""
+        return self.uniform(*(night if self.night else day))
 
     def textured(
         self, mask: np.ndarray, base: float, smooth: float = 0.0, grain: float = 0.0, clumps: float = 0.0

@@ -19,6 +19,13 @@ def sky(c: Canvas, horizon: int) -> None:
     c.img[:horizon] = (zenith + (near_horizon - zenith) * rows)[:, None] + 0.012 * c.cloud[:horizon]
 
 
+def sky_to(c: Canvas, low: float, high: float) -> int:
+    """Clear sky down to a horizon drawn between the fractions ``low`` and ``high`` of the height; its row."""
+    horizon = c.py(c.uniform(low, high))
+    sky(c, horizon)
+    return horizon
+
+
 def person(c: Canvas, x: float, feet: float, height: float, skin: float) -> None:
     """A standing person: the face and hands hottest, clothing a little cooler, legs cooler still."""
     h = height
@@ -82,24 +89,22 @@ def car_side(
     c.poly([(along(0.08), belt), (along(0.25), roof), (along(0.62), roof), (along(0.78), belt)], body)
     glass = body - c.uniform(0.12, 0.22)
     inset = 0.025 * L
-    c.poly(
-        [
-            (along(0.12), belt - 0.2 * inset),
-            (along(0.27), roof + inset),
-            (along(0.42), roof + inset),
-            (along(0.42), belt - 0.2 * inset),
-        ],
-        glass,
-    )
-    c.poly(
-        [
-            (along(0.46), belt - 0.2 * inset),
-            (along(0.46), roof + inset),
-            (along(0.6), roof + inset),
-            (along(0.73), belt - 0.2 * inset),
-        ],
-        glass,
-    )
+
+    def window(rear_low: float, rear_high: float, front_high: float, front_low: float) -> None:
+        """A side window, its corners given along the car at the belt line and under the roof."""
+        low, high = belt - 0.2 * inset, roof + inset
+        c.poly(
+            [
+                (along(rear_low), low),
+                (along(rear_high), high),
+                (along(front_high), high),
+                (along(front_low), low),
+            ],
+            glass,
+        )
+
+    window(0.12, 0.27, 0.42, 0.42)
+    window(0.46, 0.46, 0.6, 0.73)
     if running:
         c.poly(
             [

@@ -10,16 +10,15 @@ from hmtir.data.scenes._parts import building, person, sky
     "building", order=2, summary="close facade: window grid, thermal-bridge floor slabs, heat leaks, door"
 )
 def paint_building(c: Canvas) -> None:
-    day = not c.night
     horizon = c.py(c.uniform(0.0, 0.15))
     sky(c, max(horizon, 1))
     ground = c.py(c.uniform(0.85, 0.93))
     split = c.px(c.uniform(0.45, 0.75))
-    walls = [c.uniform(0.4, 0.55) if day else c.uniform(0.25, 0.35) for _ in range(2)]
+    walls = [c.day_night(day=(0.4, 0.55), night=(0.25, 0.35)) for _ in range(2)]
     building(c, 0, split - 3, horizon + c.py(0.03), ground, walls[0], True)
     building(c, split + 3, c.w, horizon + c.py(c.uniform(0.0, 0.25)), ground, walls[1], True)
     c.rect(split - 3, horizon, split + 3, ground, min(walls) - 0.05)  # shadowed gap between blocks
-    c.band(ground, c.h, 0.5 if day else 0.3, 0.55 if day else 0.33, smooth=0.02, grain=0.012)
+    c.band(ground, c.h, 0.5 if c.day else 0.3, 0.55 if c.day else 0.33, smooth=0.02, grain=0.012)
     door_x = c.px(c.uniform(0.1, 0.3))
     door_w, door_h = c.px(0.08), c.py(0.15)
     c.rect(door_x, ground - door_h, door_x + door_w, ground, walls[0] + 0.22)

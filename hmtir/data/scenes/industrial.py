@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from hmtir.data.scenes._canvas import SCENES, Canvas
-from hmtir.data.scenes._parts import car_side, person, sky
+from hmtir.data.scenes._parts import car_side, person, sky_to
 
 
 def pylon(c: Canvas, x: float, base: float, height: float, metal: float) -> list[tuple[float, float]]:
@@ -61,9 +61,7 @@ def power_line(c: Canvas, p0: tuple[float, float], p1: tuple[float, float], sag:
 def paint_industrial(c: Canvas) -> None:
     import cv2
 
-    day = not c.night
-    horizon = c.py(c.uniform(0.5, 0.62))
-    sky(c, horizon)
+    horizon = sky_to(c, 0.5, 0.62)
     metal = c.uniform(0.3, 0.4)
     tower_h = c.py(c.uniform(0.35, 0.5))
     px0 = c.px(c.uniform(0.05, 0.25))
@@ -77,9 +75,9 @@ def paint_industrial(c: Canvas) -> None:
         power_line(c, a, (c.w + 5, a[1] + c.py(0.05)), c.py(0.03), metal)
     for a in attach[0]:
         power_line(c, (-5, a[1] - c.py(0.05)), a, c.py(0.03), metal)
-    ground = c.uniform(0.45, 0.55) if day else c.uniform(0.28, 0.34)
+    ground = c.day_night(day=(0.45, 0.55), night=(0.28, 0.34))
     c.band(horizon, c.h, ground - 0.04, ground + 0.04, smooth=0.03, grain=0.02)
-    hall = c.uniform(0.45, 0.55) if day else c.uniform(0.32, 0.4)
+    hall = c.day_night(day=(0.45, 0.55), night=(0.32, 0.4))
     hx0, hx1 = c.px(c.uniform(0.0, 0.2)), c.px(c.uniform(0.55, 0.8))
     roof, floor = horizon - c.py(0.06), horizon + c.py(0.16)
     c.rect(hx0, roof, hx1, floor, hall)
@@ -117,7 +115,7 @@ def paint_industrial(c: Canvas) -> None:
         tw = c.px(c.uniform(0.1, 0.16))
         tx = c.px(0.05) + k * (tw + c.px(0.04))
         th = c.py(c.uniform(0.14, 0.22))
-        shade = (np.cos(np.linspace(-1.2, 1.2, tw)) * (0.1 if day else 0.03)).astype(np.float32)
+        shade = (np.cos(np.linspace(-1.2, 1.2, tw)) * (0.1 if c.day else 0.03)).astype(np.float32)
         tank = c.uniform(0.35, 0.45) + shade
         y0 = max(0, tank_y - th)
         c.img[y0:tank_y, tx : tx + tw] = tank[None, : max(0, min(tw, c.w - tx))]

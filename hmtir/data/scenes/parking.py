@@ -36,10 +36,9 @@ def car_top(c: Canvas, cx: float, cy: float, length: float, angle: float, body: 
     summary="car park from above: asphalt, painted bays, parked/just-driven cars, trees, people",
 )
 def paint_parking(c: Canvas) -> None:
-    day = not c.night
-    asphalt = c.uniform(0.58, 0.68) if day else c.uniform(0.36, 0.44)
+    asphalt = c.day_night(day=(0.58, 0.68), night=(0.36, 0.44))
     c.img[:] = asphalt + 0.03 * c.cloud + 0.018 * c.grain
-    paint = asphalt - (0.12 if day else 0.04)
+    paint = asphalt - (0.12 if c.day else 0.04)
     bay_w, bay_l = c.px(0.075), c.py(0.2)
     angle_jitter = c.uniform(-2, 2)
     # bays hang off a painted line: one row along the top, a back-to-back double row in the middle
@@ -50,7 +49,7 @@ def paint_parking(c: Canvas) -> None:
             c.line((bx, row_y), (bx, y_end), paint, 2)
             if c.rng.random() < 0.75:
                 running = bool(c.rng.random() < 0.3)
-                body = asphalt - (c.uniform(0.05, 0.15) if day else c.uniform(-0.02, 0.05))
+                body = asphalt - c.day_night(day=(0.05, 0.15), night=(-0.02, 0.05))
                 nose_in = c.rng.random() < 0.85  # most drivers park nose first, towards the line
                 heading = (90 if direction > 0 else -90) + (0 if nose_in else 180)
                 car_top(
@@ -63,12 +62,12 @@ def paint_parking(c: Canvas) -> None:
                     running,
                 )
     verge_y = c.py(0.88)
-    grass = asphalt - (0.15 if day else -0.02)
+    grass = asphalt - (0.15 if c.day else -0.02)
     c.band(verge_y, c.h, grass, grass, smooth=0.04, grain=0.015, clumps=0.04)
     c.rect(0, verge_y - 2, c.w, verge_y + 1, asphalt + 0.06)
     for _ in range(int(c.rng.integers(2, 5))):  # tree canopies from above, with cold shadows by day
         tx, ty, rad = c.px(c.uniform(0, 1)), c.py(c.uniform(0.86, 1.0)), c.px(c.uniform(0.04, 0.07))
-        if day:
+        if c.day:
             c.ellipse(tx + rad * 0.8, ty + rad * 0.5, rad * 1.1, rad, grass - 0.08)
         tree(c, tx, ty + rad * 1.3, rad * 2.2, grass - 0.06, grass - 0.06, False)
     for _ in range(int(c.rng.integers(2, 7))):  # people from above: hot head on warm shoulders

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from hmtir.data.scenes._canvas import SCENES, Canvas
-from hmtir.data.scenes._parts import sky, water
+from hmtir.data.scenes._parts import sky_to, water
 
 
 @SCENES.register(
     "skyline", order=3, summary="city skyline: large cold sky, two layers of towers with lit windows, river"
 )
 def paint_skyline(c: Canvas) -> None:
-    day = not c.night
-    base = c.py(c.uniform(0.62, 0.72))
-    sky(c, base)
+    base = sky_to(c, 0.62, 0.72)
     for layer, (low, high, haze) in enumerate(((0.15, 0.35, 0.6), (0.08, 0.25, 1.0))):
         x = -c.px(0.02)
         while x < c.w:
             bw = c.px(c.uniform(0.04, 0.11))
             top = base - c.py(c.uniform(low, high) + 0.1 * (1 - layer))
-            wall = (c.uniform(0.35, 0.5) if day else c.uniform(0.22, 0.32)) * haze + 0.12 * (1 - haze)
+            wall = c.day_night(day=(0.35, 0.5), night=(0.22, 0.32)) * haze + 0.12 * (1 - haze)
             c.rect(x, top, x + bw, base, wall)
             if layer == 1 or c.night:
                 for wy in range(int(top) + 4, base - 3, max(3, c.py(0.022))):
@@ -34,5 +32,5 @@ def paint_skyline(c: Canvas) -> None:
                 c.glow(mx, top - c.py(0.06), 2.5, 0.3 if c.night else 0.1)
             x += bw + c.px(c.uniform(0.0, 0.03))
     quay = base + c.py(0.03)
-    c.band(base, quay, 0.45 if day else 0.33, 0.45 if day else 0.33, grain=0.01)
+    c.band(base, quay, 0.45 if c.day else 0.33, 0.45 if c.day else 0.33, grain=0.01)
     water(c, quay, c.uniform(0.15, 0.22))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hmtir.data.scenes._canvas import SCENES, Canvas
-from hmtir.data.scenes._parts import building, car_side, person, sky
+from hmtir.data.scenes._parts import building, car_side, person, sky_to
 
 
 def bus_side(c: Canvas, x: float, ground: float, length: float, body: float, running: bool) -> None:
@@ -27,19 +27,17 @@ def bus_side(c: Canvas, x: float, ground: float, length: float, body: float, run
     "street", order=1, summary="street level: facades, pavement, road with cars/buses, pedestrians, lamps"
 )
 def paint_street(c: Canvas) -> None:
-    day = not c.night
-    horizon = c.py(c.uniform(0.08, 0.2))
-    sky(c, horizon)
+    horizon = sky_to(c, 0.08, 0.2)
     kerb, road_top = c.py(0.56), c.py(0.63)
     x = -c.px(c.uniform(0, 0.1))
     while x < c.w:
         bw = c.px(c.uniform(0.18, 0.38))
         top = horizon + c.py(c.uniform(-0.08, 0.12))
-        building(c, x, x + bw - 2, top, kerb, c.uniform(0.4, 0.52) if day else c.uniform(0.28, 0.38), False)
+        building(c, x, x + bw - 2, top, kerb, c.day_night(day=(0.4, 0.52), night=(0.28, 0.38)), False)
         x += bw
-    pavement = c.uniform(0.5, 0.6) if day else c.uniform(0.32, 0.4)
+    pavement = c.day_night(day=(0.5, 0.6), night=(0.32, 0.4))
     c.band(kerb, road_top, pavement, pavement + 0.03, smooth=0.02, grain=0.012)
-    asphalt = c.uniform(0.58, 0.68) if day else c.uniform(0.36, 0.44)
+    asphalt = c.day_night(day=(0.58, 0.68), night=(0.36, 0.44))
     c.band(road_top, c.h, asphalt - 0.04, asphalt + 0.02, smooth=0.025, grain=0.015)
     c.rect(0, road_top - 2, c.w, road_top + 1, pavement + 0.05)  # kerb stone
     paint = asphalt - 0.1
@@ -48,8 +46,8 @@ def paint_street(c: Canvas) -> None:
         c.rect(dash_x, lane_y, dash_x + c.px(0.08), lane_y + c.py(0.008), paint)
     for _ in range(int(c.rng.integers(2, 4))):
         lx = c.px(c.uniform(0.05, 0.95))
-        c.line((lx, road_top), (lx, kerb - c.py(0.3)), 0.4 if day else 0.3, c.px(0.006))
-        c.ellipse(lx + c.px(0.015), kerb - c.py(0.3), c.px(0.018), c.py(0.008), 0.45 if day else 0.95)
+        c.line((lx, road_top), (lx, kerb - c.py(0.3)), 0.4 if c.day else 0.3, c.px(0.006))
+        c.ellipse(lx + c.px(0.015), kerb - c.py(0.3), c.px(0.018), c.py(0.008), 0.45 if c.day else 0.95)
     for lane, scale in ((0.76, 0.22), (0.97, 0.3)):
         x = c.px(c.uniform(-0.1, 0.3))
         while x < c.w:

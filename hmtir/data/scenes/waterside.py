@@ -5,7 +5,7 @@ people).
 from __future__ import annotations
 
 from hmtir.data.scenes._canvas import SCENES, Canvas
-from hmtir.data.scenes._parts import person, sky, tree_line, water
+from hmtir.data.scenes._parts import person, sky_to, tree_line, water
 
 
 @SCENES.register(
@@ -14,13 +14,11 @@ from hmtir.data.scenes._parts import person, sky, tree_line, water
     summary="river or harbour: cold rippled water, far shore, quay with railing, boat, people",
 )
 def paint_waterside(c: Canvas) -> None:
-    day = not c.night
-    horizon = c.py(c.uniform(0.25, 0.4))
-    sky(c, horizon)
+    horizon = sky_to(c, 0.25, 0.4)
     shore = horizon + c.py(c.uniform(0.04, 0.08))
-    land = c.uniform(0.38, 0.48) if day else c.uniform(0.25, 0.32)
+    land = c.day_night(day=(0.38, 0.48), night=(0.25, 0.32))
     c.band(horizon, shore, land, land, smooth=0.02, grain=0.02)
-    tree_line(c, horizon + c.py(0.01), 0.07, land - (0.08 if day else 0.0))
+    tree_line(c, horizon + c.py(0.01), 0.07, land - (0.08 if c.day else 0.0))
     for _ in range(int(c.rng.integers(2, 6))):  # houses on the far shore
         hx, hw = c.px(c.uniform(0, 0.95)), c.px(c.uniform(0.04, 0.09))
         top = shore - c.py(c.uniform(0.06, 0.12))
@@ -31,7 +29,7 @@ def paint_waterside(c: Canvas) -> None:
     quay = c.py(c.uniform(0.82, 0.9))
     water(c, shore, c.uniform(0.14, 0.22))
     c.img[quay:] = 0  # repaint below the quay edge
-    concrete = c.uniform(0.5, 0.6) if day else c.uniform(0.32, 0.4)
+    concrete = c.day_night(day=(0.5, 0.6), night=(0.32, 0.4))
     c.band(quay, c.h, concrete, concrete + 0.04, smooth=0.02, grain=0.015)
     c.rect(0, quay, c.w, quay + c.py(0.012), concrete + 0.06)
     rail_top = quay - c.py(0.09)
@@ -45,7 +43,7 @@ def paint_waterside(c: Canvas) -> None:
             [(bx, by), (bx + bl, by), (bx + 0.85 * bl, by + 0.12 * bl), (bx + 0.1 * bl, by + 0.12 * bl)], 0.42
         )
         c.rect(bx + 0.3 * bl, by - 0.14 * bl, bx + 0.6 * bl, by, 0.5)
-        c.rect(bx + 0.35 * bl, by - 0.11 * bl, bx + 0.55 * bl, by - 0.06 * bl, 0.3 if day else 0.75)
+        c.rect(bx + 0.35 * bl, by - 0.11 * bl, bx + 0.55 * bl, by - 0.06 * bl, 0.3 if c.day else 0.75)
         c.glow(bx + 0.05 * bl, by + 0.06 * bl, 0.04 * bl, 0.4)
     for _ in range(int(c.rng.integers(1, 4))):
         person(c, c.px(c.uniform(0.05, 0.95)), c.py(c.uniform(0.93, 0.99)), c.py(0.26), 0.94)
