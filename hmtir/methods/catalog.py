@@ -33,6 +33,21 @@ DACLIP_CLIP_WEIGHTS = WeightsSpec(
 # Inference options every network method takes (see hmtir.models.accel).
 _OPTION_PARAMS: dict[str, Any] = {"precision": "fp32 | bf16 | fp16", "channels_last": False, "compile": False}
 
+
+def _baseline(backbone: str, weights: str, *, summary: str, paper: str) -> None:
+    """The paper's prompt-free "Baseline" row of ``backbone``: method name = model name (no prompts, no SPT)."""
+    METHODS.declare(
+        backbone,
+        f"hmtir.methods.networks:{backbone}",
+        kind="learned",
+        backbone=backbone,
+        summary=summary,
+        paper=paper,
+        license="MIT",
+        params={"weights": weights, **_OPTION_PARAMS},
+    )
+
+
 METHODS.declare(
     "identity",
     "hmtir.methods.identity:identity",
@@ -119,24 +134,16 @@ METHODS.declare(
     params={"weights": "shipped | official | PATH", **_OPTION_PARAMS},
 )
 
-# The paper's prompt-free "Baseline" rows: method name = model name (no prompts, no SPT).
-METHODS.declare(
+
+_baseline(
     "restormer",
-    "hmtir.methods.networks:restormer",
-    kind="learned",
-    backbone="restormer",
+    "PATH",
     summary="Restormer without prompts or SPT (the paper's Baseline row); needs --weights PATH.",
     paper=RESTORMER_PAPER,
-    license="MIT",
-    params={"weights": "PATH", **_OPTION_PARAMS},
 )
-METHODS.declare(
+_baseline(
     "nafnet",
-    "hmtir.methods.networks:nafnet",
-    kind="learned",
-    backbone="nafnet",
+    "shipped | PATH",
     summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
     paper=NAFNET_PAPER,
-    license="MIT",
-    params={"weights": "shipped | PATH", **_OPTION_PARAMS},
 )

@@ -67,21 +67,22 @@ def _backbone(
 
 
 # Constructor arguments of the released Restormer-PPFN (names as in its config, so it loads unchanged).
+RESTORMER_CONFIG: dict[str, Any] = {
+    "inp_channels": 1,
+    "out_channels": 1,
+    "dim": 48,
+    "num_blocks": [4, 6, 6, 8],
+    "num_refinement_blocks": 4,
+    "heads": [1, 2, 4, 8],
+    "ffn_expansion_factor": 2.66,
+    "bias": False,
+    "LayerNorm_type": "WithBias",
+    "global_residual": True,
+}
 _backbone(
     "restormer",
     "hmtir.models.restormer",
-    {
-        "inp_channels": 1,
-        "out_channels": 1,
-        "dim": 48,
-        "num_blocks": [4, 6, 6, 8],
-        "num_refinement_blocks": 4,
-        "heads": [1, 2, 4, 8],
-        "ffn_expansion_factor": 2.66,
-        "bias": False,
-        "LayerNorm_type": "WithBias",
-        "global_residual": True,
-    },
+    RESTORMER_CONFIG,
     paper=RESTORMER_PAPER,
     summary="Restormer U-Net, 1-channel, released configuration (26.0 M parameters); the prompt-free Baseline.",
     ppfn_summary="Restormer-PPFN: the released PPFN model (26.6 M parameters); loads the official weights strictly.",
@@ -106,22 +107,11 @@ _backbone(
     ppfn_summary="PPFN-NAFNet: compact NAFNet with PPFN prompt units and FiLM heads (shipped reference model).",
 )
 
+# The Restormer skeleton, smaller, with the focal-modulation token mixer (hmtir/models/focalnet.py).
 _backbone(
     "focalnet",
     "hmtir.models.focalnet",
-    {
-        "inp_channels": 1,
-        "out_channels": 1,
-        "dim": 32,
-        "num_blocks": [2, 3, 3, 4],
-        "num_refinement_blocks": 2,
-        "heads": [1, 2, 4, 8],
-        "ffn_expansion_factor": 2.66,
-        "bias": False,
-        "LayerNorm_type": "WithBias",
-        "global_residual": True,
-        "mixer": "focal",
-    },
+    {**RESTORMER_CONFIG, "dim": 32, "num_blocks": [2, 3, 3, 4], "num_refinement_blocks": 2, "mixer": "focal"},
     paper=FOCALNET_PAPER,
     summary="FocalNet-style U-Net (focal-modulation mixer in the Restormer skeleton); prompt-free Baseline.",
     ppfn_summary="PPFN on the FocalNet-style U-Net (same prompt units and modulation points as Restormer-PPFN).",
