@@ -11,7 +11,7 @@ file system) are allowed, since they depend on the machine, not on the checkout 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,31 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_reference(shared_dir: Path) -> Callable[[str], Path]:
+    """``shared_reference(name)``: the folder ``../shared/reference/<name>`` (facts and golden outputs of an
+    official release); the test skips without it."""
+
+    def folder(name: str) -> Path:
+        path = shared_dir / "reference" / name
+        if not path.is_dir():
+            pytest.skip(f"../shared/reference/{name} is absent")
+        return path
+
+    return folder
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """Tiny tensors on a shared 2-core box: extra threads only spin (measured 8 s vs 0.1 s per SPT call)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

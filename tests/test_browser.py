@@ -115,6 +115,16 @@ class DevTools:
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
+    def open(self, page: Path) -> None:
+        """Load a local page and wait (30 s at most) until it says it is ready (``body[data-ready]``)."""
+        self.call("Network.enable")
+        self.call("Page.enable")
+        self.call("Page.navigate", url=page.as_uri())
+        deadline = time.monotonic() + 30
+        while self.js("document.body && document.body.dataset.ready") != "true":
+            assert time.monotonic() < deadline, "page never became ready"
+            time.sleep(0.1)
+
     def click(self, selector: str) -> None:
         """A real mouse click (pressed and released) at the centre of the element."""
         box = self.js(
@@ -233,13 +243,7 @@ def _cells(tools: DevTools, key: str) -> list[str]:
 
 
 def test_sort_filter_and_screenshot_in_chromium(site: Path, browser: DevTools, tmp_path: Path) -> None:
-    browser.call("Network.enable")
-    browser.call("Page.enable")
-    browser.call("Page.navigate", url=(site / "index.html").as_uri())
-    deadline = time.monotonic() + 30
-    while browser.js("document.body && document.body.dataset.ready") != "true":
-        assert time.monotonic() < deadline, "page never became ready"
-        time.sleep(0.1)
+    browser.open(site / "index.html")
 
     # default order: measured rows by overall rank, then reported rows (ranked on their own)
     # bravo: subset ranks 4,1,1,1,1 → mean 1.6; alpha and charlie tie (2 everywhere); delta misses 4 subsets

@@ -8,6 +8,7 @@ also checked teacher-forced (reference state in, reference noise prediction and 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,21 +39,12 @@ def rel_err(got: torch.Tensor, ref: torch.Tensor) -> float:
     return ((got - ref).abs().max() / ref.abs().max()).item()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors run faster (and steadier on a shared 2-core box) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def ref_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "reference" / "daclip"
-    if not path.is_dir():
-        pytest.skip("../shared/reference/daclip is absent")
-    return path
+def ref_dir(shared_reference: Callable[[str], Path]) -> Path:
+    return shared_reference("daclip")
 
 
 @pytest.fixture(scope="module")

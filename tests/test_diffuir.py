@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,8 @@ TINY = {"dim": 8, "dim_mults": [1, 2]}
 
 
 @pytest.fixture(scope="module")
-def reference(shared_dir: Path) -> Path:
-    path = shared_dir / "reference" / "diffuir"
-    if not path.is_dir():
-        pytest.skip("../shared/reference/diffuir is absent")
-    return path
+def reference(shared_reference: Callable[[str], Path]) -> Path:
+    return shared_reference("diffuir")
 
 
 @pytest.fixture(scope="module")

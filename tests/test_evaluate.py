@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -28,6 +27,7 @@ from hmtir.cli import cli
 from hmtir.errors import HmtirError
 from hmtir.evaluation import EvaluationResult, evaluate
 from hmtir.methods import Method, MethodMeta
+from tests.metric_objects import ObjectMeta, ObjectMetric
 
 SCENES = {"a.png": "urban", "b.png": "urban", "c.png": "field", "d.png": "field", "e.png": "sea"}
 SHAPES = {"a.png": (32, 40), "b.png": (32, 40), "c.png": (24, 40), "d.png": (32, 40), "e.png": (32, 40)}
@@ -142,24 +142,15 @@ class PoisonsSecond(Method):
         return out
 
 
-@dataclass(frozen=True)
-class _NRMeta:
-    name: str = "brightness"
-    mode: str = "NR"
-    lower_better: bool = False
-
-
-class Brightness:
+class Brightness(ObjectMetric):
     """A no-reference score (mean intensity) with the metric protocol, for the weight-free --real path."""
 
-    meta = _NRMeta()
+    meta = ObjectMeta("brightness", mode="NR", lower_better=False)
+    formula = "mean(clamp(pred, 0, 1))"
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
         assert target is None
         return pred.clamp(0, 1).double().mean(dim=(1, 2, 3))
-
-    def definition(self) -> dict[str, str]:
-        return {"name": "brightness", "formula": "mean(clamp(pred, 0, 1))"}
 
 
 def run(layout: Path, out: Path, **kw) -> EvaluationResult:
@@ -509,23 +500,14 @@ def test_cli_evaluate_prints_tables_and_refuses_to_overwrite(layout: Path, tmp_p
     assert negative.exit_code == 2 and "Traceback" not in negative.output
 
 
-@dataclass(frozen=True)
-class _FRMeta:
-    name: str = "mae"
-    mode: str = "FR"
-    lower_better: bool = True
-
-
-class MeanAbsoluteError:
+class MeanAbsoluteError(ObjectMetric):
     """A full-reference metric object whose definition is the same under every convention."""
 
-    meta = _FRMeta()
+    meta = ObjectMeta("mae", mode="FR", lower_better=True)
+    formula = "mean(|clamp(pred, 0, 1) - target|)"
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
         return (pred.clamp(0, 1) - target).abs().double().mean(dim=(1, 2, 3))
-
-    def definition(self) -> dict[str, str]:
-        return {"name": "mae", "formula": "mean(|clamp(pred, 0, 1) - target|)"}
 
 
 class WeightedCounting(Counting):

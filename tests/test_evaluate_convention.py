@@ -3,7 +3,6 @@ objects passed in alike (an object carries no ``quantize_8bit`` of its own, so t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from hmtir.data.scenes import render_scene
 from hmtir.degrade.synthesize import synthesize
 from hmtir.io.image import read_image, write_image
 from hmtir.methods import Method, MethodMeta
+from tests.metric_objects import ObjectMeta, ObjectMetric
 
 OFFSET = 0.3 / 255  # moves every output off the 8-bit grid, so rounding changes the scores
 
@@ -26,21 +26,12 @@ class Shift(Method):
         return batch * 0.5 + 0.25 + OFFSET
 
 
-@dataclass(frozen=True)
-class _Meta:
-    name: str = "mae"
-    mode: str = "FR"
-    lower_better: bool = True
-
-
-class MeanAbsoluteError:
-    meta = _Meta()
+class MeanAbsoluteError(ObjectMetric):
+    meta = ObjectMeta("mae", mode="FR", lower_better=True)
+    formula = "mean(|pred - target|)"
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
         return (pred - target).abs().double().mean(dim=(1, 2, 3))
-
-    def definition(self) -> dict[str, str]:
-        return {"name": "mae", "formula": "mean(|pred - target|)"}
 
 
 @pytest.fixture(scope="module")

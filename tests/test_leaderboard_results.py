@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +124,9 @@ def test_build_from_results_tables_equal_the_records_and_carry_paired_cis(runs, 
     assert PLUS_MINUS in (site / "methods" / "wfaf.html").read_text()
 
 
-def test_user_registry_names_the_data_next_to_results_or_in_env(runs, tmp_path: Path, monkeypatch) -> None:
-    results = tmp_path / "results"
-    shutil.copytree(runs["results"], results)
-    registry = f"""version: 1
+def tiny_registry(manifest: str) -> str:
+    """A benchmarks.yaml that registers the images of ``manifest`` as benchmark ``tiny``, version 3."""
+    return f"""version: 1
 benchmarks:
   tiny:
     version: "3"
@@ -136,9 +134,14 @@ benchmarks:
     description: "five frames"
     subsets: [composited/normal, single/noise]
     primary_metric: {{composited/normal: ssim, single/noise: psnr}}
-    manifest_sha256: {runs["manifest"]}
+    manifest_sha256: {manifest}
 """
-    (results / "benchmarks.yaml").write_text(registry)
+
+
+def test_user_registry_names_the_data_next_to_results_or_in_env(runs, tmp_path: Path, monkeypatch) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(runs["results"], results)
+    (results / "benchmarks.yaml").write_text(tiny_registry(runs["manifest"]))
     out = CliRunner().invoke(
         cli, ["leaderboard", "build", "--results", str(results), "--out", str(tmp_path / "s")]
     )
@@ -182,18 +185,8 @@ benchmarks:
     ],
 )  # fmt: skip
 def test_a_bad_registry_is_one_line_naming_file_and_key(runs, tmp_path: Path, edit, message: str) -> None:
-    good = f"""version: 1
-benchmarks:
-  tiny:
-    version: "3"
-    title: "Tiny test set"
-    description: "five frames"
-    subsets: [composited/normal, single/noise]
-    primary_metric: {{composited/normal: ssim, single/noise: psnr}}
-    manifest_sha256: {runs["manifest"]}
-"""
     path = tmp_path / "bench.yaml"
-    path.write_text(edit(good))
+    path.write_text(edit(tiny_registry(runs["manifest"])))
     args = ["leaderboard", "build", "--results", str(runs["results"]), "--benchmarks", str(path)]
     result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "site")])
     assert result.exit_code == 1, result.output
@@ -244,13 +237,7 @@ def test_results_site_renders_in_chromium(runs, tmp_path: Path, browser: DevTool
         == 0
     )
     data = _site_json(site)
-    browser.call("Network.enable")
-    browser.call("Page.enable")
-    browser.call("Page.navigate", url=(site / "index.html").as_uri())
-    deadline = time.monotonic() + 30
-    while browser.js("document.body && document.body.dataset.ready") != "true":
-        assert time.monotonic() < deadline, "page never became ready"
-        time.sleep(0.1)
+    browser.open(site / "index.html")
     assert sorted(
         browser.js("Array.from(document.querySelectorAll('#board tbody tr')).map(r => r.dataset.method)")
     ) == ["identity", "wfaf"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,8 @@ from hmtir.runtime import count_parameters
 
 
 @pytest.fixture(scope="module")
-def official_dir(shared_dir: Path) -> Path:
-    path = shared_dir / "reference" / "ppfn-official"
-    if not path.is_dir():
-        pytest.skip("../shared/reference/ppfn-official is absent")
-    return path
+def official_dir(shared_reference: Callable[[str], Path]) -> Path:
+    return shared_reference("ppfn-official")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tarfile
 import zipfile
@@ -21,6 +20,7 @@ from hmtir.leaderboard.scoring import score_submission
 from hmtir.leaderboard.seed import build_demo_data
 from hmtir.leaderboard.submission import validate_submission
 from hmtir.metrics import psnr
+from tests.trees import tree_digest
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +36,6 @@ def board(tmp_path_factory: pytest.TempPathFactory, demo: Path) -> Path:
     (sub / "submission.yaml").write_text(METADATA.replace("hostile-example", "seeded-example"))
     score_submission(sub, demo, root)
     return root
-
-
-def tree_digest(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def test_valid_submission_needs_no_data_for_the_demo_benchmark(tmp_path: Path, demo: Path) -> None:

@@ -17,6 +17,7 @@ from hmtir.degrade.synthesize import synthesize
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image, write_image
 from hmtir.vocabulary import SUBSETS
+from tests.trees import tree_bytes
 
 
 @pytest.fixture()
@@ -31,14 +32,6 @@ def source(tmp_path: Path) -> Path:
     write_image(folder / "photo.jpg", np.full((40, 48), 0.4, np.float32), 8)
     (folder / "scenes.csv").write_text("name,scene\nframe0.png,street\nphoto.jpg,field\n")
     return folder
-
-
-def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "dataset.json"
-    }
 
 
 def test_writes_the_hm_tir_layout(source: Path, tmp_path: Path) -> None:

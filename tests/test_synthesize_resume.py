@@ -12,6 +12,7 @@ import pytest
 from hmtir.data.scenes import render_scene
 from hmtir.degrade.synthesize import synthesize
 from hmtir.io.image import write_image
+from tests.trees import tree_bytes
 
 PRESETS = ["hard", "single-noise"]
 
@@ -24,14 +25,6 @@ def source(tmp_path: Path) -> Path:
     return folder
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "dataset.json"
-    }
-
-
 @pytest.mark.parametrize(
     ("first", "second"),
     [({"seed": 0}, {"seed": 1}), ({"gate": 0.8}, {"gate": 0.3})],
@@ -42,11 +35,11 @@ def test_a_rerun_with_other_arguments_redoes_what_they_change(
 ) -> None:
     used, fresh = tmp_path / "used", tmp_path / "fresh"
     synthesize(source, used, presets=PRESETS, progress=False, **first)
-    before = tree(used)
+    before = tree_bytes(used)
     report = synthesize(source, used, presets=PRESETS, progress=False, **second)
     synthesize(source, fresh, presets=PRESETS, progress=False, **second)
-    assert tree(used) == tree(fresh)
-    changed = {k for k in before if before[k] != tree(used)[k]}
+    assert tree_bytes(used) == tree_bytes(fresh)
+    changed = {k for k in before if before[k] != tree_bytes(used)[k]}
     assert any(k.startswith("composited/hard/") for k in changed)
     provenance = json.loads((used / "meta" / "dataset.json").read_text())
     assert {k: provenance[k] for k in second} == second

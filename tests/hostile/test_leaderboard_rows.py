@@ -9,7 +9,6 @@ rows a submission must not touch are the real ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from hmtir.leaderboard.schema import get_benchmark, load_results
 from hmtir.leaderboard.scoring import score_submission
 from hmtir.leaderboard.seed import build_demo_data
 from hostile.corpus import DEEP_NESTING, METADATA, make_valid
+from tests.trees import tree_digest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,15 +39,6 @@ def board(tmp_path: Path) -> Path:
     return Path(shutil.copytree(REPO / "leaderboard", tmp_path / "leaderboard"))
 
 
-def digest(root: Path) -> str:
-    sha = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        sha.update(path.relative_to(root).as_posix().encode() + b"\0")
-        if path.is_file():
-            sha.update(path.read_bytes())
-    return sha.hexdigest()
-
-
 def submission(where: Path, demo: Path, method: str = "hostile-example", extra: str = "") -> Path:
     sub = make_valid(where, demo)
     (sub / "submission.yaml").write_text(METADATA.replace("hostile-example", method) + extra)
@@ -56,13 +47,13 @@ def submission(where: Path, demo: Path, method: str = "hostile-example", extra: 
 
 def refused(args: list[str], fragment: str, *untouched: Path) -> str:
     """Run the CLI; it must exit 1 with one Error line holding ``fragment`` and change none of ``untouched``."""
-    before = [digest(p) for p in untouched]
+    before = [tree_digest(p) for p in untouched]
     result = CliRunner().invoke(cli, args)
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.output, lines
     assert fragment in lines[0], lines[0]
-    assert [digest(p) for p in untouched] == before, "a file was changed"
+    assert [tree_digest(p) for p in untouched] == before, "a file was changed"
     return lines[0]
 
 
