@@ -1,4 +1,4 @@
-"""The inference-speed flags ``hmtir evaluate`` and ``hmtir enhance`` share, declared once."""
+"""The flags ``hmtir evaluate`` and ``hmtir enhance`` share, declared once: the device and inference speed."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+
+device_option = click.option(
+    "--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda or cuda:N."
+)
 
 
 def network_flags(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hmtir.commands._network_flags import network_flags, network_options
+from hmtir.commands._network_flags import device_option, network_flags, network_options
 from hmtir.enhance import AUTO, DEGRADATION_CHOICES
 from hmtir.io.radiometric import RANGE_HELP
 
@@ -40,9 +40,7 @@ from hmtir.io.radiometric import RANGE_HELP
 @click.option(
     "--estimator", "estimator_weights", default=None, help="Estimator checkpoint PATH (default: shipped)."
 )
-@click.option(
-    "--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda or cuda:N."
-)
+@device_option
 @network_flags
 def enhance(
     inputs: tuple[Path, ...],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from hmtir.commands._network_flags import network_flags, network_options
+from hmtir.commands._network_flags import device_option, network_flags, network_options
 
 
 @click.command()
@@ -32,9 +32,7 @@ from hmtir.commands._network_flags import network_flags, network_options
 @click.option(
     "--metrics", default="psnr,ssim", show_default=True, help="Comma list, e.g. psnr,ssim,niqe,musiq."
 )
-@click.option(
-    "--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda or cuda:N."
-)
+@device_option
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
