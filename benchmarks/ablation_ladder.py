@@ -45,7 +45,7 @@ BUDGET: dict[str, Any] = {
     "val_every": 10**9,
     "seed": 0,
 }
-# name -> (what it tests, overrides of the budget recipe); "steps_factor" scales the row's step budget.
+# name -> (what it tests, overrides of the budget recipe).
 ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "ppfn_3_iterations": ("PPFN + SPT, 3 iterations (the paper's full model)", {}),
     "baseline": ("Baseline: plain NAFNet, one pass, same samples", {"spt": False}),
@@ -66,9 +66,13 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
         "PPFN + SPT on the released data: all-steps singles, chains at p = 1",
         {"mix": "all_steps", "gate": 1.0},
     ),
-    "ppfn_crop256_equal_pixels": (
-        "PPFN + SPT, 256² crops, 1/4 of the steps (same pixels)",
-        {"crop": 256, "steps_factor": 0.25},
+    "ppfn_crop256_batch1": (
+        "PPFN + SPT, 256² crops, batch 1 (the pixels of a 4×128² step)",
+        {"crop": 256, "batch_size": 1},
+    ),
+    "baseline_crop256_batch1": (
+        "Baseline, 256² crops, batch 1",
+        {"spt": False, "crop": 256, "batch_size": 1},
     ),
     "ppfn_3_iterations_seed1": ("PPFN + SPT, seed 1 (noise level)", {"seed": 1}),
     "baseline_seed1": ("Baseline, seed 1 (noise level)", {"spt": False, "seed": 1}),
@@ -97,9 +101,8 @@ def row_config(name: str, steps: int, done: dict[str, Any]) -> dict[str, Any]:
     from hmtir.train.config import load_config
 
     overrides = dict(ROWS[name][1])
-    factor = overrides.pop("steps_factor", 1.0)
     reference = overrides.pop("equal_cpu_to", None)
-    row_steps = max(1, round(steps * factor))
+    row_steps = steps
     if reference is not None:  # steps that cost what the reference row cost, at this row's CPU s/step
         plain = done.get("baseline")
         if reference not in done or plain is None:
