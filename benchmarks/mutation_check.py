@@ -286,6 +286,18 @@ class Checker:
         return digest.hexdigest()
 
     def save(self) -> None:
+        """Write the results and the Markdown table beside them; entries of mutants no longer listed are
+        dropped, and of the baselines only the latest of each selection still in use is kept."""
+        listed = {m.id for m in self.listing.mutations}
+        selections = {repr(list(m.selection)) for m in self.listing.mutations}
+        self.results["mutants"] = {k: v for k, v in self.results["mutants"].items() if k in listed}
+        newest: dict[str, tuple[float, str]] = {}  # selection -> (time, key) of its latest baseline
+        for key, record in self.baselines.items():
+            sel = repr(record["selection"])
+            if sel in selections and record.get("at", 0) >= newest.get(sel, (-1.0, ""))[0]:
+                newest[sel] = (record.get("at", 0), key)
+        self.baselines = {key: self.baselines[key] for _, key in newest.values()}
+        self.results["baselines"] = self.baselines
         self.results["updated"] = time.strftime("%Y-%m-%d %H:%M:%S")
         tmp = self.results_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -305,6 +317,7 @@ class Checker:
                 "selection": list(mutation.selection),
                 "passed": code == 0,
                 "seconds": round(seconds, 1),
+                "at": round(time.time(), 1),
                 "tail": "" if code == 0 else output[-TAIL_CHARS:],
             }
             remove_extras(self.copy, self.wanted)
