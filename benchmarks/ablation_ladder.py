@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,15 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
         "Baseline given the CPU seconds of ppfn_3_iterations",
         {"spt": False, "equal_cpu_to": "ppfn_3_iterations"},
     ),
+    "baseline_frame_degrade_equal_cpu": (
+        "Baseline, degradations on a 512² window, given the CPU seconds of ppfn_frame_degrade",
+        {
+            "spt": False,
+            "degrade_size": 512,
+            "equal_cpu_to": "ppfn_frame_degrade",
+            "cost_row": "baseline_frame_degrade",
+        },
+    ),
 }
 
 
@@ -102,11 +112,12 @@ def row_config(name: str, steps: int, done: dict[str, Any]) -> dict[str, Any]:
 
     overrides = dict(ROWS[name][1])
     reference = overrides.pop("equal_cpu_to", None)
+    cost_row = overrides.pop("cost_row", "baseline")  # the same network's row that gives its CPU s/step
     row_steps = steps
     if reference is not None:  # steps that cost what the reference row cost, at this row's CPU s/step
-        plain = done.get("baseline")
+        plain = done.get(cost_row)
         if reference not in done or plain is None:
-            raise SystemExit(f"{name} needs the rows {reference} and baseline first")
+            raise SystemExit(f"{name} needs the rows {reference} and {cost_row} first")
         row_steps = round(plain["steps"] * done[reference]["cpu_seconds"] / plain["cpu_seconds"])
     config = load_config("paper", **{**BUDGET, **overrides, "steps": row_steps, "ckpt_every": 250})
     return config.as_dict()
@@ -290,6 +301,8 @@ def main() -> None:
             row["scores"] = score(work / "rows" / name / "model.pt", passes, bench)
             results[name] = row
         print(f"[{name}] {json.dumps(results[name]['scores'])}", flush=True)
+        if state_file.is_file():  # rows another ladder process finished meanwhile are kept
+            results = {**json.loads(state_file.read_text()).get("rows", {}), **results}
         state = {
             "data": str(args.data),
             "train_frames": len(train_names),
@@ -300,7 +313,9 @@ def main() -> None:
             "identity": identity,
             "rows": results,
         }
-        state_file.write_text(json.dumps(state, indent=1))
+        tmp = state_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(state_file)
         header = (
             f"Ablation ladder: {len(train_names)} HIT-UAV training frames, held out {len(val_names)} "
             f"({', '.join(HELD_OUT_GROUPS)}); {state['device']}, torch {torch.__version__}, {state['date']}"

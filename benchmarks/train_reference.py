@@ -50,21 +50,26 @@ BUDGET_OVERRIDES: dict[str, Any] = {
 
 
 def split_groups(data: Path, work: Path) -> tuple[Path, Path, list[str], list[str]]:
-    """Symlink farms ``work/train`` and ``work/val`` (held-out groups) over ``data``."""
-    train_dir, val_dir = work / "train", work / "val"
-    for folder in (train_dir, val_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-    train, val = [], []
+    """Symlink farms ``work/train`` and ``work/val`` (held-out groups) over ``data``.
+
+    Farms that already hold exactly these links are kept, so a second process on the same work folder
+    (two ladder rows at once) does not pull files from under the first."""
+    wanted: dict[str, dict[str, Path]] = {"train": {}, "val": {}}
     for path in sorted(data.glob("*.jpg")):
         match = GROUP.match(path.name)
         if match is None:
             continue
-        group = f"{match[1]}_{match[2]}"
-        target = val if group in HELD_OUT_GROUPS else train
-        target.append(path.name)
-        ((val_dir if group in HELD_OUT_GROUPS else train_dir) / path.name).symlink_to(path.resolve())
-    return train_dir, val_dir, train, val
+        held_out = f"{match[1]}_{match[2]}" in HELD_OUT_GROUPS
+        wanted["val" if held_out else "train"][path.name] = path.resolve()
+    for split, links in wanted.items():
+        folder = work / split
+        if folder.is_dir() and {p.name: p.resolve() for p in folder.iterdir()} == links:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for name, target in links.items():
+            (folder / name).symlink_to(target)
+    return work / "train", work / "val", list(wanted["train"]), list(wanted["val"])
 
 
 def add_scenes(train_dir: Path, work: Path, per_category: int) -> list[str]:
