@@ -59,7 +59,7 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
         {"spt": False, "degrade_size": 512},
     ),
     "baseline_composite_only": (
-        "Baseline trained on chains only (the shipped baseline's data)",
+        "Baseline trained on chains only (the data of the baseline shipped until 2026-12-02)",
         {"spt": False, "mix": "composite"},
     ),
     "ppfn_composite_only": ("PPFN + SPT trained on chains only", {"mix": "composite"}),
