@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mutation_check.py"
+from tests.scripts import load_benchmark_script
 
 TOY = {
     "toy/__init__.py": "def add(a, b):\n    return a + b\n\n\ndef sign(x):\n    return 1 if x > 0 else -1 if x < 0 else 0\n",
@@ -48,16 +46,7 @@ mutations:
 """
 
 
-def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("hmtir_mutation_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mc = _script()
+mc = load_benchmark_script("mutation_check")
 
 
 @pytest.fixture()

@@ -10,8 +10,6 @@ sha256 of the weights it was measured on: a new checkpoint must come with re-mea
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +19,12 @@ from hmtir.methods import load_method
 from hmtir.methods.networks import SHIPPED
 from hmtir.vocabulary import SUBSETS
 from hmtir.weights import sha256_file
+from tests.scripts import load_benchmark_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_floor.py"
 REGENERATE = "python benchmarks/quality_floor.py --write"
 
 
-def _load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("hmtir_quality_floor", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-qf = _load_script()
+qf = load_benchmark_script("quality_floor")
 
 
 @pytest.fixture(scope="module")
