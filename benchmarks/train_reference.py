@@ -178,6 +178,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("ppfn", "baseline"), default=None, help="train one model, no eval")
     parser.add_argument("--install", action="store_true", help="copy the models into hmtir/models/weights/")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--exposure", default=None, metavar="LOW,HIGH", help="exposure augmentation range (default: off)"
+    )
     parser.add_argument("--export", type=Path, default=None, help="copy models + results JSON here")
     args = parser.parse_args()
     work = args.work
@@ -193,11 +196,14 @@ def main() -> None:
     from hmtir.leaderboard.scoring import hardware_description
     from hmtir.train.config import load_config
 
+    overrides = dict(BUDGET_OVERRIDES)
+    if args.exposure is not None:
+        overrides["exposure"] = [float(v) for v in args.exposure.split(",")]
     steps = args.steps
     if steps is None:
-        probe = load_config("paper", **BUDGET_OVERRIDES, steps=9).as_dict()
+        probe = load_config("paper", **overrides, steps=9).as_dict()
         steps = calibrate_steps(probe, train_dir, work, args.minutes * 60, args.device)
-    ppfn = load_config("paper", **BUDGET_OVERRIDES, steps=steps).as_dict()
+    ppfn = load_config("paper", **overrides, steps=steps).as_dict()
     configs = {"ppfn": ppfn, "baseline": {**ppfn, "spt": False}}
     runs = {name: work / name for name in configs}
     summaries = {}

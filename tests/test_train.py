@@ -592,3 +592,52 @@ def test_frame_scale_degradation_trains_on_a_window_of_the_degraded_frame(
     )
     assert result.steps == 2 and all(np.isfinite(result.losses))
     assert shapes == [((2, 1, 16, 16), (2, 1, 16, 16))] * 2  # degraded at 32², trained on 16² windows
+
+
+def test_exposure_augmentation_scales_each_clean_frame_by_its_own_factor() -> None:
+    from hmtir.train.loop import scale_exposure
+
+    clean = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.05
+    scaled = scale_exposure(clean, [0.45, 1.0], torch.Generator().manual_seed(1))
+    factors = (scaled / clean).flatten(1)
+    assert torch.allclose(factors, factors[:, :1].expand_as(factors), atol=1e-6)  # one k per frame
+    k = factors[:, 0]
+    assert 0.45 <= k.min() and k.max() <= 1.0 and k.max() - k.min() > 0.4  # spread over the range
+    assert len(set(k.tolist())) == 64
+
+
+def test_exposure_range_reaches_the_training_targets(
+    frames_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Targets and inputs are the darkened frame: the degradations are drawn on it, as on a darker camera."""
+    from hmtir.train import loop
+
+    seen: list[torch.Tensor] = []
+    original = loop.SPTObjective.__call__
+
+    def spy(self, degraded, clean, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(clean.clone())
+        return original(self, degraded, clean, *args, **kwargs)
+
+    monkeypatch.setattr(loop.SPTObjective, "__call__", spy)
+    train(load_config(**TINY_RUN, steps=1), frames_dir, tmp_path / "plain", device="cpu")
+    train(load_config(**TINY_RUN, steps=1, exposure=[0.5, 0.5]), frames_dir, tmp_path / "half", device="cpu")
+    assert torch.equal(seen[1], seen[0] * 0.5)
+    assert load_config("paper").exposure is None and load_config("official").exposure is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0,1", "--exposure must satisfy 0 < LOW <= HIGH <= 1 (got 0,1)"),
+        ("0.9,0.5", "--exposure must satisfy 0 < LOW <= HIGH <= 1 (got 0.9,0.5)"),
+        ("0.5", "--exposure must be two numbers LOW,HIGH (got ['0.5'])"),
+    ],
+)
+def test_cli_refuses_a_bad_exposure_range_in_one_line(
+    value: str, message: str, frames_dir: Path, tmp_path: Path
+) -> None:
+    args = ["--data", str(frames_dir), "--out", str(tmp_path / "run"), "--steps", "1", "--exposure", value]
+    result = CliRunner().invoke(train_command, args)
+    assert result.exit_code != 0 and str(result.exception) == message
+    assert not (tmp_path / "run").exists()

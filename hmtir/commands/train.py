@@ -97,6 +97,12 @@ from hmtir.errors import HmtirError
     help="Degrade an N×N window of each frame, then train on a --crop of it (frame-scale degradations).",
 )
 @click.option(
+    "--exposure",
+    default=None,
+    metavar="LOW,HIGH",
+    help="Scale each clean frame by k ~ U(LOW, HIGH) before degrading it (exposure augmentation) [recipe: off].",
+)
+@click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -165,6 +171,7 @@ def train(
     batch_size: int | None,
     crop: int | None,
     degrade_size: int | None,
+    exposure: str | None,
     lr: float | None,
     warmup_steps: int | None,
     warmup_epochs: int | None,
@@ -213,6 +220,7 @@ def train(
         batch_size=batch_size,
         crop=crop,
         degrade_size=degrade_size,
+        exposure=exposure.split(",") if exposure is not None else None,
         lr=lr,
         warmup_steps=warmup_steps,
         warmup_epochs=warmup_epochs,

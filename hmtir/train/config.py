@@ -42,6 +42,7 @@ class TrainConfig:
     batch_size: int = 16
     crop: int = 256
     degrade_size: int = 0  # N > crop: degrade an N×N window, train on a crop of it (0: degrade the crop)
+    exposure: list[float] | None = None  # [low, high]: scale each clean frame by k ~ U(low, high) first
     flips: bool = True
     steps: int = 300000
     epochs: int | None = None  # the recipes set the budget (official: 300 epochs); set: overrides steps
@@ -79,6 +80,8 @@ class TrainConfig:
             )
         if self.degrade_size < 0:
             raise HmtirError(f"--degrade-size must be 0 or a window size in pixels (got {self.degrade_size})")
+        if self.exposure is not None:
+            self.exposure = check_exposure(self.exposure)
         for key in ("batch_size", "crop", "log_every", "ckpt_every", "val_every"):
             if int(getattr(self, key)) < 1:
                 raise HmtirError(f"--{key.replace('_', '-')} must be at least 1 (got {getattr(self, key)})")
@@ -101,6 +104,17 @@ class TrainConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_exposure(value: Any) -> list[float]:
+    """Validate an exposure range: two scale factors 0 < low ≤ high ≤ 1 (a factor above 1 would clip)."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise HmtirError(f"--exposure must be two numbers LOW,HIGH (got {value!r})") from None
+    if not (0.0 < low <= high <= 1.0):
+        raise HmtirError(f"--exposure must satisfy 0 < LOW <= HIGH <= 1 (got {low:g},{high:g})")
+    return [low, high]
 
 
 def recipe_path(recipe: str | Path) -> Path:

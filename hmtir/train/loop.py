@@ -75,6 +75,18 @@ class SeededItems(Dataset):
         return {"clean": item["clean"]}
 
 
+def scale_exposure(clean: torch.Tensor, exposure: list[float], generator: torch.Generator) -> torch.Tensor:
+    """Each clean frame times its own k ~ U(low, high): cameras differ in exposure and AGC.
+
+    The contrast step ``(1 + c)·x + β`` cannot be inverted from one frame without knowing how bright the
+    clean frame was, so a network learns its training set's brightness; a spread of exposures keeps it
+    from learning one (HIT-UAV's frames are mid-grey, the official HM-TIR frames about 0.45× as bright).
+    """
+    low, high = exposure
+    k = torch.rand((clean.shape[0], 1, 1, 1), generator=generator, device=clean.device, dtype=clean.dtype)
+    return clean * (low + (high - low) * k)
+
+
 def crop_window(
     batch: DegradedBatch, clean: torch.Tensor, size: int, generator: torch.Generator
 ) -> tuple[DegradedBatch, torch.Tensor]:
@@ -551,6 +563,8 @@ def _train(
         clean = clean.to(ctx.device, non_blocking=True)
         generator.manual_seed(derived_seed(config.seed, step, ctx.rank))
         preset = config.presets[step % len(config.presets)]
+        if config.exposure is not None:
+            clean = scale_exposure(clean, config.exposure, generator)
         with torch.no_grad():
             batch = degrade(
                 clean,
