@@ -52,8 +52,8 @@ BUDGET_OVERRIDES: dict[str, Any] = {
 def split_groups(data: Path, work: Path) -> tuple[Path, Path, list[str], list[str]]:
     """Symlink farms ``work/train`` and ``work/val`` (held-out groups) over ``data``.
 
-    Farms that already hold exactly these links are kept, so a second process on the same work folder
-    (two ladder rows at once) does not pull files from under the first."""
+    Links are added and removed one by one, never the folder, so a second process on the same work folder
+    (two ladder rows, or the two reference models, at once) does not pull files from under the first."""
     wanted: dict[str, dict[str, Path]] = {"train": {}, "val": {}}
     for path in sorted(data.glob("*.jpg")):
         match = GROUP.match(path.name)
@@ -63,24 +63,51 @@ def split_groups(data: Path, work: Path) -> tuple[Path, Path, list[str], list[st
         wanted["val" if held_out else "train"][path.name] = path.resolve()
     for split, links in wanted.items():
         folder = work / split
-        if folder.is_dir() and {p.name: p.resolve() for p in folder.iterdir()} == links:
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in folder.iterdir():  # only HIT-UAV links are ours: the scenes are add_scenes' business
+            if GROUP.match(path.name) and links.get(path.name) != path.resolve():
+                path.unlink()
         for name, target in links.items():
-            (folder / name).symlink_to(target)
+            if not (folder / name).is_symlink():
+                (folder / name).symlink_to(target)
     return work / "train", work / "val", list(wanted["train"]), list(wanted["val"])
 
 
-def add_scenes(train_dir: Path, work: Path, per_category: int) -> list[str]:
-    """Render ``per_category`` procedural frames of every scene category, linked into the training set."""
+def add_scenes(train_dir: Path, work: Path, per_category: int, match_exposure: bool = False) -> list[str]:
+    """Render ``per_category`` procedural frames of every scene category, linked into the training set.
+
+    ``match_exposure``: map each scene's grey levels linearly so that its 0.5th/99.5th percentiles are the
+    real training frames' mean ones (the scenes render darker and wider than the camera's AGC output, and
+    the contrast step teaches a network its training set's brightness).
+    """
+    import numpy as np
+
     from hmtir.data.scenes import make_scenes
+    from hmtir.io.image import read_image, write_image
 
     scenes = work / "scenes"
     pairs = make_scenes(scenes, per_category=per_category, seed=SCENE_SEED)
-    for name, _ in pairs:
-        (train_dir / name).symlink_to((scenes / name).resolve())
-    return [name for name, _ in pairs]
+    source = scenes
+    if match_exposure:
+        real = [p for p in sorted(train_dir.iterdir()) if GROUP.match(p.name)]
+        low, high = np.mean([np.percentile(read_image(p).data, (0.5, 99.5)) for p in real], axis=0)
+        source = work / "scenes_matched"
+        source.mkdir(exist_ok=True)
+        for name, _ in pairs:
+            if not (source / name).exists():
+                x = read_image(scenes / name).data
+                a, b = np.percentile(x, (0.5, 99.5))
+                write_image(source / name, np.clip(low + (x - a) * (high - low) / max(b - a, 1e-6), 0, 1))
+    names = {name for name, _ in pairs}
+    for path in train_dir.iterdir():  # scenes of an earlier, larger run
+        if not GROUP.match(path.name) and path.name not in names:
+            path.unlink()
+    for name in names:
+        link, target = train_dir / name, (source / name).resolve()
+        if not link.is_symlink() or link.resolve() != target:
+            link.unlink(missing_ok=True)
+            link.symlink_to(target)
+    return sorted(names)
 
 
 def train_model(config: dict[str, Any], data: Path, out: Path, val: Path, device: str) -> dict[str, Any]:
@@ -175,6 +202,11 @@ def main() -> None:
     budget.add_argument("--steps", type=int, help="optimizer steps of each model")
     budget.add_argument("--minutes", type=float, help="PPFN wall-clock budget; steps calibrated here")
     parser.add_argument("--scenes-per-category", type=int, default=24, help="0: HIT-UAV only")
+    parser.add_argument(
+        "--match-scene-exposure",
+        action="store_true",
+        help="map each scene's 0.5/99.5th grey percentiles to the real training frames' mean ones",
+    )
     parser.add_argument("--only", choices=("ppfn", "baseline"), default=None, help="train one model, no eval")
     parser.add_argument("--install", action="store_true", help="copy the models into hmtir/models/weights/")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -186,7 +218,11 @@ def main() -> None:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     train_dir, val_dir, train_names, val_names = split_groups(args.data, work)
-    scene_names = add_scenes(train_dir, work, args.scenes_per_category) if args.scenes_per_category else []
+    scene_names = (
+        add_scenes(train_dir, work, args.scenes_per_category, args.match_scene_exposure)
+        if args.scenes_per_category
+        else []
+    )
     print(
         f"train {len(train_names)} HIT-UAV + {len(scene_names)} scene frames, "
         f"held out {len(val_names)} ({', '.join(HELD_OUT_GROUPS)})",
