@@ -84,20 +84,22 @@ def add_scenes(train_dir: Path, work: Path, per_category: int, match_exposure: b
 
     from hmtir.data.scenes import make_scenes
     from hmtir.io.image import read_image, write_image
+    from hmtir.io.radiometric import AGC_PERCENTILES, RangeMapping
 
     scenes = work / "scenes"
     pairs = make_scenes(scenes, per_category=per_category, seed=SCENE_SEED)
     source = scenes
     if match_exposure:
         real = [p for p in sorted(train_dir.iterdir()) if GROUP.match(p.name)]
-        low, high = np.mean([np.percentile(read_image(p).data, (0.5, 99.5)) for p in real], axis=0)
+        low, high = np.mean([np.percentile(read_image(p).data, AGC_PERCENTILES) for p in real], axis=0)
         source = work / "scenes_matched"
         source.mkdir(exist_ok=True)
         for name, _ in pairs:
             if not (source / name).exists():
                 x = read_image(scenes / name).data
-                a, b = np.percentile(x, (0.5, 99.5))
-                write_image(source / name, np.clip(low + (x - a) * (high - low) / max(b - a, 1e-6), 0, 1))
+                a, b = np.percentile(x, AGC_PERCENTILES)
+                agc = RangeMapping("percentile", "float32", a, max(b, a + 1e-6), low, high)  # hmtir's AGC
+                write_image(source / name, agc.to_display(x))
     names = {name for name, _ in pairs}
     for path in train_dir.iterdir():  # scenes of an earlier, larger run
         if not GROUP.match(path.name) and path.name not in names:
@@ -234,7 +236,7 @@ def main() -> None:
 
     overrides = dict(BUDGET_OVERRIDES)
     if args.exposure is not None:
-        overrides["exposure"] = [float(v) for v in args.exposure.split(",")]
+        overrides["exposure"] = args.exposure.split(",")  # TrainConfig checks it, as for `hmtir train`
     steps = args.steps
     if steps is None:
         probe = load_config("paper", **overrides, steps=9).as_dict()
