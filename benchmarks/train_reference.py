@@ -215,6 +215,11 @@ def main() -> None:
     parser.add_argument(
         "--exposure", default=None, metavar="LOW,HIGH", help="exposure augmentation range (default: off)"
     )
+    parser.add_argument(
+        "--range-head",
+        action="store_true",
+        help="both models get a range head (per-frame gain/offset from whole-frame grey statistics)",
+    )
     parser.add_argument("--export", type=Path, default=None, help="copy models + results JSON here")
     args = parser.parse_args()
     work = args.work
@@ -237,6 +242,8 @@ def main() -> None:
     overrides = dict(BUDGET_OVERRIDES)
     if args.exposure is not None:
         overrides["exposure"] = args.exposure.split(",")  # TrainConfig checks it, as for `hmtir train`
+    if args.range_head:
+        overrides["model_config"] = {"range_head": True}
     steps = args.steps
     if steps is None:
         probe = load_config("paper", **overrides, steps=9).as_dict()

@@ -299,3 +299,126 @@ def test_spt_iterations_for_the_ablations(bank: PromptBank) -> None:
         model = tiny("ppfn_nafnet")
         once = spt_restore(model, bank, x, iterations=1)
         assert torch.equal(once, model(x, *bank.prompts("composite", "composite")).clamp(0, 1))
+
+
+def test_frame_statistics_are_the_frames_quantiles_moments_and_log_spreads() -> None:
+    from hmtir.models.range_head import FRAME_STATS, RANGE_QUANTILES, frame_statistics
+
+    frames = torch.rand(2, 1, 40, 50, generator=torch.Generator().manual_seed(0)) * 0.3 + 0.4
+    stats = frame_statistics(frames)
+    assert stats.shape == (2, FRAME_STATS) and stats.dtype == torch.float32
+    for row, frame in zip(stats, frames.numpy()):
+        q = np.quantile(frame.ravel(), RANGE_QUANTILES)
+        assert np.allclose(row[:7], q, atol=1e-6)
+        assert row[7].item() == pytest.approx(frame.mean(), abs=1e-6)
+        assert row[8].item() == pytest.approx(frame.std(ddof=1), rel=1e-4)
+        assert np.allclose(row[9:], np.log([q[6] - q[0], q[5] - q[1], q[4] - q[2]]), atol=1e-5)
+    flat = frame_statistics(torch.full((1, 1, 8, 8), 0.5))
+    assert np.allclose(flat[0, 9:], np.log(1e-3))  # a constant frame: spreads floored, not -inf
+
+
+def test_frame_statistics_of_a_large_frame_are_subsampled_within_a_grey_level() -> None:
+    from hmtir.models.range_head import MAX_STAT_PIXELS, frame_statistics
+
+    frame = torch.rand(1, 1, 1024, 1280, generator=torch.Generator().manual_seed(1)) ** 2
+    assert frame.numel() > MAX_STAT_PIXELS
+    exact = np.quantile(frame.numpy().ravel(), (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99))
+    assert np.abs(frame_statistics(frame)[0, :7].numpy() - exact).max() < 1 / 255
+
+
+@pytest.mark.parametrize("name", ["nafnet", "ppfn_nafnet"])
+def test_fresh_range_head_is_the_identity_and_its_output_is_affine_in_the_input(
+    name: str, bank: PromptBank
+) -> None:
+    """A zero last layer adds nothing; gain a and offset b give exactly ``backbone + a·x + b``."""
+    with_head, without = tiny(name, range_head=True), tiny(name)
+    assert with_head.config["range_head"] is True and without.config["range_head"] is False
+    assert with_head.uses_frame_stats and not without.uses_frame_stats
+    without.load_state_dict(
+        {k: v for k, v in with_head.state_dict().items() if not k.startswith("range_head")}
+    )
+    x = torch.rand(2, 1, 16, 24, generator=torch.Generator().manual_seed(2))
+    prompts = bank.prompts("contrast", "composite") if name.startswith("ppfn") else ()
+    with torch.no_grad():
+        base = without(x, *prompts)
+        assert torch.equal(with_head(x, *prompts), base)
+        with_head.range_head.mlp[-1].bias.copy_(torch.tensor([0.5, -0.1]))
+        assert torch.allclose(with_head(x, *prompts), base + 0.5 * x - 0.1, atol=1e-6)
+
+
+def test_range_head_conditions_on_given_statistics_and_the_prompt(bank: PromptBank) -> None:
+    from hmtir.models.range_head import frame_statistics
+
+    torch.manual_seed(3)
+    model = tiny("ppfn_nafnet", range_head=True)
+    for parameter in model.range_head.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(4)) * 0.2 + 0.4
+    whole = frame_statistics(torch.cat([x, torch.zeros_like(x), torch.ones_like(x)], dim=3))
+    with torch.no_grad():
+        contrast = model(x, *bank.prompts("contrast", "composite"))
+        assert torch.equal(
+            contrast, model(x, *bank.prompts("contrast", "composite"), frame_stats=frame_statistics(x))
+        )
+        assert not torch.allclose(
+            contrast, model(x, *bank.prompts("contrast", "composite"), frame_stats=whole)
+        )
+        assert not torch.allclose(contrast, model(x, *bank.prompts("noise", "composite")))
+
+
+def test_spt_gives_every_pass_the_statistics_of_the_frame_it_was_given(
+    bank: PromptBank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hmtir.models import spt
+    from hmtir.models.range_head import frame_statistics
+
+    model = tiny("ppfn_nafnet", range_head=True)
+    seen: list[torch.Tensor | None] = []
+    original = spt.run_pass
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(args[5] if len(args) > 5 else kwargs.get("frame_stats"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(spt, "run_pass", spy)
+    x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        spt_restore(model, bank, x)
+    assert len(seen) == 3 and all(
+        torch.equal(s, frame_statistics(x)) for s in seen
+    )  # of the input, every pass
+    given = frame_statistics(torch.rand(1, 1, 30, 30))
+    seen.clear()
+    spt_losses(model, bank, x, [x, x, x], frame_stats=given)
+    assert len(seen) == 3 and all(s is given for s in seen)
+    seen.clear()
+    with torch.no_grad():
+        spt_restore(tiny("ppfn_nafnet"), bank, x)
+    assert seen == [None] * 3  # a model without a range head is called exactly as before
+
+
+@pytest.mark.parametrize("name", ["nafnet", "ppfn_nafnet"])
+def test_a_range_head_checkpoint_restores_with_the_statistics_of_the_unpadded_frame(
+    name: str, tmp_path, bank: PromptBank
+) -> None:
+    """Padding to the U-Net's multiple must not shift the statistics the head reads (33×33 → 40×40: the
+    reflected bright corner would nearly quadruple its share of the frame)."""
+    from hmtir.methods import load_method
+    from hmtir.models.ppfn import pad_to_multiple
+    from hmtir.models.range_head import frame_statistics
+
+    model = tiny(name, range_head=True)
+    torch.manual_seed(6)
+    for parameter in model.range_head.mlp.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    path = save_checkpoint(tmp_path / "m.pt", name, model, bank if name.startswith("ppfn") else None)
+    method = load_method("ppfn" if name.startswith("ppfn") else "nafnet", weights=str(path))
+    x = torch.rand(1, 1, 33, 33, generator=torch.Generator().manual_seed(7)) * 0.1 + 0.2
+    x[..., 25:, 25:] += 0.6
+    out = method.restore(x)
+    padded, _ = pad_to_multiple(x, model.size_multiple)
+    with torch.no_grad():
+        of_frame = spt_restore(model, bank, padded, frame_stats=frame_statistics(x))[..., :33, :33]
+        of_padding = spt_restore(model, bank, padded)[..., :33, :33]
+    assert torch.allclose(out, of_frame, atol=1e-6)
+    assert 0.05 < out.mean() < 0.95 and (out - of_padding).abs().max() > 1e-3

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from hmtir.commands.train import train as train_command
-from hmtir.degrade.torch_ops import ALL_STEPS, COMPOSITE, MIX_LABELS, degrade
+from hmtir.degrade.torch_ops import ALL_STEPS, COMPOSITE, MIX_LABELS, DegradedBatch, degrade
 from hmtir.errors import HmtirError
 from hmtir.io.image import write_image
 from hmtir.methods import load_method
@@ -641,3 +641,73 @@ def test_cli_refuses_a_bad_exposure_range_in_one_line(
     result = CliRunner().invoke(train_command, args)
     assert result.exit_code != 0 and str(result.exception) == message
     assert not (tmp_path / "run").exists()
+
+
+def test_a_range_head_trains_on_the_statistics_of_the_uncropped_window(
+    frames_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole-window statistics, taken before the crop, reach the objective; the model then loads and runs."""
+    from hmtir.models.range_head import frame_statistics
+    from hmtir.train import loop
+
+    windows: list[DegradedBatch] = []
+    seen: list[dict[str, torch.Tensor] | None] = []
+    crop, objective = loop.crop_window, loop.SPTObjective.__call__
+
+    def crop_spy(batch, clean, size, generator):  # noqa: ANN001, ANN202
+        windows.append(batch)
+        return crop(batch, clean, size, generator)
+
+    def objective_spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(kwargs["frame_stats"])
+        return objective(self, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "crop_window", crop_spy)
+    monkeypatch.setattr(loop.SPTObjective, "__call__", objective_spy)
+    config = load_config(
+        **{**TINY_RUN, "model_config": {**TINY, "range_head": True}, "crop": 16},
+        steps=2,
+        degrade_size=32,
+        mix="all_steps",
+    )
+    result = train(config, frames_dir, tmp_path, device="cpu")
+    assert result.steps == 2 and all(np.isfinite(result.losses))
+    for batch, stats in zip(windows, seen, strict=True):
+        assert set(stats) == {"degraded", "contrast", "blur", "noise"}
+        assert torch.equal(
+            stats["degraded"], frame_statistics(batch.degraded)
+        )  # the 32² window, not the crop
+        assert all(
+            torch.equal(stats[k], frame_statistics(batch.singles[k])) for k in ("contrast", "blur", "noise")
+        )
+    trained = read_checkpoint(result.final_model)["state_dict"]
+    assert trained["range_head.mlp.4.weight"].abs().sum() > 0  # the head learned something
+    out = load_method("ppfn", weights=str(result.final_model)).restore(torch.rand(1, 1, 37, 45))
+    assert out.shape == (1, 1, 37, 45) and 0 <= out.min() and out.max() <= 1
+
+
+def test_each_group_of_passes_gets_its_own_rows_of_the_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hmtir.models import spt
+
+    torch.manual_seed(0)
+    model, bank = create_model("ppfn_nafnet", **{**TINY, "range_head": True}), PromptBank.seeded()
+    clean = torch.from_numpy(np.stack(smooth_frames(4, 32, 1)))[:, None]
+    batch = degrade(
+        clean, "hard", torch.Generator().manual_seed(2), return_steps=True, training_mix="one_step"
+    )
+    stats = {"degraded": torch.arange(4.0)[:, None].expand(4, 12).contiguous()}  # row i holds i
+    calls: list[tuple[str, list[float]]] = []
+    original = spt.run_pass
+
+    def spy(model, bank, x, degradation, scenario, frame_stats=None):  # noqa: ANN001, ANN202
+        calls.append((degradation, frame_stats[:, 0].tolist()))
+        return original(model, bank, x, degradation, scenario, frame_stats)
+
+    monkeypatch.setattr(spt, "run_pass", spy)
+    SPTObjective(model, bank, spt=True)(batch.degraded, clean, batch.steps, batch.labels, frame_stats=stats)
+    expected = []
+    for label in torch.unique(batch.labels).tolist():
+        rows = (batch.labels == label).nonzero().flatten().tolist()
+        passes = 3 if label == COMPOSITE else 1
+        expected += [[float(r) for r in rows]] * passes
+    assert [rows for _, rows in calls] == expected

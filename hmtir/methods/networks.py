@@ -32,7 +32,7 @@ from hmtir.models.accel import (
 from hmtir.models.checkpoint import LoadedModel, load_checkpoint
 from hmtir.models.ppfn import pad_to_multiple
 from hmtir.models.prompts import PromptBank
-from hmtir.models.spt import spt_restore
+from hmtir.models.spt import input_statistics, spt_restore
 from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights, sha256_file
 
@@ -75,13 +75,16 @@ class NetworkMethod(Method):
         self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
     ) -> torch.Tensor:
         x = batch.to(self.device, torch.float32)
+        frame_stats = input_statistics(self.loaded.model, x)  # of the frame, not of its padding
         padded, (height, width) = pad_to_multiple(x, self.loaded.model.size_multiple)
         if self.options.channels_last:
             padded = channels_last_input(padded)
         with torch.inference_mode(), autocast(self.device, self.options.precision):
             # every pass then gets an inference tensor; a plain first input makes torch.compile trace twice
             padded = padded if padded.is_inference() else padded.clone()
-            out = spt_restore(self._network, self._bank, padded, degradation, scenario, clamp=True)
+            out = spt_restore(
+                self._network, self._bank, padded, degradation, scenario, clamp=True, frame_stats=frame_stats
+            )
         return out[..., :height, :width].float()
 
     def describe(self) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class NAFNet(PromptableNet):
         dec_blocks: Sequence[int] = (1, 1, 1, 1),
         global_residual: bool = True,
         stem_downsample: int = 1,
+        range_head: bool = False,
         prompt: PromptConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -89,6 +90,7 @@ class NAFNet(PromptableNet):
             "dec_blocks": list(dec_blocks),
             "global_residual": global_residual,
             "stem_downsample": stem_downsample,
+            "range_head": range_head,
             "prompt": None if prompt_config is None else prompt_config.as_dict(),
         }
         self.global_residual = global_residual and in_channels == out_channels
@@ -118,12 +120,14 @@ class NAFNet(PromptableNet):
         self.ending = nn.Conv2d(width, out_channels * stem_downsample**2, 3, padding=1)
         points.append(FilmPoint("out", out_channels, 4))
         self.setup_prompts(prompt_config, tuple(points))
+        self.setup_range_head(range_head)
 
     def forward(
         self,
         x: torch.Tensor,
         degradation_prompt: torch.Tensor | None = None,
         scenario_prompt: torch.Tensor | None = None,
+        frame_stats: torch.Tensor | None = None,
     ) -> torch.Tensor:
         mod: Modulation | None = self.modulation(degradation_prompt, scenario_prompt)
         feat = self.intro(self.stem(x))
@@ -136,7 +140,8 @@ class NAFNet(PromptableNet):
         for level, (up, decoder, skip) in enumerate(zip(self.ups, self.decoders, reversed(skips))):
             feat = self.film(decoder(up(feat) + skip), mod, str(level + 2))
         out = self.film(self.unstem(self.ending(feat)), mod, "out")
-        return out + x if self.global_residual else out
+        out = out + x if self.global_residual else out
+        return self.range_correct(out, x, frame_stats, degradation_prompt, scenario_prompt)
 
 
 def nafnet(**overrides: Any) -> PromptableNet:

@@ -12,6 +12,9 @@ Call shape shared by every network here (training and inference)::
 
     out = net(x)                                    # plain backbone
     out = net(x, degradation_prompt, scenario_prompt)  # PPFN: prompts from a PromptBank
+
+A backbone built with ``range_head=True`` (:mod:`hmtir.models.range_head`) also takes ``frame_stats``: the
+whole-frame grey statistics its per-frame gain/offset reads (default: those of ``x``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hmtir.models.prompts import PromptConfig, PromptUnit
+from hmtir.models.range_head import RangeHead, frame_statistics
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,32 @@ class PromptableNet(nn.Module):
         for p in points:
             self.add_module(f"prompt_shift{p.head}", nn.Linear(prompt.dim, p.channels))
 
+    def setup_range_head(self, enabled: bool) -> None:
+        """Optional :class:`RangeHead` (after :meth:`setup_prompts`: a PPFN head reads its own prompt unit)."""
+        self.range_head = RangeHead(self.prompt_config) if enabled else None
+
     @property
     def uses_prompts(self) -> bool:
         return self.prompt_config is not None
+
+    @property
+    def uses_frame_stats(self) -> bool:
+        """Whether forward wants ``frame_stats`` (computed from ``x`` itself when not given)."""
+        return getattr(self, "range_head", None) is not None  # a submodule: not a class attribute
+
+    def range_correct(
+        self,
+        out: torch.Tensor,
+        x: torch.Tensor,
+        frame_stats: torch.Tensor | None,
+        degradation_prompt: torch.Tensor | None,
+        scenario_prompt: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """``out`` through the range head, if any; ``frame_stats`` default to those of ``x`` itself."""
+        if not self.uses_frame_stats:
+            return out
+        stats = frame_statistics(x) if frame_stats is None else frame_stats
+        return self.range_head(out, x, stats, degradation_prompt, scenario_prompt)
 
     def modulation(
         self, degradation_prompt: torch.Tensor | None, scenario_prompt: torch.Tensor | None

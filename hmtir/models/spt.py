@@ -29,13 +29,26 @@ import torch.nn.functional as F
 
 from hmtir.errors import HmtirError
 from hmtir.models.prompts import PromptBank
+from hmtir.models.range_head import frame_statistics
 from hmtir.vocabulary import COMPOSITE, SPT_ORDER, STEPS
 
 
+def _inner(model: torch.nn.Module) -> torch.nn.Module:
+    """The network inside wrappers (DistributedDataParallel, torch.compile) that hide its attributes."""
+    return getattr(model, "module", None) or getattr(model, "_orig_mod", None) or model
+
+
 def _uses_prompts(model: torch.nn.Module) -> bool:
-    """Works through wrappers (DistributedDataParallel, torch.compile) that hide the network's attributes."""
-    inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None) or model
-    return bool(getattr(inner, "uses_prompts", False))
+    return bool(getattr(_inner(model), "uses_prompts", False))
+
+
+def input_statistics(model: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor | None:
+    """Whole-frame statistics for a model with a range head (None for any other model).
+
+    Callers that pad or crop a frame compute these from the frame first: every pass of a frame then sees
+    the statistics of the frame as it came in, in training (the uncropped window) and at inference alike.
+    """
+    return frame_statistics(frames) if getattr(_inner(model), "uses_frame_stats", False) else None
 
 
 SPT_ITERATIONS = (1, len(SPT_ORDER))  # one pass to clean, or one pass per cascade step
@@ -64,15 +77,23 @@ def _schedule(
 
 
 def run_pass(
-    model: torch.nn.Module, bank: PromptBank | None, x: torch.Tensor, degradation: str, scenario: str
+    model: torch.nn.Module,
+    bank: PromptBank | None,
+    x: torch.Tensor,
+    degradation: str,
+    scenario: str,
+    frame_stats: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One forward pass with the named prompts (a prompt-free model ignores them)."""
+    """One forward pass with the named prompts (a prompt-free model ignores them).
+
+    ``frame_stats`` (:func:`input_statistics`) go only to a model with a range head."""
+    extra = {} if frame_stats is None else {"frame_stats": frame_stats}
     if not _uses_prompts(model):
-        return model(x)
+        return model(x, **extra)
     if bank is None:
         raise HmtirError("this PPFN model needs a prompt bank (the checkpoint has none and none was given)")
     deg, scen = bank.prompts(degradation, scenario, device=x.device, dtype=x.dtype)
-    return model(x, deg, scen)
+    return model(x, deg, scen, **extra)
 
 
 def spt_restore(
@@ -84,20 +105,24 @@ def spt_restore(
     clamp: bool = True,
     on_pass: Callable[[int, str, str], None] | None = None,
     iterations: int | None = None,
+    frame_stats: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """SPT inference; ``clamp`` clamps to [0, 1] after every pass. A prompt-free model runs once.
 
     ``on_pass(index, degradation, scenario)`` is called before each pass (progress, tests).
     ``iterations`` (ablations): passes on a composite frame; default 3 with prompts, 1 without.
+    ``frame_stats``: a range-head model's statistics of the unpadded frame (default: those of ``x``).
     """
     if iterations is None:
         iterations = len(SPT_ORDER) if _uses_prompts(model) else 1
+    if frame_stats is None:
+        frame_stats = input_statistics(model, x)
     schedule = _schedule(model, degradation, scenario, iterations)
     out = x
     for index, (deg, scen) in enumerate(schedule):
         if on_pass is not None:
             on_pass(index, deg, scen)
-        out = run_pass(model, bank, out, deg, scen)
+        out = run_pass(model, bank, out, deg, scen, frame_stats)
         if clamp:
             out = out.clamp(0.0, 1.0)
     return out
@@ -125,6 +150,7 @@ def spt_losses(
     backward: Callable[[torch.Tensor], None] | None = None,
     pass_context: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     iterations: int | None = None,
+    frame_stats: torch.Tensor | None = None,
 ) -> SPTLosses:
     """Losses of one SPT step on a batch sharing one degradation type.
 
@@ -138,6 +164,8 @@ def spt_losses(
     gradients equal those of ``total.backward()`` while one pass's graph is alive at a time.
     ``pass_context()`` is entered around each forward pass and its loss (autocast, DDP's gradient sync),
     never around ``backward``. ``iterations`` as in :func:`spt_restore` (one target per pass).
+    ``frame_stats``: a range-head model's statistics of the whole (uncropped) degraded frames; every pass
+    gets them, as in :func:`spt_restore` (default: those of ``degraded`` itself).
     """
     if iterations is None:
         iterations = len(SPT_ORDER) if _uses_prompts(model) else 1
@@ -146,12 +174,14 @@ def spt_losses(
         raise ValueError(
             f"{degradation}: expected {len(schedule)} target(s) (one per pass), got {len(targets)}"
         )
+    if frame_stats is None:
+        frame_stats = input_statistics(model, degraded)
     per_pass: list[torch.Tensor] = []
     outputs: list[torch.Tensor] = []
     current = degraded
     for (deg, scen), target in zip(schedule, targets):
         with pass_context():
-            out = run_pass(model, bank, current, deg, scen)
+            out = run_pass(model, bank, current, deg, scen, frame_stats)
             loss = loss_fn(out, target)
         if backward is not None:
             backward(loss)

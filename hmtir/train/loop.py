@@ -36,7 +36,8 @@ from hmtir.models.accel import autocast, compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.ppfn import PromptableNet
 from hmtir.models.prompts import PromptBank
-from hmtir.models.spt import spt_losses, spt_restore
+from hmtir.models.range_head import frame_statistics
+from hmtir.models.spt import input_statistics, spt_losses, spt_restore
 from hmtir.parallel import worker_context
 from hmtir.runtime import count_parameters
 from hmtir.train import distributed
@@ -209,6 +210,19 @@ def lr_factor(
     return by_step
 
 
+DEGRADED = "degraded"  # window_statistics key of the batch's degraded frames (the others: single steps)
+# (weight, part name, inputs, per-pass targets, degradation, scenario, whole-frame statistics or None)
+Group = tuple[float, str, torch.Tensor, list[torch.Tensor], str, str | None, torch.Tensor | None]
+
+
+def window_statistics(model: nn.Module, batch: DegradedBatch) -> dict[str, torch.Tensor] | None:
+    """Whole-window statistics of every network input of ``batch``, taken before it is cropped."""
+    if input_statistics(model, batch.degraded) is None:
+        return None
+    frames = {DEGRADED: batch.degraded, **batch.singles}
+    return {key: frame_statistics(value) for key, value in frames.items()}
+
+
 class SPTObjective:
     """One training objective per batch.
 
@@ -257,18 +271,27 @@ class SPTObjective:
         steps: dict[str, torch.Tensor],
         labels: torch.Tensor | None,
         singles: dict[str, torch.Tensor] | None = None,
-    ) -> list[tuple[float, str, torch.Tensor, list[torch.Tensor], str, str | None]]:
-        """(weight, part name, inputs, per-pass targets, degradation, scenario) for each group of passes."""
+        frame_stats: dict[str, torch.Tensor] | None = None,
+    ) -> list[Group]:
+        """One :data:`Group` of passes per degradation type present in the batch."""
+        stats = frame_stats or {}
+
+        def pick(key: str, idx: torch.Tensor | None = None) -> torch.Tensor | None:
+            value = stats.get(key)
+            return value if value is None or idx is None else value[idx]
+
         if labels is None:  # chains only (the "composite" mix)
             targets = self._composite_targets(clean, steps)
-            return [(1.0, "composite", degraded, targets, "composite", None)]
-        groups = []
+            return [(1.0, "composite", degraded, targets, "composite", None, pick(DEGRADED))]
+        groups: list[Group] = []
         for label in torch.unique(labels).tolist():
             idx = (labels == label).nonzero().flatten()
             weight = idx.numel() / degraded.shape[0]
             if label == COMPOSITE:
                 targets = self._composite_targets(clean[idx], {k: v[idx] for k, v in steps.items()})
-                groups.append((weight, "composite", degraded[idx], targets, "composite", None))
+                groups.append(
+                    (weight, "composite", degraded[idx], targets, "composite", None, pick(DEGRADED, idx))
+                )
             elif label == ALL_STEPS:
                 if not singles:
                     raise HmtirError(
@@ -276,10 +299,22 @@ class SPTObjective:
                     )
                 for stage in SPT_ORDER:  # the release's pass order: noise, blur, contrast prompts
                     inputs = singles[stage][idx]
-                    groups.append((weight, f"single_{stage}", inputs, [clean[idx]], stage, "single"))
+                    groups.append(
+                        (weight, f"single_{stage}", inputs, [clean[idx]], stage, "single", pick(stage, idx))
+                    )
             else:
                 name = STEPS[label]
-                groups.append((weight, f"single_{name}", degraded[idx], [clean[idx]], name, "single"))
+                groups.append(
+                    (
+                        weight,
+                        f"single_{name}",
+                        degraded[idx],
+                        [clean[idx]],
+                        name,
+                        "single",
+                        pick(DEGRADED, idx),
+                    )
+                )
         return groups
 
     def __call__(
@@ -290,11 +325,13 @@ class SPTObjective:
         labels: torch.Tensor | None,
         backward: bool = False,
         singles: dict[str, torch.Tensor] | None = None,
+        frame_stats: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(total loss, its detached parts). ``backward=True`` accumulates the gradients into ``.grad``
-        pass by pass and returns the total detached. ``singles``: :attr:`DegradedBatch.singles`."""
-        groups = self._groups(degraded, clean, steps, labels, singles)
-        passes_left = sum(len(targets) for _, _, _, targets, _, _ in groups)
+        pass by pass and returns the total detached. ``singles``: :attr:`DegradedBatch.singles`.
+        ``frame_stats``: :func:`window_statistics` of the uncropped batch (range-head models)."""
+        groups = self._groups(degraded, clean, steps, labels, singles, frame_stats)
+        passes_left = sum(len(group[3]) for group in groups)
         ddp = backward and isinstance(self.net, nn.parallel.DistributedDataParallel)
 
         @contextlib.contextmanager
@@ -308,7 +345,7 @@ class SPTObjective:
 
         total = degraded.new_zeros(())
         parts: dict[str, torch.Tensor] = {}
-        for weight, part, inputs, targets, degradation, scenario in groups:
+        for weight, part, inputs, targets, degradation, scenario, stats in groups:
             out = spt_losses(
                 self.net,
                 self.bank,
@@ -319,6 +356,7 @@ class SPTObjective:
                 backward=(lambda loss, w=weight: (w * loss.float()).backward()) if backward else None,
                 pass_context=pass_context,
                 iterations=self.iterations if part == "composite" else None,
+                frame_stats=stats,
             )
             if part != "composite":
                 parts[part] = out.total.detach()
@@ -372,11 +410,18 @@ class ValidationSet:
         model.eval()
         with torch.inference_mode():
             for degraded, clean in zip(self.degraded, self.clean):
+                stats = input_statistics(model, degraded.to(device))
                 padded, (height, width) = pad_to_multiple(degraded.to(device), model.size_multiple)
                 out = (
-                    spt_restore(model, bank, padded, "composite", "composite", iterations=iterations)[
-                        ..., :height, :width
-                    ]
+                    spt_restore(
+                        model,
+                        bank,
+                        padded,
+                        "composite",
+                        "composite",
+                        iterations=iterations,
+                        frame_stats=stats,
+                    )[..., :height, :width]
                     .float()
                     .cpu()
                 )
@@ -574,11 +619,18 @@ def _train(
                 return_steps=True,
                 training_mix=config.mix,
             )
+            frame_stats = window_statistics(model, batch)
             if config.degrade_size > config.crop:
                 batch, clean = crop_window(batch, clean, config.crop, generator)
         optimizer.zero_grad(set_to_none=True)
         loss, parts = objective(
-            batch.degraded, clean, batch.steps, batch.labels, backward=True, singles=batch.singles
+            batch.degraded,
+            clean,
+            batch.steps,
+            batch.labels,
+            backward=True,
+            singles=batch.singles,
+            frame_stats=frame_stats,
         )
         optimizer.step()
         scheduler.step()
