@@ -42,13 +42,18 @@ def _uses_prompts(model: torch.nn.Module) -> bool:
     return bool(getattr(_inner(model), "uses_prompts", False))
 
 
+def uses_frame_stats(model: torch.nn.Module) -> bool:
+    """Whether the network (inside any wrapper) has a range head that reads whole-frame statistics."""
+    return bool(getattr(_inner(model), "uses_frame_stats", False))
+
+
 def input_statistics(model: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor | None:
     """Whole-frame statistics for a model with a range head (None for any other model).
 
     Callers that pad or crop a frame compute these from the frame first: every pass of a frame then sees
     the statistics of the frame as it came in, in training (the uncropped window) and at inference alike.
     """
-    return frame_statistics(frames) if getattr(_inner(model), "uses_frame_stats", False) else None
+    return frame_statistics(frames) if uses_frame_stats(model) else None
 
 
 SPT_ITERATIONS = (1, len(SPT_ORDER))  # one pass to clean, or one pass per cascade step

@@ -37,7 +37,7 @@ from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.ppfn import PromptableNet
 from hmtir.models.prompts import PromptBank
 from hmtir.models.range_head import frame_statistics
-from hmtir.models.spt import input_statistics, spt_losses, spt_restore
+from hmtir.models.spt import input_statistics, spt_losses, spt_restore, uses_frame_stats
 from hmtir.parallel import worker_context
 from hmtir.runtime import count_parameters
 from hmtir.train import distributed
@@ -217,7 +217,7 @@ Group = tuple[float, str, torch.Tensor, list[torch.Tensor], str, str | None, tor
 
 def window_statistics(model: nn.Module, batch: DegradedBatch) -> dict[str, torch.Tensor] | None:
     """Whole-window statistics of every network input of ``batch``, taken before it is cropped."""
-    if input_statistics(model, batch.degraded) is None:
+    if not uses_frame_stats(model):
         return None
     frames = {DEGRADED: batch.degraded, **batch.singles}
     return {key: frame_statistics(value) for key, value in frames.items()}
@@ -410,8 +410,9 @@ class ValidationSet:
         model.eval()
         with torch.inference_mode():
             for degraded, clean in zip(self.degraded, self.clean):
-                stats = input_statistics(model, degraded.to(device))
-                padded, (height, width) = pad_to_multiple(degraded.to(device), model.size_multiple)
+                degraded = degraded.to(device)
+                stats = input_statistics(model, degraded)
+                padded, (height, width) = pad_to_multiple(degraded, model.size_multiple)
                 out = (
                     spt_restore(
                         model,
