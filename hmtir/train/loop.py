@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -211,8 +211,18 @@ def lr_factor(
 
 
 DEGRADED = "degraded"  # window_statistics key of the batch's degraded frames (the others: single steps)
-# (weight, part name, inputs, per-pass targets, degradation, scenario, whole-frame statistics or None)
-Group = tuple[float, str, torch.Tensor, list[torch.Tensor], str, str | None, torch.Tensor | None]
+
+
+class Group(NamedTuple):
+    """Passes of one degradation type in a batch, weighted by its share of the batch."""
+
+    weight: float
+    part: str  # name of its loss part (composite, single_noise, ...)
+    inputs: torch.Tensor
+    targets: list[torch.Tensor]  # one per pass
+    degradation: str
+    scenario: str | None
+    frame_stats: torch.Tensor | None  # whole-window statistics of ``inputs`` (range-head models)
 
 
 def window_statistics(model: nn.Module, batch: DegradedBatch) -> dict[str, torch.Tensor] | None:
@@ -282,7 +292,7 @@ class SPTObjective:
 
         if labels is None:  # chains only (the "composite" mix)
             targets = self._composite_targets(clean, steps)
-            return [(1.0, "composite", degraded, targets, "composite", None, pick(DEGRADED))]
+            return [Group(1.0, "composite", degraded, targets, "composite", None, pick(DEGRADED))]
         groups: list[Group] = []
         for label in torch.unique(labels).tolist():
             idx = (labels == label).nonzero().flatten()
@@ -290,7 +300,7 @@ class SPTObjective:
             if label == COMPOSITE:
                 targets = self._composite_targets(clean[idx], {k: v[idx] for k, v in steps.items()})
                 groups.append(
-                    (weight, "composite", degraded[idx], targets, "composite", None, pick(DEGRADED, idx))
+                    Group(weight, "composite", degraded[idx], targets, "composite", None, pick(DEGRADED, idx))
                 )
             elif label == ALL_STEPS:
                 if not singles:
@@ -300,12 +310,14 @@ class SPTObjective:
                 for stage in SPT_ORDER:  # the release's pass order: noise, blur, contrast prompts
                     inputs = singles[stage][idx]
                     groups.append(
-                        (weight, f"single_{stage}", inputs, [clean[idx]], stage, "single", pick(stage, idx))
+                        Group(
+                            weight, f"single_{stage}", inputs, [clean[idx]], stage, "single", pick(stage, idx)
+                        )
                     )
             else:
                 name = STEPS[label]
                 groups.append(
-                    (
+                    Group(
                         weight,
                         f"single_{name}",
                         degraded[idx],
@@ -331,7 +343,7 @@ class SPTObjective:
         pass by pass and returns the total detached. ``singles``: :attr:`DegradedBatch.singles`.
         ``frame_stats``: :func:`window_statistics` of the uncropped batch (range-head models)."""
         groups = self._groups(degraded, clean, steps, labels, singles, frame_stats)
-        passes_left = sum(len(group[3]) for group in groups)
+        passes_left = sum(len(group.targets) for group in groups)
         ddp = backward and isinstance(self.net, nn.parallel.DistributedDataParallel)
 
         @contextlib.contextmanager
