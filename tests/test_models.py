@@ -366,6 +366,38 @@ def test_range_head_conditions_on_given_statistics_and_the_prompt(bank: PromptBa
         assert not torch.allclose(contrast, model(x, *bank.prompts("noise", "composite")))
 
 
+def test_a_prompted_range_head_corrects_only_the_passes_that_undo_the_contrast_step(bank: PromptBank) -> None:
+    """Blur and noise keep a frame's gain and offset: with prompts, only ``contrast`` and one-pass ``composite``
+    passes go through the head; SPT on a composite frame stretches in its last (contrast) pass only."""
+    from hmtir.models.spt import run_pass
+
+    with_head, without = tiny("ppfn_nafnet", range_head=True), tiny("ppfn_nafnet")
+    without.load_state_dict(
+        {k: v for k, v in with_head.state_dict().items() if not k.startswith("range_head")}
+    )
+    with torch.no_grad():
+        with_head.range_head.mlp[-1].bias.copy_(torch.tensor([0.5, -0.1]))  # a = 0.5, b = -0.1 for any input
+    x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(8)) * 0.5 + 0.2
+    with torch.no_grad():
+        for step, corrected in [("blur", False), ("noise", False), ("contrast", True), ("composite", True)]:
+            base = run_pass(without, bank, x, step, "single" if step != "composite" else "composite")
+            out = run_pass(with_head, bank, x, step, "single" if step != "composite" else "composite")
+            assert torch.allclose(out, base + 0.5 * x - 0.1 if corrected else base, atol=1e-6), step
+        expected = x
+        for step in ("noise", "blur", "contrast"):
+            base = without(expected, *bank.prompts(step, "composite"))
+            expected = (base + 0.5 * expected - 0.1 if step == "contrast" else base).clamp(0, 1)
+        assert torch.allclose(spt_restore(with_head, bank, x), expected, atol=1e-6)
+        plain_with, plain_without = tiny("nafnet", range_head=True), tiny("nafnet")
+        plain_without.load_state_dict(
+            {k: v for k, v in plain_with.state_dict().items() if not k.startswith("range_head")}
+        )
+        plain_with.range_head.mlp[-1].bias.copy_(torch.tensor([0.5, -0.1]))
+        assert torch.allclose(
+            run_pass(plain_with, None, x, "blur", "single"), plain_without(x) + 0.5 * x - 0.1, atol=1e-6
+        )
+
+
 def test_spt_gives_every_pass_the_statistics_of_the_frame_it_was_given(
     bank: PromptBank, monkeypatch: pytest.MonkeyPatch
 ) -> None:

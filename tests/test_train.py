@@ -629,8 +629,8 @@ def test_exposure_range_reaches_the_training_targets(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0,1", "--exposure must satisfy 0 < LOW <= HIGH <= 1 (got 0,1)"),
-        ("0.9,0.5", "--exposure must satisfy 0 < LOW <= HIGH <= 1 (got 0.9,0.5)"),
+        ("0,1", "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got 0,1)"),
+        ("0.9,0.5", "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got 0.9,0.5)"),
         ("0.5", "--exposure must be two numbers LOW,HIGH (got ['0.5'])"),
     ],
 )

@@ -100,7 +100,10 @@ from hmtir.errors import HmtirError
     "--exposure",
     default=None,
     metavar="LOW,HIGH",
-    help="Scale each clean frame by k ~ U(LOW, HIGH) before degrading it (exposure augmentation) [recipe: off].",
+    help=(
+        "Scale each clean frame by k ~ U(LOW, HIGH) before degrading it (exposure augmentation; above 1 "
+        "highlights clip at white) [recipe: off]."
+    ),
 )
 @click.option(
     "--lr",

@@ -128,6 +128,7 @@ class NAFNet(PromptableNet):
         degradation_prompt: torch.Tensor | None = None,
         scenario_prompt: torch.Tensor | None = None,
         frame_stats: torch.Tensor | None = None,
+        range_correction: bool = True,
     ) -> torch.Tensor:
         mod: Modulation | None = self.modulation(degradation_prompt, scenario_prompt)
         feat = self.intro(self.stem(x))
@@ -141,7 +142,7 @@ class NAFNet(PromptableNet):
             feat = self.film(decoder(up(feat) + skip), mod, str(level + 2))
         out = self.film(self.unstem(self.ending(feat)), mod, "out")
         out = out + x if self.global_residual else out
-        return self.range_correct(out, x, frame_stats, degradation_prompt, scenario_prompt)
+        return self.range_correct(out, x, frame_stats, degradation_prompt, scenario_prompt, range_correction)
 
 
 def nafnet(**overrides: Any) -> PromptableNet:

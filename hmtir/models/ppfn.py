@@ -14,7 +14,8 @@ Call shape shared by every network here (training and inference)::
     out = net(x, degradation_prompt, scenario_prompt)  # PPFN: prompts from a PromptBank
 
 A backbone built with ``range_head=True`` (:mod:`hmtir.models.range_head`) also takes ``frame_stats``: the
-whole-frame grey statistics its per-frame gain/offset reads (default: those of ``x``).
+whole-frame grey statistics its per-frame gain/offset reads (default: those of ``x``), and
+``range_correction=False`` skips that correction (SPT's blur and noise passes).
 """
 
 from __future__ import annotations
@@ -99,9 +100,11 @@ class PromptableNet(nn.Module):
         frame_stats: torch.Tensor | None,
         degradation_prompt: torch.Tensor | None,
         scenario_prompt: torch.Tensor | None,
+        range_correction: bool = True,
     ) -> torch.Tensor:
-        """``out`` through the range head, if any; ``frame_stats`` default to those of ``x`` itself."""
-        if not self.uses_frame_stats:
+        """``out`` through the range head, if any and ``range_correction``; ``frame_stats`` default to those
+        of ``x`` itself."""
+        if not (self.uses_frame_stats and range_correction):
             return out
         stats = frame_statistics(x) if frame_stats is None else frame_stats
         return self.range_head(out, x, stats, degradation_prompt, scenario_prompt)

@@ -57,6 +57,7 @@ def input_statistics(model: torch.nn.Module, frames: torch.Tensor) -> torch.Tens
 
 
 SPT_ITERATIONS = (1, len(SPT_ORDER))  # one pass to clean, or one pass per cascade step
+RANGE_PASSES = (COMPOSITE, "contrast")  # the passes that undo the contrast step (a global gain/offset)
 
 
 def pass_schedule(
@@ -91,12 +92,16 @@ def run_pass(
 ) -> torch.Tensor:
     """One forward pass with the named prompts (a prompt-free model ignores them).
 
-    ``frame_stats`` (:func:`input_statistics`) go only to a model with a range head."""
+    ``frame_stats`` (:func:`input_statistics`) go only to a model with a range head. A prompted range head
+    corrects only passes that undo the contrast step (:data:`RANGE_PASSES`): blur and noise leave the
+    frame's global gain and offset alone, so a blur- or noise-only frame is never stretched."""
     extra = {} if frame_stats is None else {"frame_stats": frame_stats}
     if not _uses_prompts(model):
         return model(x, **extra)
     if bank is None:
         raise HmtirError("this PPFN model needs a prompt bank (the checkpoint has none and none was given)")
+    if degradation not in RANGE_PASSES and uses_frame_stats(model):
+        extra["range_correction"] = False
     deg, scen = bank.prompts(degradation, scenario, device=x.device, dtype=x.dtype)
     return model(x, deg, scen, **extra)
 

@@ -106,14 +106,20 @@ class TrainConfig:
         return asdict(self)
 
 
+MAX_EXPOSURE = 2.0  # brighter than twice a frame's own exposure is mostly clipped white
+
+
 def check_exposure(value: Any) -> list[float]:
-    """Validate an exposure range: two scale factors 0 < low ≤ high ≤ 1 (a factor above 1 would clip)."""
+    """Validate an exposure range: two scale factors 0 < low ≤ high ≤ 2 (above 1, highlights clip at white,
+    as on a camera whose AGC saturates hot objects)."""
     try:
         low, high = (float(v) for v in value)
     except (TypeError, ValueError):
         raise HmtirError(f"--exposure must be two numbers LOW,HIGH (got {value!r})") from None
-    if not (0.0 < low <= high <= 1.0):
-        raise HmtirError(f"--exposure must satisfy 0 < LOW <= HIGH <= 1 (got {low:g},{high:g})")
+    if not (0.0 < low <= high <= MAX_EXPOSURE):
+        raise HmtirError(
+            f"--exposure must satisfy 0 < LOW <= HIGH <= {MAX_EXPOSURE:g} (got {low:g},{high:g})"
+        )
     return [low, high]
 
 

@@ -82,10 +82,11 @@ def scale_exposure(clean: torch.Tensor, exposure: list[float], generator: torch.
     The contrast step ``(1 + c)·x + β`` cannot be inverted from one frame without knowing how bright the
     clean frame was, so a network learns its training set's brightness; a spread of exposures keeps it
     from learning one (HIT-UAV's frames are mid-grey, the official HM-TIR frames about 0.45× as bright).
+    A factor above 1 saturates the brightest pixels at white, as a camera's AGC does.
     """
     low, high = exposure
     k = torch.rand((clean.shape[0], 1, 1, 1), generator=generator, device=clean.device, dtype=clean.dtype)
-    return clean * (low + (high - low) * k)
+    return (clean * (low + (high - low) * k)).clamp_max(1.0)
 
 
 def crop_window(
