@@ -604,6 +604,9 @@ def test_exposure_augmentation_scales_each_clean_frame_by_its_own_factor() -> No
     k = factors[:, 0]
     assert 0.45 <= k.min() and k.max() <= 1.0 and k.max() - k.min() > 0.4  # spread over the range
     assert len(set(k.tolist())) == 64
+    brighter = scale_exposure(clean, [1.5, 1.5], torch.Generator().manual_seed(1))
+    assert torch.equal(brighter, (clean * 1.5).clamp_max(1.0))  # above 1: saturates at white
+    assert (brighter == 1.0).any()
 
 
 def test_exposure_range_reaches_the_training_targets(
@@ -631,6 +634,7 @@ def test_exposure_range_reaches_the_training_targets(
     [
         ("0,1", "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got 0,1)"),
         ("0.9,0.5", "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got 0.9,0.5)"),
+        ("0.5,2.5", "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got 0.5,2.5)"),
         ("0.5", "--exposure must be two numbers LOW,HIGH (got ['0.5'])"),
     ],
 )
