@@ -144,9 +144,10 @@ def main() -> None:
                 cells.append(f"{mean:.2f} ({mean - sum(base.values()) / len(base):+.2f})")
             else:
                 gains = "/".join(f"{mine[s] - base[s]:+.2f}" for s in ("normal", "hard"))
-                cells.append(f"{mine['normal']:.2f} / {mine['hard']:.2f} ({gains})")
+                cells.append(f"{mine['normal']:.2f}/{mine['hard']:.2f} ({gains})")
         table.add_row(label, *cells)
-    Console().print(table)
+    console = Console()
+    (console if console.is_terminal else Console(width=170)).print(table)  # a log keeps whole rows
 
 
 if __name__ == "__main__":
