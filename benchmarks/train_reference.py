@@ -216,6 +216,9 @@ def main() -> None:
         "--exposure", default=None, metavar="LOW,HIGH", help="exposure augmentation range (default: off)"
     )
     parser.add_argument(
+        "--restretch", default=None, metavar="BLACK_MAX,WHITE_MIN", help="AGC augmentation (default: off)"
+    )
+    parser.add_argument(
         "--range-head",
         action="store_true",
         help="both models get a range head (per-frame gain/offset from whole-frame grey statistics)",
@@ -242,6 +245,8 @@ def main() -> None:
     overrides = dict(BUDGET_OVERRIDES)
     if args.exposure is not None:
         overrides["exposure"] = args.exposure.split(",")  # TrainConfig checks it, as for `hmtir train`
+    if args.restretch is not None:
+        overrides["restretch"] = args.restretch.split(",")
     if args.range_head:
         overrides["model_config"] = {"range_head": True}
     steps = args.steps

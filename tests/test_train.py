@@ -609,6 +609,23 @@ def test_exposure_augmentation_scales_each_clean_frame_by_its_own_factor() -> No
     assert (brighter == 1.0).any()
 
 
+def test_restretch_moves_each_frames_grey_range_into_the_drawn_black_and_white_levels() -> None:
+    """The 0.5/99.5th percentiles land at black ≤ BLACK_MAX and white ≥ WHITE_MIN, drawn per frame, linearly."""
+    from hmtir.train.loop import restretch_levels
+
+    base = torch.rand(32, 1, 40, 40, generator=torch.Generator().manual_seed(0))
+    clean = base * torch.linspace(0.2, 0.6, 32).view(32, 1, 1, 1) + 0.15  # narrow and lifted, like HIT-UAV
+    out = restretch_levels(clean, [0.25, 0.75], torch.Generator().manual_seed(1))
+    low, high = np.percentile(out.flatten(1).numpy(), (0.5, 99.5), axis=1)
+    assert (low >= -1e-6).all() and (low <= 0.25 + 2e-3).all() and low.max() - low.min() > 0.15
+    assert (high >= 0.75 - 2e-3).all() and (high <= 1 + 1e-6).all() and high.max() - high.min() > 0.15
+    flat_in, flat_out = clean.flatten(1).numpy(), out.flatten(1).numpy()
+    inside = (flat_out > 0) & (flat_out < 1)
+    for i in range(32):  # affine in each frame where nothing clipped
+        slope, intercept = np.polyfit(flat_in[i][inside[i]], flat_out[i][inside[i]], 1)
+        assert np.abs(slope * flat_in[i][inside[i]] + intercept - flat_out[i][inside[i]]).max() < 1e-5
+
+
 def test_exposure_range_reaches_the_training_targets(
     frames_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -627,6 +644,7 @@ def test_exposure_range_reaches_the_training_targets(
     train(load_config(**TINY_RUN, steps=1, exposure=[0.5, 0.5]), frames_dir, tmp_path / "half", device="cpu")
     assert torch.equal(seen[1], seen[0] * 0.5)
     assert load_config("paper").exposure is None and load_config("official").exposure is None
+    assert load_config("paper").restretch is None and load_config("official").restretch is None
 
 
 @pytest.mark.parametrize(
@@ -636,12 +654,16 @@ def test_exposure_range_reaches_the_training_targets(
         ("0.9,0.5", "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got 0.9,0.5)"),
         ("0.5,2.5", "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got 0.5,2.5)"),
         ("0.5", "--exposure must be two numbers LOW,HIGH (got ['0.5'])"),
+        ("--restretch=0.5,0.5", "--restretch must satisfy 0 <= BLACK_MAX < WHITE_MIN <= 1 (got 0.5,0.5)"),
+        ("--restretch=0.2,1.1", "--restretch must satisfy 0 <= BLACK_MAX < WHITE_MIN <= 1 (got 0.2,1.1)"),
+        ("--restretch=0.2", "--restretch must be two numbers BLACK_MAX,WHITE_MIN (got ['0.2'])"),
     ],
 )
 def test_cli_refuses_a_bad_exposure_range_in_one_line(
     value: str, message: str, frames_dir: Path, tmp_path: Path
 ) -> None:
-    args = ["--data", str(frames_dir), "--out", str(tmp_path / "run"), "--steps", "1", "--exposure", value]
+    option = [value] if value.startswith("--") else ["--exposure", value]
+    args = ["--data", str(frames_dir), "--out", str(tmp_path / "run"), "--steps", "1", *option]
     result = CliRunner().invoke(train_command, args)
     assert result.exit_code != 0 and str(result.exception) == message
     assert not (tmp_path / "run").exists()

@@ -106,6 +106,15 @@ from hmtir.errors import HmtirError
     ),
 )
 @click.option(
+    "--restretch",
+    default=None,
+    metavar="BLACK_MAX,WHITE_MIN",
+    help=(
+        "Map each clean frame's 0.5/99.5th grey percentiles to a black level ~ U(0, BLACK_MAX) and a white "
+        "level ~ U(WHITE_MIN, 1) before degrading it (AGC augmentation) [recipe: off]."
+    ),
+)
+@click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -175,6 +184,7 @@ def train(
     crop: int | None,
     degrade_size: int | None,
     exposure: str | None,
+    restretch: str | None,
     lr: float | None,
     warmup_steps: int | None,
     warmup_epochs: int | None,
@@ -224,6 +234,7 @@ def train(
         crop=crop,
         degrade_size=degrade_size,
         exposure=exposure.split(",") if exposure is not None else None,
+        restretch=restretch.split(",") if restretch is not None else None,
         lr=lr,
         warmup_steps=warmup_steps,
         warmup_epochs=warmup_epochs,

@@ -43,6 +43,7 @@ class TrainConfig:
     crop: int = 256
     degrade_size: int = 0  # N > crop: degrade an N×N window, train on a crop of it (0: degrade the crop)
     exposure: list[float] | None = None  # [low, high]: scale each clean frame by k ~ U(low, high) first
+    restretch: list[float] | None = None  # [black_max, white_min]: re-map each frame's grey range first
     flips: bool = True
     steps: int = 300000
     epochs: int | None = None  # the recipes set the budget (official: 300 epochs); set: overrides steps
@@ -82,6 +83,8 @@ class TrainConfig:
             raise HmtirError(f"--degrade-size must be 0 or a window size in pixels (got {self.degrade_size})")
         if self.exposure is not None:
             self.exposure = check_exposure(self.exposure)
+        if self.restretch is not None:
+            self.restretch = check_restretch(self.restretch)
         for key in ("batch_size", "crop", "log_every", "ckpt_every", "val_every"):
             if int(getattr(self, key)) < 1:
                 raise HmtirError(f"--{key.replace('_', '-')} must be at least 1 (got {getattr(self, key)})")
@@ -121,6 +124,19 @@ def check_exposure(value: Any) -> list[float]:
             f"--exposure must satisfy 0 < LOW <= HIGH <= {MAX_EXPOSURE:g} (got {low:g},{high:g})"
         )
     return [low, high]
+
+
+def check_restretch(value: Any) -> list[float]:
+    """Validate a restretch: black level ≤ BLACK_MAX < WHITE_MIN ≤ white level, both in [0, 1]."""
+    try:
+        black_max, white_min = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise HmtirError(f"--restretch must be two numbers BLACK_MAX,WHITE_MIN (got {value!r})") from None
+    if not (0.0 <= black_max < white_min <= 1.0):
+        raise HmtirError(
+            f"--restretch must satisfy 0 <= BLACK_MAX < WHITE_MIN <= 1 (got {black_max:g},{white_min:g})"
+        )
+    return [black_max, white_min]
 
 
 def recipe_path(recipe: str | Path) -> Path:

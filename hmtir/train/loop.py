@@ -30,13 +30,14 @@ from hmtir.degrade.torch_ops import ALL_STEPS, COMPOSITE, DegradedBatch, degrade
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.image import read_image
+from hmtir.io.radiometric import AGC_PERCENTILES
 from hmtir.io.safety import output_folder
 from hmtir.models import create_model
 from hmtir.models.accel import autocast, compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.ppfn import PromptableNet
 from hmtir.models.prompts import PromptBank
-from hmtir.models.range_head import frame_statistics
+from hmtir.models.range_head import MAX_STAT_PIXELS, frame_statistics
 from hmtir.models.spt import input_statistics, spt_losses, spt_restore, uses_frame_stats
 from hmtir.parallel import worker_context
 from hmtir.runtime import count_parameters
@@ -87,6 +88,23 @@ def scale_exposure(clean: torch.Tensor, exposure: list[float], generator: torch.
     low, high = exposure
     k = torch.rand((clean.shape[0], 1, 1, 1), generator=generator, device=clean.device, dtype=clean.dtype)
     return (clean * (low + (high - low) * k)).clamp_max(1.0)
+
+
+def restretch_levels(clean: torch.Tensor, restretch: list[float], generator: torch.Generator) -> torch.Tensor:
+    """Each clean frame's 0.5th/99.5th grey percentiles moved to a black level ~ U(0, black_max) and a white
+    level ~ U(white_min, 1), linearly, clipped to [0, 1]: cameras' AGCs differ in how much of the 8-bit range
+    a scene fills (HIT-UAV 0.17–0.83 on average; a full-range AGC 0–1), and the contrast step's inverse
+    depends on it."""
+    black_max, white_min = restretch
+    count = clean.shape[0]
+    flat = clean.flatten(1)
+    if flat.shape[1] > MAX_STAT_PIXELS:
+        flat = flat[:, :: math.ceil(flat.shape[1] / MAX_STAT_PIXELS)]
+    levels = torch.tensor(AGC_PERCENTILES, dtype=flat.dtype, device=flat.device) / 100
+    low, high = torch.quantile(flat, levels, dim=1).view(2, count, 1, 1, 1)
+    draws = torch.rand((2, count, 1, 1, 1), generator=generator, device=clean.device, dtype=clean.dtype)
+    black, white = black_max * draws[0], white_min + (1 - white_min) * draws[1]
+    return (black + (clean - low) * (white - black) / (high - low).clamp_min(1e-3)).clamp(0.0, 1.0)
 
 
 def crop_window(
@@ -622,6 +640,8 @@ def _train(
         clean = clean.to(ctx.device, non_blocking=True)
         generator.manual_seed(derived_seed(config.seed, step, ctx.rank))
         preset = config.presets[step % len(config.presets)]
+        if config.restretch is not None:
+            clean = restretch_levels(clean, config.restretch, generator)
         if config.exposure is not None:
             clean = scale_exposure(clean, config.exposure, generator)
         with torch.no_grad():
