@@ -26,11 +26,15 @@ FRAME_STATS = len(RANGE_QUANTILES) + 2 + len(_SPREADS)
 MAX_STAT_PIXELS = 1 << 16  # larger frames are subsampled with a fixed stride (quantiles barely move)
 
 
+def stat_pixels(frames: torch.Tensor) -> torch.Tensor:
+    """``B×N`` pixels of each frame for its grey statistics: all, or a fixed stride of at most MAX_STAT_PIXELS."""
+    flat = frames.flatten(1)
+    return flat[:, :: math.ceil(flat.shape[1] / MAX_STAT_PIXELS)] if flat.shape[1] > MAX_STAT_PIXELS else flat
+
+
 def frame_statistics(frames: torch.Tensor) -> torch.Tensor:
     """``B×FRAME_STATS`` (float32): quantiles, mean, std and log spreads of each ``B×C×H×W`` frame."""
-    flat = frames.detach().flatten(1).float()
-    if flat.shape[1] > MAX_STAT_PIXELS:
-        flat = flat[:, :: math.ceil(flat.shape[1] / MAX_STAT_PIXELS)]
+    flat = stat_pixels(frames.detach().float())
     levels = torch.tensor(RANGE_QUANTILES, dtype=flat.dtype, device=flat.device)
     quantiles = torch.quantile(flat, levels, dim=1).T
     spreads = torch.stack([quantiles[:, hi] - quantiles[:, lo] for lo, hi in _SPREADS], dim=1)

@@ -37,7 +37,7 @@ from hmtir.models.accel import autocast, compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.ppfn import PromptableNet
 from hmtir.models.prompts import PromptBank
-from hmtir.models.range_head import MAX_STAT_PIXELS, frame_statistics
+from hmtir.models.range_head import frame_statistics, stat_pixels
 from hmtir.models.spt import input_statistics, spt_losses, spt_restore, uses_frame_stats
 from hmtir.parallel import worker_context
 from hmtir.runtime import count_parameters
@@ -97,9 +97,7 @@ def restretch_levels(clean: torch.Tensor, restretch: list[float], generator: tor
     depends on it."""
     black_max, white_min = restretch
     count = clean.shape[0]
-    flat = clean.flatten(1)
-    if flat.shape[1] > MAX_STAT_PIXELS:
-        flat = flat[:, :: math.ceil(flat.shape[1] / MAX_STAT_PIXELS)]
+    flat = stat_pixels(clean)
     levels = torch.tensor(AGC_PERCENTILES, dtype=flat.dtype, device=flat.device) / 100
     low, high = torch.quantile(flat, levels, dim=1).view(2, count, 1, 1, 1)
     draws = torch.rand((2, count, 1, 1, 1), generator=generator, device=clean.device, dtype=clean.dtype)
