@@ -27,24 +27,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from train_reference import demo_benchmark, split_groups
+from train_reference import demo_benchmark, split_groups, stretch_percentiles
 
 
 def exposure_bench(val_dir: Path, work: Path, exposure: str) -> Path:
     """The held-out frames at ``exposure`` (a factor or ``agc``), degraded with normal/hard, seed 0."""
-    import numpy as np
-
     from hmtir.degrade.synthesize import synthesize
     from hmtir.io.image import read_image, write_image
-    from hmtir.io.radiometric import AGC_PERCENTILES, RangeMapping
 
-    name = (
-        "heldout"
-        if exposure == "1"
-        else "xagc"
-        if exposure == "agc"
-        else f"x{round(float(exposure) * 100):03d}"
-    )
+    names = {"1": "heldout", "agc": "xagc"}
+    name = names.get(exposure) or f"x{round(float(exposure) * 100):03d}"
     bench = work / "bench" / name
     if (bench / "meta").is_dir():
         return bench
@@ -54,11 +46,7 @@ def exposure_bench(val_dir: Path, work: Path, exposure: str) -> Path:
         source.mkdir(parents=True, exist_ok=True)
         for path in sorted(val_dir.glob("*.jpg")):
             x = read_image(path).data
-            if exposure == "agc":
-                low, high = np.percentile(x, AGC_PERCENTILES)
-                x = RangeMapping("percentile", "float32", low, max(high, low + 1e-6)).to_display(x)
-            else:
-                x = x * float(exposure)
+            x = stretch_percentiles(x) if exposure == "agc" else x * float(exposure)
             write_image(source / f"{path.stem}.png", x)
     synthesize(source, bench, presets=["normal", "hard"], seed=0, progress=False)
     return bench

@@ -73,6 +73,16 @@ def split_groups(data: Path, work: Path) -> tuple[Path, Path, list[str], list[st
     return work / "train", work / "val", list(wanted["train"]), list(wanted["val"])
 
 
+def stretch_percentiles(x: Any, black: float = 0.0, white: float = 1.0) -> Any:
+    """``x`` mapped linearly (hmtir's AGC) so its 0.5th/99.5th grey percentiles become ``black``/``white``."""
+    import numpy as np
+
+    from hmtir.io.radiometric import AGC_PERCENTILES, RangeMapping
+
+    low, high = np.percentile(x, AGC_PERCENTILES)
+    return RangeMapping("percentile", "float32", low, max(high, low + 1e-6), black, white).to_display(x)
+
+
 def add_scenes(train_dir: Path, work: Path, per_category: int, match_exposure: bool = False) -> list[str]:
     """Render ``per_category`` procedural frames of every scene category, linked into the training set.
 
@@ -84,7 +94,7 @@ def add_scenes(train_dir: Path, work: Path, per_category: int, match_exposure: b
 
     from hmtir.data.scenes import make_scenes
     from hmtir.io.image import read_image, write_image
-    from hmtir.io.radiometric import AGC_PERCENTILES, RangeMapping
+    from hmtir.io.radiometric import AGC_PERCENTILES
 
     scenes = work / "scenes"
     pairs = make_scenes(scenes, per_category=per_category, seed=SCENE_SEED)
@@ -96,10 +106,7 @@ def add_scenes(train_dir: Path, work: Path, per_category: int, match_exposure: b
         source.mkdir(exist_ok=True)
         for name, _ in pairs:
             if not (source / name).exists():
-                x = read_image(scenes / name).data
-                a, b = np.percentile(x, AGC_PERCENTILES)
-                agc = RangeMapping("percentile", "float32", a, max(b, a + 1e-6), low, high)  # hmtir's AGC
-                write_image(source / name, agc.to_display(x))
+                write_image(source / name, stretch_percentiles(read_image(scenes / name).data, low, high))
     names = {name for name, _ in pairs}
     for path in train_dir.iterdir():  # scenes of an earlier, larger run
         if not GROUP.match(path.name) and path.name not in names:
