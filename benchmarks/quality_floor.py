@@ -1,4 +1,4 @@
-"""Quality floor of the shipped models: PSNR gain over identity of ``ppfn`` and ``nafnet`` on fixed frames.
+"""Quality floor of every shipped checkpoint (``ppfn``, ``nafnet``; default and ``agc`` weights) on fixed frames.
 
     python benchmarks/quality_floor.py            # measure and compare with the recorded floor
     python benchmarks/quality_floor.py --write    # re-measure and rewrite hmtir/models/weights/quality_floor.json
@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 
 FLOOR_FORMAT = "hmtir-quality-floor/1"
-METHODS = ("ppfn", "nafnet")
+#: The shipped checkpoints measured: label (the key in quality_floor.json) → (method, weights variant).
+CHECKPOINTS = {
+    "ppfn": ("ppfn", None),
+    "nafnet": ("nafnet", None),
+    "ppfn@agc": ("ppfn", "agc"),
+    "nafnet@agc": ("nafnet", "agc"),
+}
 SIZE = (128, 160)  # H, W: a multiple of every shipped network's size multiple, so no padding is involved
 SEED = 0
 GATE = 0.8
@@ -110,7 +116,7 @@ def gains(method: Any, bench: Path) -> dict[str, float]:
 
 
 def measure(root: Path, hit_uav: Path | None) -> dict[str, dict[str, dict[str, float]]]:
-    """method → frame set → subset → gain; ``hit-uav`` only when its folder is given.
+    """checkpoint label → frame set → subset → gain; ``hit-uav`` only when its folder is given.
 
     Runs on one CPU thread: 5× faster than two threads on a busy 2-core machine, and the same numbers.
     """
@@ -131,10 +137,17 @@ def _measure(root: Path, hit_uav: Path | None, load_method: Any) -> dict[str, di
     if hit_uav is not None:
         benches["hit-uav"] = synthesize_set("hit-uav", root, hit_uav)
     result: dict[str, dict[str, dict[str, float]]] = {}
-    for name in METHODS:
-        method = load_method(name, device="cpu")
-        result[name] = {frame_set: gains(method, bench) for frame_set, bench in benches.items()}
+    for label, (name, variant) in CHECKPOINTS.items():
+        method = load_method(name, device="cpu", weights=variant)
+        result[label] = {frame_set: gains(method, bench) for frame_set, bench in benches.items()}
     return result
+
+
+def shipped_path(label: str) -> Path:
+    """The shipped checkpoint file behind a CHECKPOINTS label."""
+    from hmtir.methods.networks import shipped_file
+
+    return shipped_file(*CHECKPOINTS[label])
 
 
 def read_floor(path: Path | None = None) -> dict[str, Any]:
@@ -160,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import hmtir
-    from hmtir.methods.networks import SHIPPED
     from hmtir.weights import sha256_file
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -176,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     for method, sets in measured.items():
         for frame_set, values in sets.items():
             cells = "  ".join(f"{s.split('/')[-1]} {v:+.2f}" for s, v in values.items())
-            print(f"{method:<7} {frame_set:<11} {cells}")
+            print(f"{method:<10} {frame_set:<11} {cells}")
     print(f"measured in {seconds:.1f} s")
     if args.write:
         floor = {
@@ -193,12 +205,12 @@ def main(argv: list[str] | None = None) -> int:
                 "hit-uav": list(HIT_UAV),
             },
             "methods": {
-                name: {
-                    "weights": SHIPPED[name].name,
-                    "sha256": sha256_file(SHIPPED[name]),
-                    "gain_db": measured[name],
+                label: {
+                    "weights": shipped_path(label).name,
+                    "sha256": sha256_file(shipped_path(label)),
+                    "gain_db": measured[label],
                 }
-                for name in METHODS
+                for label in CHECKPOINTS
             },
             "measured_with": {
                 "hmtir": hmtir.__version__,
@@ -221,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in shortfalls(floor, method, frame_set, values)
     ]
     problems += [
-        f"{name}: {SHIPPED[name].name} sha256 differs from the recorded one (re-measure with --write)"
-        for name in METHODS
-        if sha256_file(SHIPPED[name]) != floor["methods"][name]["sha256"]
+        f"{label}: {shipped_path(label).name} sha256 differs from the recorded one (re-measure with --write)"
+        for label in CHECKPOINTS
+        if sha256_file(shipped_path(label)) != floor["methods"][label]["sha256"]
     ]
     print("\n".join(problems) or "every gain is at or above its floor")
     return 1 if problems else 0

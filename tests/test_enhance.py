@@ -90,6 +90,20 @@ def test_missing_shipped_checkpoint_is_a_clear_error(tmp_path: Path, monkeypatch
         load_method("restormer")
 
 
+def test_named_weights_load_their_own_shipped_checkpoint() -> None:
+    """``weights="agc"`` picks the other shipped pair, not the default one and not a file named agc."""
+    files = {}
+    for method in ("ppfn", "nafnet"):
+        default, agc = load_method(method), load_method(method, weights="agc")
+        files[method] = agc.describe()["checkpoint"]
+        assert agc.weights_sha256 != default.weights_sha256
+        assert agc.loaded.model.uses_prompts is (method == "ppfn")
+        assert agc.loaded.config.get("range_head") is True  # the AGC prior reads whole-frame statistics
+    assert files == {"ppfn": "ppfn_nafnet_spt_agc.pt", "nafnet": "nafnet_baseline_agc.pt"}
+    with pytest.raises(HmtirError, match="^method 'restormer' ships no 'agc' weights: pass --weights PATH"):
+        load_method("restormer", weights="agc")
+
+
 def _write_inputs(folder: Path) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     frames = {

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from hmtir.methods import load_method
-from hmtir.methods.networks import SHIPPED
 from hmtir.vocabulary import SUBSETS
 from hmtir.weights import sha256_file
 from tests.scripts import load_benchmark_script
@@ -51,18 +50,19 @@ class _LazyBenches(dict):
 
 
 def test_the_floor_file_was_measured_on_the_shipped_weights(floor: dict[str, Any]) -> None:
+    files = {label: qf.shipped_path(label) for label in qf.CHECKPOINTS}
     stale = [
-        f"{name}: {SHIPPED[name].name} has sha256 {sha256_file(SHIPPED[name])}, the floors were measured "
-        f"on {floor['methods'][name]['sha256']}"
-        for name in qf.METHODS
-        if sha256_file(SHIPPED[name]) != floor["methods"][name]["sha256"]
+        f"{label}: {path.name} has sha256 {sha256_file(path)}, the floors were measured "
+        f"on {floor['methods'][label]['sha256']}"
+        for label, path in files.items()
+        if sha256_file(path) != floor["methods"][label]["sha256"]
     ]
     assert not stale, "; ".join(stale) + f" — re-measure the floors: {REGENERATE}"
-    assert set(floor["methods"]) == set(qf.METHODS)
-    for name in qf.METHODS:
-        assert floor["methods"][name]["weights"] == SHIPPED[name].name
+    assert set(floor["methods"]) == set(qf.CHECKPOINTS)
+    for label, path in files.items():
+        assert floor["methods"][label]["weights"] == path.name
         for frame_set in qf.FRAME_SETS:
-            assert set(floor["methods"][name]["gain_db"][frame_set]) == set(SUBSETS)
+            assert set(floor["methods"][label]["gain_db"][frame_set]) == set(SUBSETS)
 
 
 def test_the_floor_frames_are_the_ones_the_script_measures(floor: dict[str, Any]) -> None:
@@ -77,12 +77,13 @@ def test_the_floor_frames_are_the_ones_the_script_measures(floor: dict[str, Any]
 
 
 @pytest.mark.parametrize("frame_set", qf.FRAME_SETS)
-@pytest.mark.parametrize("name", qf.METHODS)
+@pytest.mark.parametrize("label", qf.CHECKPOINTS)
 def test_shipped_model_keeps_its_psnr_gain_on_every_subset(
-    name: str, frame_set: str, floor: dict[str, Any], benches: dict[str, Path]
+    label: str, frame_set: str, floor: dict[str, Any], benches: dict[str, Path]
 ) -> None:
     bench = benches[frame_set]
-    method = load_method(name, device="cpu")
+    name, variant = qf.CHECKPOINTS[label]
+    method = load_method(name, device="cpu", weights=variant)
     import torch
 
     threads = torch.get_num_threads()
@@ -91,15 +92,15 @@ def test_shipped_model_keeps_its_psnr_gain_on_every_subset(
         measured = qf.gains(method, bench)
     finally:
         torch.set_num_threads(threads)
-    problems = qf.shortfalls(floor, name, frame_set, measured)
-    assert not problems, f"{name} on {frame_set}: " + "; ".join(problems)
+    problems = qf.shortfalls(floor, label, frame_set, measured)
+    assert not problems, f"{label} on {frame_set}: " + "; ".join(problems)
 
 
 def test_the_composite_gain_is_a_real_restoration(floor: dict[str, Any]) -> None:
     """The recorded floors themselves mean something: on the composite subsets both shipped models gain
     at least 1 dB everywhere (a floor re-measured on broken weights would not)."""
-    for name in qf.METHODS:
+    for label in qf.CHECKPOINTS:
         for frame_set in qf.FRAME_SETS:
-            gains = floor["methods"][name]["gain_db"][frame_set]
-            assert gains["composited/hard"] >= 1.0, (name, frame_set, gains)
-            assert gains["single/noise"] >= 1.0, (name, frame_set, gains)
+            gains = floor["methods"][label]["gain_db"][frame_set]
+            assert gains["composited/hard"] >= 1.0, (label, frame_set, gains)
+            assert gains["single/noise"] >= 1.0, (label, frame_set, gains)

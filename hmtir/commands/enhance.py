@@ -36,7 +36,11 @@ from hmtir.io.radiometric import RANGE_HELP
     "narrow 16-bit counts and Kelvin by a 0.5-99.5 percentile AGC.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (never an input).")
-@click.option("--weights", default=None, help="Checkpoint PATH, or 'official' for the released PPFN weights.")
+@click.option(
+    "--weights",
+    default=None,
+    help="Checkpoint PATH, 'agc' for the shipped full-range-AGC pair, or 'official' for the released PPFN.",
+)
 @click.option(
     "--estimator", "estimator_weights", default=None, help="Estimator checkpoint PATH (default: shipped)."
 )

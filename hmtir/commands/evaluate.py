@@ -63,7 +63,10 @@ from hmtir.commands._network_flags import device_option, network_flags, network_
     help="uint8: round outputs to 8 bits before scoring, as when saved as PNG.",
 )
 @click.option(
-    "--weights", default=None, help="Weights file for the method (default: its registered weights)."
+    "--weights",
+    default=None,
+    help="Weights file for the method (default: its registered weights); ppfn/nafnet: 'agc' for the "
+    "shipped pair trained for full-range AGC frames.",
 )
 @click.option(
     "--seed",

@@ -131,7 +131,7 @@ METHODS.declare(
     summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet.",
     paper=PPFN_PAPER,
     license="MIT",
-    params={"weights": "shipped | official | PATH", **_OPTION_PARAMS},
+    params={"weights": "shipped | agc | official | PATH", **_OPTION_PARAMS},
 )
 
 
@@ -143,7 +143,7 @@ _baseline(
 )
 _baseline(
     "nafnet",
-    "shipped | PATH",
+    "shipped | agc | PATH",
     summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
     paper=NAFNET_PAPER,
 )

@@ -1,6 +1,7 @@
 """Learned-network methods: ``ppfn`` (PPFN + SPT) and the prompt-free "Baseline" rows ``restormer``/``nafnet``.
 
 Weights, for every entry: ``weights=None`` → the compact checkpoint shipped in ``hmtir/models/weights``;
+``weights="agc"`` (``ppfn``, ``nafnet``) → the shipped pair trained for full-range 8-bit AGC frames;
 ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank from the weights
 dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a bare/official
 state_dict (then the released architecture of the entry is assumed).
@@ -40,6 +41,15 @@ SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
 SHIPPED = {
     "ppfn": SHIPPED_WEIGHTS_DIR / "ppfn_nafnet_spt.pt",
     "nafnet": SHIPPED_WEIGHTS_DIR / "nafnet_baseline.pt",
+}
+#: Named alternatives to the default shipped pair: the same recipe and budget with another brightness prior.
+#: No single compact network serves dark (narrow-band) and full-range (AGC) frames alike, because a contrast
+#: step cannot be told from a darker scene in one frame (MODEL_CARD.md); ``agc`` is the full-range prior.
+SHIPPED_VARIANTS = {
+    "agc": {
+        "ppfn": SHIPPED_WEIGHTS_DIR / "ppfn_nafnet_spt_agc.pt",
+        "nafnet": SHIPPED_WEIGHTS_DIR / "nafnet_baseline_agc.pt",
+    },
 }
 # The released PPFN checkpoint (Google Drive, via `hmtir download ppfn-official`); a {"state_dict": ...} dict.
 OFFICIAL_PPFN_WEIGHTS = WeightsSpec(filename="Restormer_PPFN.pth", source="ppfn-official", license="MIT")
@@ -100,11 +110,13 @@ class NetworkMethod(Method):
         return info
 
 
-def _shipped(method: str) -> Path:
-    path = SHIPPED.get(method)
+def shipped_file(method: str, variant: str | None = None) -> Path:
+    """The shipped checkpoint of ``method`` (``variant``: None for the default, or a SHIPPED_VARIANTS name)."""
+    path = SHIPPED.get(method) if variant is None else SHIPPED_VARIANTS[variant].get(method)
     if path is None:
+        shipped = "no weights" if variant is None else f"no '{variant}' weights"
         raise HmtirError(
-            f"method '{method}' ships no weights: pass --weights PATH (an hmtir checkpoint or a state_dict)"
+            f"method '{method}' ships {shipped}: pass --weights PATH (an hmtir checkpoint or a state_dict)"
         )
     if not path.is_file():
         raise HmtirError(
@@ -123,12 +135,10 @@ def _load(
             raise HmtirError(f"--weights official exists only for method 'ppfn' (not '{method}')")
         path = resolve_weights(OFFICIAL_PPFN_WEIGHTS)
         bank = PromptBank.official()
+    elif weights is None or weights in SHIPPED_VARIANTS:
+        path = shipped_file(method, weights)
     else:
-        path = (
-            _shipped(method)
-            if weights is None
-            else resolve_weights(WeightsSpec(filename=Path(weights).name), explicit=weights)
-        )
+        path = resolve_weights(WeightsSpec(filename=Path(weights).name), explicit=weights)
     loaded = load_checkpoint(path, default_model=default_model, default_config=default_config, bank=bank)
     if loaded.model.uses_prompts and loaded.bank is None:
         loaded.bank = PromptBank.official()  # a bare state_dict of a PPFN model: the release's bank
@@ -159,7 +169,7 @@ def ppfn(
     channels_last: bool = False,
     compile: bool = False,
 ) -> Method:
-    """PPFN + SPT; ``weights``: shipped (default) | ``"official"`` | PATH."""
+    """PPFN + SPT; ``weights``: shipped (default) | ``"agc"`` | ``"official"`` | PATH."""
     options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load("ppfn", weights, "ppfn_restormer", MODELS.meta("restormer").params)
     _check_fits("ppfn", loaded, prompts=True)
@@ -183,5 +193,5 @@ def nafnet(
     channels_last: bool = False,
     compile: bool = False,
 ) -> Method:
-    """Compact NAFNet without prompts or SPT (Baseline row); ``weights``: shipped (default) | PATH."""
+    """Compact NAFNet without prompts or SPT (Baseline row); ``weights``: shipped (default) | ``"agc"`` | PATH."""
     return _prompt_free("nafnet", weights, precision, channels_last, compile)
