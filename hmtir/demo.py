@@ -161,10 +161,12 @@ def run_demo(
     from hmtir.data.layout import manifest_hash
     from hmtir.evaluation import evaluate
     from hmtir.leaderboard.seed import build_demo_data, stale_run
-    from hmtir.methods import METHODS
+    from hmtir.methods import METHODS, split_weights_tag
 
     start = time.perf_counter()
-    metas = {name: METHODS.meta(name) for name in methods}  # unknown names fail before any work
+    metas = {
+        name: METHODS.meta(split_weights_tag(name)[0]) for name in methods
+    }  # unknown names fail before any work
     bench = demo_benchmark(per_category, seed, size)
     out = Path(out)
     data = build_demo_data(bench, out / _data_folder(bench), progress=progress, workers=workers)

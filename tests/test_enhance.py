@@ -99,9 +99,22 @@ def test_named_weights_load_their_own_shipped_checkpoint() -> None:
         assert agc.weights_sha256 != default.weights_sha256
         assert agc.loaded.model.uses_prompts is (method == "ppfn")
         assert agc.loaded.config.get("range_head") is True  # the AGC prior reads whole-frame statistics
+        tagged = load_method(f"{method}.agc")  # timm-style name tag: the same weights, a name of its own
+        assert tagged.weights_sha256 == agc.weights_sha256
+        assert (default.meta.name, agc.meta.name, tagged.meta.name) == (
+            method,
+            f"{method}.agc",
+            f"{method}.agc",
+        )
     assert files == {"ppfn": "ppfn_nafnet_spt_agc.pt", "nafnet": "nafnet_baseline_agc.pt"}
     with pytest.raises(HmtirError, match="^method 'restormer' ships no 'agc' weights: pass --weights PATH"):
         load_method("restormer", weights="agc")
+    with pytest.raises(
+        HmtirError, match="^method 'ppfn.agc' already names its weights: drop --weights x.pt$"
+    ):
+        load_method("ppfn.agc", weights="x.pt")
+    with pytest.raises(HmtirError, match="^method 'ppfn.nosuch': weights file not found: nosuch$"):
+        load_method("ppfn.nosuch")
 
 
 def _write_inputs(folder: Path) -> dict[str, np.ndarray]:

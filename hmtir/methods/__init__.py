@@ -1,5 +1,9 @@
 """Method registry: ``load_method("ppfn")`` is the single door to every restoration method.
 
+A name may carry a weights tag, timm-style: ``load_method("ppfn.agc")`` is ``load_method("ppfn",
+weights="agc")``, so every place that takes a method name (evaluate, compare, demo, leaderboard seed) can
+name a shipped weights variant.
+
 Shipped methods are declared in :mod:`hmtir.methods.catalog` (typed metadata and the ``"module:function"``
 of the factory); a method's module, and torch with it, is imported only when the method is built, so
 ``hmtir list`` needs no torch. Code outside hmtir adds a method with the ``@METHODS.register("name",
@@ -18,12 +22,25 @@ from hmtir.registry import Registry
 METHODS: Registry[MethodMeta] = Registry("method", MethodMeta, catalog="hmtir.methods.catalog")
 
 
+def split_weights_tag(name: str) -> tuple[str, str | None]:
+    """``"ppfn.agc"`` → ``("ppfn", "agc")``; a name without a tag → ``(name, None)``."""
+    base, dot, tag = name.partition(".")
+    return (base, tag) if dot and base and tag else (name, None)
+
+
 def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
     """Build a registered method (keyword arguments such as ``weights=`` go to its factory) on ``device``.
 
     Keyword arguments the factory does not take are a one-line error (e.g. ``--weights`` for ``identity``)
     instead of a TypeError from deep inside the factory.
     """
+    name, tag = split_weights_tag(name)
+    if tag is not None:
+        if kwargs.get("weights") is not None:
+            raise HmtirError(
+                f"method '{name}.{tag}' already names its weights: drop --weights {kwargs['weights']}"
+            )
+        kwargs = {**kwargs, "weights": tag}
     entry = METHODS.entry(name)  # PPFN → ppfn where unambiguous; a close miss gets a "did you mean"
     name, factory = entry.meta.name, entry.factory
     params = inspect.signature(factory).parameters
@@ -34,7 +51,12 @@ def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
             ", ".join(p for p in params if params[p].kind is not inspect.Parameter.VAR_POSITIONAL) or "none"
         )
         raise HmtirError(f"method '{name}' does not take {', '.join(unexpected)} (its options: {accepted})")
-    method = factory(**kwargs)
+    try:
+        method = factory(**kwargs)
+    except HmtirError as err:
+        if tag is None:
+            raise
+        raise HmtirError(f"method '{name}.{tag}': {err}") from None
     if not isinstance(method, Method):
         raise TypeError(f"factory of method '{name}' returned {type(method).__name__}, not a Method")
     return method.to(device)
@@ -49,4 +71,5 @@ __all__ = [
     "MethodMeta",
     "check_prompts",
     "load_method",
+    "split_weights_tag",
 ]

@@ -13,6 +13,7 @@ Inference options, for every entry (defaults reproduce the fp32 eager numerics o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,11 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
         )
 
 
+def _run_name(method: str, weights: str | Path | None) -> str:
+    """``ppfn.agc`` for a shipped weights variant, so its results never pass for the default weights'."""
+    return f"{method}.{weights}" if isinstance(weights, str) and weights in SHIPPED_VARIANTS else method
+
+
 def _prompt_free(
     name: str, weights: str | Path | None, precision: str, channels_last: bool, compile: bool
 ) -> Method:
@@ -160,7 +166,7 @@ def _prompt_free(
     options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load(name, weights, name, MODELS.meta(name).params)
     _check_fits(name, loaded, prompts=False, model_name=name)
-    return NetworkMethod(METHODS.meta(name), loaded, digest, options)
+    return NetworkMethod(replace(METHODS.meta(name), name=_run_name(name, weights)), loaded, digest, options)
 
 
 def ppfn(
@@ -174,7 +180,8 @@ def ppfn(
     loaded, digest = _load("ppfn", weights, "ppfn_restormer", MODELS.meta("restormer").params)
     _check_fits("ppfn", loaded, prompts=True)
     backbone = loaded.name.removeprefix("ppfn_")
-    return NetworkMethod(METHODS.with_meta("ppfn", backbone=backbone), loaded, digest, options)
+    meta = replace(METHODS.meta("ppfn"), name=_run_name("ppfn", weights), backbone=backbone)
+    return NetworkMethod(meta, loaded, digest, options)
 
 
 def restormer(
