@@ -12,7 +12,7 @@ five subsets), next to identity.
     python benchmarks/train_reference.py --device cuda --minutes 3 --export "$OUT/reference"   # on a GPU
 
 Every run is resumable: run the same command again after an interruption and each model continues from its
-last checkpoint (``hmtir train --resume``); a finished model is kept. ``--install`` copies both models into
+last checkpoint (``hmtir train --resume``); a finished model is kept. ``--install [agc]`` copies both models into
 ``hmtir/models/weights/``; ``--export`` copies them and ``reference_results.json`` to a folder.
 """
 
@@ -204,6 +204,8 @@ def evaluate_all(
 
 
 def main() -> None:
+    from hmtir.methods.networks import SHIPPED_VARIANTS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/hit-uav"))
     parser.add_argument("--work", type=Path, default=Path("/work/runs/reference"))
@@ -217,7 +219,13 @@ def main() -> None:
         help="map each scene's 0.5/99.5th grey percentiles to the real training frames' mean ones",
     )
     parser.add_argument("--only", choices=("ppfn", "baseline"), default=None, help="train one model, no eval")
-    parser.add_argument("--install", action="store_true", help="copy the models into hmtir/models/weights/")
+    parser.add_argument(
+        "--install",
+        nargs="?",
+        const="default",
+        choices=["default", *SHIPPED_VARIANTS],
+        help="copy the models over the shipped default pair, or over a named variant (e.g. agc)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
         "--exposure", default=None, metavar="LOW,HIGH", help="exposure augmentation range (default: off)"
@@ -293,10 +301,12 @@ def main() -> None:
         for name, path in models.items():
             shutil.copyfile(path, args.export / f"{name}.pt")
         shutil.copyfile(work / "reference_results.json", args.export / "reference_results.json")
-    if args.install:
-        weights = Path(__file__).resolve().parents[1] / "hmtir" / "models" / "weights"
-        shutil.copyfile(models["ppfn"], weights / "ppfn_nafnet_spt.pt")
-        shutil.copyfile(models["baseline"], weights / "nafnet_baseline.pt")
+    if args.install is not None:
+        from hmtir.methods.networks import SHIPPED
+
+        files = SHIPPED if args.install == "default" else SHIPPED_VARIANTS[args.install]
+        shutil.copyfile(models["ppfn"], files["ppfn"])
+        shutil.copyfile(models["baseline"], files["nafnet"])
 
 
 if __name__ == "__main__":
