@@ -128,7 +128,8 @@ METHODS.declare(
     kind="learned",
     backbone="nafnet",
     uses_prompts=True,
-    summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet.",
+    summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet"
+    " (ppfn.agc: its weights for full-range frames).",
     paper=PPFN_PAPER,
     license="MIT",
     params={"weights": "shipped | agc | official | PATH", **_OPTION_PARAMS},
@@ -144,6 +145,7 @@ _baseline(
 _baseline(
     "nafnet",
     "shipped | agc | PATH",
-    summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row).",
+    summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row;"
+    " nafnet.agc: full-range weights).",
     paper=NAFNET_PAPER,
 )
