@@ -31,13 +31,8 @@ from typing import Any
 import numpy as np
 
 FLOOR_FORMAT = "hmtir-quality-floor/1"
-#: The shipped checkpoints measured: label (the key in quality_floor.json) → (method, weights variant).
-CHECKPOINTS = {
-    "ppfn": ("ppfn", None),
-    "nafnet": ("nafnet", None),
-    "ppfn@agc": ("ppfn", "agc"),
-    "nafnet@agc": ("nafnet", "agc"),
-}
+#: The shipped checkpoints measured, by method name (a weights tag names a variant: ``ppfn.agc``).
+CHECKPOINTS = ("ppfn", "nafnet", "ppfn.agc", "nafnet.agc")
 SIZE = (128, 160)  # H, W: a multiple of every shipped network's size multiple, so no padding is involved
 SEED = 0
 GATE = 0.8
@@ -116,7 +111,7 @@ def gains(method: Any, bench: Path) -> dict[str, float]:
 
 
 def measure(root: Path, hit_uav: Path | None) -> dict[str, dict[str, dict[str, float]]]:
-    """checkpoint label → frame set → subset → gain; ``hit-uav`` only when its folder is given.
+    """checkpoint name → frame set → subset → gain; ``hit-uav`` only when its folder is given.
 
     Runs on one CPU thread: 5× faster than two threads on a busy 2-core machine, and the same numbers.
     """
@@ -137,17 +132,18 @@ def _measure(root: Path, hit_uav: Path | None, load_method: Any) -> dict[str, di
     if hit_uav is not None:
         benches["hit-uav"] = synthesize_set("hit-uav", root, hit_uav)
     result: dict[str, dict[str, dict[str, float]]] = {}
-    for label, (name, variant) in CHECKPOINTS.items():
-        method = load_method(name, device="cpu", weights=variant)
-        result[label] = {frame_set: gains(method, bench) for frame_set, bench in benches.items()}
+    for name in CHECKPOINTS:
+        method = load_method(name, device="cpu")
+        result[name] = {frame_set: gains(method, bench) for frame_set, bench in benches.items()}
     return result
 
 
-def shipped_path(label: str) -> Path:
-    """The shipped checkpoint file behind a CHECKPOINTS label."""
+def shipped_path(name: str) -> Path:
+    """The shipped checkpoint file behind a CHECKPOINTS name."""
+    from hmtir.methods import split_weights_tag
     from hmtir.methods.networks import shipped_file
 
-    return shipped_file(*CHECKPOINTS[label])
+    return shipped_file(*split_weights_tag(name))
 
 
 def read_floor(path: Path | None = None) -> dict[str, Any]:
@@ -205,12 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 "hit-uav": list(HIT_UAV),
             },
             "methods": {
-                label: {
-                    "weights": shipped_path(label).name,
-                    "sha256": sha256_file(shipped_path(label)),
-                    "gain_db": measured[label],
+                name: {
+                    "weights": shipped_path(name).name,
+                    "sha256": sha256_file(shipped_path(name)),
+                    "gain_db": measured[name],
                 }
-                for label in CHECKPOINTS
+                for name in CHECKPOINTS
             },
             "measured_with": {
                 "hmtir": hmtir.__version__,
@@ -233,9 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in shortfalls(floor, method, frame_set, values)
     ]
     problems += [
-        f"{label}: {shipped_path(label).name} sha256 differs from the recorded one (re-measure with --write)"
-        for label in CHECKPOINTS
-        if sha256_file(shipped_path(label)) != floor["methods"][label]["sha256"]
+        f"{name}: {shipped_path(name).name} sha256 differs from the recorded one (re-measure with --write)"
+        for name in CHECKPOINTS
+        if sha256_file(shipped_path(name)) != floor["methods"][name]["sha256"]
     ]
     print("\n".join(problems) or "every gain is at or above its floor")
     return 1 if problems else 0

@@ -50,19 +50,19 @@ class _LazyBenches(dict):
 
 
 def test_the_floor_file_was_measured_on_the_shipped_weights(floor: dict[str, Any]) -> None:
-    files = {label: qf.shipped_path(label) for label in qf.CHECKPOINTS}
+    files = {name: qf.shipped_path(name) for name in qf.CHECKPOINTS}
     stale = [
-        f"{label}: {path.name} has sha256 {sha256_file(path)}, the floors were measured "
-        f"on {floor['methods'][label]['sha256']}"
-        for label, path in files.items()
-        if sha256_file(path) != floor["methods"][label]["sha256"]
+        f"{name}: {path.name} has sha256 {sha256_file(path)}, the floors were measured "
+        f"on {floor['methods'][name]['sha256']}"
+        for name, path in files.items()
+        if sha256_file(path) != floor["methods"][name]["sha256"]
     ]
     assert not stale, "; ".join(stale) + f" — re-measure the floors: {REGENERATE}"
     assert set(floor["methods"]) == set(qf.CHECKPOINTS)
-    for label, path in files.items():
-        assert floor["methods"][label]["weights"] == path.name
+    for name, path in files.items():
+        assert floor["methods"][name]["weights"] == path.name
         for frame_set in qf.FRAME_SETS:
-            assert set(floor["methods"][label]["gain_db"][frame_set]) == set(SUBSETS)
+            assert set(floor["methods"][name]["gain_db"][frame_set]) == set(SUBSETS)
 
 
 def test_the_floor_frames_are_the_ones_the_script_measures(floor: dict[str, Any]) -> None:
@@ -77,13 +77,12 @@ def test_the_floor_frames_are_the_ones_the_script_measures(floor: dict[str, Any]
 
 
 @pytest.mark.parametrize("frame_set", qf.FRAME_SETS)
-@pytest.mark.parametrize("label", qf.CHECKPOINTS)
+@pytest.mark.parametrize("name", qf.CHECKPOINTS)
 def test_shipped_model_keeps_its_psnr_gain_on_every_subset(
-    label: str, frame_set: str, floor: dict[str, Any], benches: dict[str, Path]
+    name: str, frame_set: str, floor: dict[str, Any], benches: dict[str, Path]
 ) -> None:
     bench = benches[frame_set]
-    name, variant = qf.CHECKPOINTS[label]
-    method = load_method(name, device="cpu", weights=variant)
+    method = load_method(name, device="cpu")
     import torch
 
     threads = torch.get_num_threads()
@@ -92,15 +91,15 @@ def test_shipped_model_keeps_its_psnr_gain_on_every_subset(
         measured = qf.gains(method, bench)
     finally:
         torch.set_num_threads(threads)
-    problems = qf.shortfalls(floor, label, frame_set, measured)
-    assert not problems, f"{label} on {frame_set}: " + "; ".join(problems)
+    problems = qf.shortfalls(floor, name, frame_set, measured)
+    assert not problems, f"{name} on {frame_set}: " + "; ".join(problems)
 
 
 def test_the_composite_gain_is_a_real_restoration(floor: dict[str, Any]) -> None:
     """The recorded floors themselves mean something: on the composite subsets both shipped models gain
     at least 1 dB everywhere (a floor re-measured on broken weights would not)."""
-    for label in qf.CHECKPOINTS:
+    for name in qf.CHECKPOINTS:
         for frame_set in qf.FRAME_SETS:
-            gains = floor["methods"][label]["gain_db"][frame_set]
-            assert gains["composited/hard"] >= 1.0, (label, frame_set, gains)
-            assert gains["single/noise"] >= 1.0, (label, frame_set, gains)
+            gains = floor["methods"][name]["gain_db"][frame_set]
+            assert gains["composited/hard"] >= 1.0, (name, frame_set, gains)
+            assert gains["single/noise"] >= 1.0, (name, frame_set, gains)

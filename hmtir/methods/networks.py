@@ -156,7 +156,7 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
 
 def _run_name(method: str, weights: str | Path | None) -> str:
     """``ppfn.agc`` for a shipped weights variant, so its results never pass for the default weights'."""
-    return f"{method}.{weights}" if isinstance(weights, str) and weights in SHIPPED_VARIANTS else method
+    return f"{method}.{weights}" if weights in SHIPPED_VARIANTS else method
 
 
 def _prompt_free(
