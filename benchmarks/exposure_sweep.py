@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,9 @@ def main() -> None:
         known = json.loads(path.read_text()) if path.is_file() else {}
         wanted = {name: bench for name, bench in benches.items() if name not in known}
         known.update(score(label, method, weights, wanted, args.work) if wanted else {})
-        path.write_text(json.dumps(known, indent=1))
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two sweeps on one work folder read each other's files
+        tmp.write_text(json.dumps(known, indent=1))
+        tmp.replace(path)
         results[label] = known
     table = Table(title="PSNR normal / hard (demo-v1: average of its five subsets); gain over identity")
     table.add_column("model")

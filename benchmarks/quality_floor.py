@@ -1,4 +1,4 @@
-"""Quality floor of every shipped checkpoint (``ppfn``, ``nafnet``; default and ``agc`` weights) on fixed frames.
+"""Quality floor of each shipped checkpoint (ppfn, nafnet; agc default and dim weights) on set frames.
 
     python benchmarks/quality_floor.py            # measure and compare with the recorded floor
     python benchmarks/quality_floor.py --write    # re-measure and rewrite hmtir/models/weights/quality_floor.json
@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 FLOOR_FORMAT = "hmtir-quality-floor/1"
-#: The shipped checkpoints measured, by method name (a weights tag names a variant: ``ppfn.agc``).
-CHECKPOINTS = ("ppfn", "nafnet", "ppfn.agc", "nafnet.agc")
+#: The shipped checkpoints measured, by method name (a weights tag names a variant: ``ppfn.dim``).
+CHECKPOINTS = ("ppfn", "nafnet", "ppfn.dim", "nafnet.dim")
 SIZE = (128, 160)  # H, W: a multiple of every shipped network's size multiple, so no padding is involved
 SEED = 0
 GATE = 0.8

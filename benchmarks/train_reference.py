@@ -12,7 +12,7 @@ five subsets), next to identity.
     python benchmarks/train_reference.py --device cuda --minutes 3 --export "$OUT/reference"   # on a GPU
 
 Every run is resumable: run the same command again after an interruption and each model continues from its
-last checkpoint (``hmtir train --resume``); a finished model is kept. ``--install [agc]`` copies both models into
+last checkpoint (``hmtir train --resume``); a finished model is kept. ``--install [dim]`` copies both models into
 ``hmtir/models/weights/``; ``--export`` copies them and ``reference_results.json`` to a folder.
 """
 
@@ -224,7 +224,7 @@ def main() -> None:
         nargs="?",
         const="default",
         choices=["default", *SHIPPED_VARIANTS],
-        help="copy the models over the shipped default pair, or over a named variant (e.g. agc)",
+        help="copy the models over the shipped default pair (agc), or over a named variant (e.g. dim)",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(

@@ -164,7 +164,7 @@ def run_demo(
     from hmtir.methods import METHODS, split_weights_tag
 
     start = time.perf_counter()
-    # unknown names fail before any work; a weights tag (ppfn.agc) names a variant of a registered method
+    # unknown names fail before any work; a weights tag (ppfn.dim) names a variant of a registered method
     metas = {name: METHODS.meta(split_weights_tag(name)[0]) for name in methods}
     bench = demo_benchmark(per_category, seed, size)
     out = Path(out)

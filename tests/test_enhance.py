@@ -81,9 +81,9 @@ def test_method_rejects_a_checkpoint_of_the_wrong_kind(ppfn_ckpt: Path, baseline
 
 
 def test_missing_shipped_checkpoint_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ppfn_methods.SHIPPED, "ppfn", tmp_path / "ppfn_nafnet_spt.pt")
+    monkeypatch.setitem(ppfn_methods.SHIPPED, "ppfn", tmp_path / "ppfn_nafnet_spt_agc.pt")
     with pytest.raises(
-        HmtirError, match="shipped checkpoint ppfn_nafnet_spt.pt for method 'ppfn' is missing"
+        HmtirError, match="shipped checkpoint ppfn_nafnet_spt_agc.pt for method 'ppfn' is missing"
     ):
         load_method("ppfn")
     with pytest.raises(HmtirError, match="method 'restormer' ships no weights"):
@@ -91,28 +91,29 @@ def test_missing_shipped_checkpoint_is_a_clear_error(tmp_path: Path, monkeypatch
 
 
 def test_named_weights_load_their_own_shipped_checkpoint() -> None:
-    """``weights="agc"`` picks the other shipped pair, not the default one and not a file named agc."""
+    """The default is the ``agc`` pair; ``weights="dim"`` picks the other one, not a file named dim."""
     files = {}
     for method in ("ppfn", "nafnet"):
-        default, agc = load_method(method), load_method(method, weights="agc")
-        files[method] = agc.describe()["checkpoint"]
-        assert agc.weights_sha256 != default.weights_sha256
-        assert agc.loaded.model.uses_prompts is (method == "ppfn")
-        assert agc.loaded.config.get("range_head") is True  # the AGC prior reads whole-frame statistics
-        tagged = load_method(f"{method}.agc")  # timm-style name tag: the same weights, a name of its own
-        assert tagged.weights_sha256 == agc.weights_sha256
-        assert (default.meta.name, agc.meta.name, tagged.meta.name) == (
-            method,
-            f"{method}.agc",
-            f"{method}.agc",
-        )
-    assert files == {"ppfn": "ppfn_nafnet_spt_agc.pt", "nafnet": "nafnet_baseline_agc.pt"}
-    with pytest.raises(HmtirError, match="^method 'restormer' ships no 'agc' weights: pass --weights PATH"):
-        load_method("restormer", weights="agc")
+        default, agc, dim = (load_method(method, weights=w) for w in (None, "agc", "dim"))
+        files[method] = (default.describe()["checkpoint"], dim.describe()["checkpoint"])
+        assert default.weights_sha256 == agc.weights_sha256 != dim.weights_sha256
+        assert dim.loaded.model.uses_prompts is default.loaded.model.uses_prompts is (method == "ppfn")
+        assert default.loaded.config.get("range_head") is True  # the AGC prior reads whole-frame statistics
+        assert dim.loaded.config.get("range_head", False) is False
+        tagged = load_method(f"{method}.dim")  # timm-style name tag: the same weights, a name of its own
+        assert tagged.weights_sha256 == dim.weights_sha256
+        names = (default.meta.name, agc.meta.name, dim.meta.name, tagged.meta.name)
+        assert names == (method, f"{method}.agc", f"{method}.dim", f"{method}.dim")
+    assert files == {
+        "ppfn": ("ppfn_nafnet_spt_agc.pt", "ppfn_nafnet_spt.pt"),
+        "nafnet": ("nafnet_baseline_agc.pt", "nafnet_baseline.pt"),
+    }
+    with pytest.raises(HmtirError, match="^method 'restormer' ships no 'dim' weights: pass --weights PATH"):
+        load_method("restormer", weights="dim")
     with pytest.raises(
-        HmtirError, match="^method 'ppfn.agc' already names its weights: drop --weights x.pt$"
+        HmtirError, match="^method 'ppfn.dim' already names its weights: drop --weights x.pt$"
     ):
-        load_method("ppfn.agc", weights="x.pt")
+        load_method("ppfn.dim", weights="x.pt")
     with pytest.raises(HmtirError, match="^method 'ppfn.nosuch': weights file not found: nosuch$"):
         load_method("ppfn.nosuch")
 

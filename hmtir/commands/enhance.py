@@ -39,7 +39,8 @@ from hmtir.io.radiometric import RANGE_HELP
 @click.option(
     "--weights",
     default=None,
-    help="Checkpoint PATH, 'agc' for the shipped full-range-AGC pair, or 'official' for the released PPFN.",
+    help="Checkpoint PATH, 'dim' for the shipped pair for darker frames (default: 'agc', full-range), or "
+    "'official' for the released PPFN.",
 )
 @click.option(
     "--estimator", "estimator_weights", default=None, help="Estimator checkpoint PATH (default: shipped)."

@@ -65,8 +65,8 @@ from hmtir.commands._network_flags import device_option, network_flags, network_
 @click.option(
     "--weights",
     default=None,
-    help="Weights file for the method (default: its registered weights); ppfn/nafnet: 'agc' for the "
-    "shipped pair trained for full-range AGC frames.",
+    help="Weights file for the method (default: its registered weights); ppfn/nafnet: 'dim' for the "
+    "shipped pair trained for darker frames (default 'agc': full-range frames).",
 )
 @click.option(
     "--seed",

@@ -104,7 +104,9 @@ def build(
     "--work", type=click.Path(path_type=Path), default=None, help="Keep the demo data and runs here."
 )
 @click.option(
-    "--methods", default=None, help="Comma list [default: identity,wfaf,lrsid,ppfn,nafnet where runnable]."
+    "--methods",
+    default=None,
+    help="Comma list [default: identity, wfaf, lrsid, ppfn, nafnet, ppfn.dim, nafnet.dim where runnable].",
 )
 def seed(leaderboard: Path, work: Path | None, methods: str | None) -> None:
     """Rebuild the demo benchmark, evaluate CPU-feasible methods (verified rows), add reported rows.

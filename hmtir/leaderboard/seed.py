@@ -39,15 +39,15 @@ from hmtir.leaderboard.schema import (
 REPORTED_FILE = "reported.yaml"
 FIGURES_DIR = "figures"
 #: Methods seeded on the demo benchmark when they can run here (learned ones need their shipped weights).
-SEED_METHODS = ("identity", "wfaf", "lrsid", "ppfn", "nafnet", "ppfn.agc", "nafnet.agc")
+SEED_METHODS = ("identity", "wfaf", "lrsid", "ppfn", "nafnet", "ppfn.dim", "nafnet.dim")
 DISPLAY_NAMES = {
     "identity": "Identity (degraded input)",
     "wfaf": "WFAF",
     "lrsid": "LRSID",
     "ppfn": "PPFN + SPT (shipped compact)",
     "nafnet": "NAFNet (no prompts)",
-    "ppfn.agc": "PPFN + SPT (shipped compact, AGC weights)",
-    "nafnet.agc": "NAFNet (no prompts, AGC weights)",
+    "ppfn.dim": "PPFN + SPT (shipped compact, dim weights)",
+    "nafnet.dim": "NAFNet (no prompts, dim weights)",
 }
 
 

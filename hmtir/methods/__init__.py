@@ -1,7 +1,7 @@
 """Method registry: ``load_method("ppfn")`` is the single door to every restoration method.
 
-A name may carry a weights tag, timm-style: ``load_method("ppfn.agc")`` is ``load_method("ppfn",
-weights="agc")``, so every place that takes a method name (evaluate, compare, demo, leaderboard seed) can
+A name may carry a weights tag, timm-style: ``load_method("ppfn.dim")`` is ``load_method("ppfn",
+weights="dim")``, so every place that takes a method name (evaluate, compare, demo, leaderboard seed) can
 name a shipped weights variant.
 
 Shipped methods are declared in :mod:`hmtir.methods.catalog` (typed metadata and the ``"module:function"``
@@ -23,7 +23,7 @@ METHODS: Registry[MethodMeta] = Registry("method", MethodMeta, catalog="hmtir.me
 
 
 def split_weights_tag(name: str) -> tuple[str, str | None]:
-    """``"ppfn.agc"`` → ``("ppfn", "agc")``; a name without a tag → ``(name, None)``."""
+    """``"ppfn.dim"`` → ``("ppfn", "dim")``; a name without a tag → ``(name, None)``."""
     base, dot, tag = name.partition(".")
     return (base, tag) if dot and base and tag else (name, None)
 

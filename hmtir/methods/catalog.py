@@ -129,10 +129,10 @@ METHODS.declare(
     backbone="nafnet",
     uses_prompts=True,
     summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet"
-    " (ppfn.agc: its weights for full-range frames).",
+    " for full-range frames (ppfn.dim: its weights for darker frames).",
     paper=PPFN_PAPER,
     license="MIT",
-    params={"weights": "shipped | agc | official | PATH", **_OPTION_PARAMS},
+    params={"weights": "shipped (= agc) | dim | official | PATH", **_OPTION_PARAMS},
 )
 
 
@@ -144,8 +144,8 @@ _baseline(
 )
 _baseline(
     "nafnet",
-    "shipped | agc | PATH",
+    "shipped (= agc) | dim | PATH",
     summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row;"
-    " nafnet.agc: full-range weights).",
+    " nafnet.dim: weights for darker frames).",
     paper=NAFNET_PAPER,
 )

@@ -1,8 +1,8 @@
 """Learned-network methods: ``ppfn`` (PPFN + SPT) and the prompt-free "Baseline" rows ``restormer``/``nafnet``.
 
 Weights, for every entry: ``weights=None`` → the compact checkpoint shipped in ``hmtir/models/weights``;
-``weights="agc"`` (``ppfn``, ``nafnet``) → the shipped pair trained for full-range 8-bit AGC frames;
-``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank from the weights
+``weights="agc"`` (what None loads) or ``"dim"`` (``ppfn``, ``nafnet``) → the shipped pair for full-range or
+darker frames; ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank from the weights
 dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a bare/official
 state_dict (then the released architecture of the entry is assumed).
 
@@ -39,19 +39,23 @@ from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights, sha256_file
 
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
-SHIPPED = {
-    "ppfn": SHIPPED_WEIGHTS_DIR / "ppfn_nafnet_spt.pt",
-    "nafnet": SHIPPED_WEIGHTS_DIR / "nafnet_baseline.pt",
-}
-#: Named alternatives to the default shipped pair: the same recipe and budget with another brightness prior.
-#: No single compact network serves dark (narrow-band) and full-range (AGC) frames alike, because a contrast
-#: step cannot be told from a darker scene in one frame (MODEL_CARD.md); ``agc`` is the full-range prior.
+#: The shipped pairs, by weights tag: the same recipe and budget with two brightness priors. No single compact
+#: network serves dark (narrow-band) and full-range (AGC) frames alike, because a contrast step cannot be told
+#: from a darker scene in one frame (MODEL_CARD.md). ``agc``: frames that fill the grey range (camera AGC,
+#: public 8-bit datasets, hmtir's own 16-bit path); ``dim``: frames in a darker band, e.g. HM-TIR's exposure.
 SHIPPED_VARIANTS = {
     "agc": {
         "ppfn": SHIPPED_WEIGHTS_DIR / "ppfn_nafnet_spt_agc.pt",
         "nafnet": SHIPPED_WEIGHTS_DIR / "nafnet_baseline_agc.pt",
     },
+    "dim": {
+        "ppfn": SHIPPED_WEIGHTS_DIR / "ppfn_nafnet_spt.pt",
+        "nafnet": SHIPPED_WEIGHTS_DIR / "nafnet_baseline.pt",
+    },
 }
+#: What ``weights=None`` loads, timm-style: ``ppfn`` is ``ppfn.agc`` (benchmarks/RESULTS.md, "Default prior").
+DEFAULT_VARIANT = "agc"
+SHIPPED = SHIPPED_VARIANTS[DEFAULT_VARIANT]
 # The released PPFN checkpoint (Google Drive, via `hmtir download ppfn-official`); a {"state_dict": ...} dict.
 OFFICIAL_PPFN_WEIGHTS = WeightsSpec(filename="Restormer_PPFN.pth", source="ppfn-official", license="MIT")
 
@@ -155,7 +159,7 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
 
 
 def _run_name(method: str, weights: str | Path | None) -> str:
-    """``ppfn.agc`` for a shipped weights variant, so its results never pass for the default weights'."""
+    """``ppfn.dim`` for a shipped weights tag named explicitly, so its results never pass for the default's."""
     return f"{method}.{weights}" if weights in SHIPPED_VARIANTS else method
 
 
@@ -175,7 +179,7 @@ def ppfn(
     channels_last: bool = False,
     compile: bool = False,
 ) -> Method:
-    """PPFN + SPT; ``weights``: shipped (default) | ``"agc"`` | ``"official"`` | PATH."""
+    """PPFN + SPT; ``weights``: shipped (default, = ``"agc"``) | ``"dim"`` | ``"official"`` | PATH."""
     options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load("ppfn", weights, "ppfn_restormer", MODELS.meta("restormer").params)
     _check_fits("ppfn", loaded, prompts=True)
