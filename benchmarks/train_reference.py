@@ -238,6 +238,9 @@ def main() -> None:
         action="store_true",
         help="both models get a range head (per-frame gain/offset from whole-frame grey statistics)",
     )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="training seed (init, sample order, degradations)"
+    )
     parser.add_argument("--export", type=Path, default=None, help="copy models + results JSON here")
     args = parser.parse_args()
     work = args.work
@@ -257,7 +260,7 @@ def main() -> None:
     from hmtir.leaderboard.scoring import hardware_description
     from hmtir.train.config import load_config
 
-    overrides = dict(BUDGET_OVERRIDES)
+    overrides = {**BUDGET_OVERRIDES, "seed": args.seed}
     if args.exposure is not None:
         overrides["exposure"] = args.exposure.split(",")  # TrainConfig checks it, as for `hmtir train`
     if args.restretch is not None:
