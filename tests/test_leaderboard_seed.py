@@ -56,3 +56,16 @@ def test_seed_rewrites_the_demo_rows_and_reuses_only_runs_with_the_same_weights(
     summary.write_text(json.dumps(data))
     assert CliRunner().invoke(cli, args).exit_code == 0
     assert json.loads(summary.read_text())["method"]["weights_sha256"] is None  # recomputed with today's
+
+
+def test_seed_help_names_every_default_method_and_the_committed_rows_match_them() -> None:
+    """The CLI help spells the default list out; it and the committed demo rows must follow SEED_METHODS."""
+    from hmtir.leaderboard.seed import SEED_METHODS
+
+    help_text = " ".join(CliRunner().invoke(cli, ["leaderboard", "seed", "--help"]).output.split())
+    assert f"[default: {', '.join(SEED_METHODS)} where runnable]" in help_text
+    rows = {
+        p.name.removesuffix("__demo-v1.json")
+        for p in (REPO / "leaderboard" / "results").glob("*__demo-v1.json")
+    }
+    assert rows == set(SEED_METHODS)
