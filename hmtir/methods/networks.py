@@ -2,9 +2,9 @@
 
 Weights, for every entry: ``weights=None`` → the compact checkpoint shipped in ``hmtir/models/weights``;
 ``weights="agc"`` (what None loads) or ``"dim"`` (``ppfn``, ``nafnet``) → the shipped pair for full-range or
-darker frames; ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank from the weights
-dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a bare/official
-state_dict (then the released architecture of the entry is assumed).
+darker frames; ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank
+from the weights dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a
+bare/official state_dict (then the released architecture of the entry is assumed).
 
 Inference options, for every entry (defaults reproduce the fp32 eager numerics of the release):
 ``precision`` (``fp32``/``bf16``/``fp16`` autocast), ``channels_last`` (NHWC weights and inputs) and
@@ -39,10 +39,11 @@ from hmtir.registry import WeightsSpec
 from hmtir.weights import resolve_weights, sha256_file
 
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
-#: The shipped pairs, by weights tag: the same recipe and budget with two brightness priors. No single compact
-#: network serves dark (narrow-band) and full-range (AGC) frames alike, because a contrast step cannot be told
-#: from a darker scene in one frame (MODEL_CARD.md). ``agc``: frames that fill the grey range (camera AGC,
-#: public 8-bit datasets, hmtir's own 16-bit path); ``dim``: frames in a darker band, e.g. HM-TIR's exposure.
+#: The shipped pairs, by weights tag; within a pair, PPFN and its baseline share recipe and budget, and the
+#: two pairs learned different brightness priors. No single compact network serves dark (narrow-band) and
+#: full-range (AGC) frames alike, because a contrast step cannot be told from a darker scene in one frame
+#: (MODEL_CARD.md). ``agc``: frames that fill the grey range (camera AGC, public 8-bit datasets, hmtir's own
+#: 16-bit path); ``dim``: frames in a darker band, e.g. HM-TIR's exposure.
 SHIPPED_VARIANTS = {
     "agc": {
         "ppfn": SHIPPED_WEIGHTS_DIR / "ppfn_nafnet_spt_agc.pt",
@@ -159,7 +160,7 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
 
 
 def _run_name(method: str, weights: str | Path | None) -> str:
-    """``ppfn.dim`` for a shipped weights tag named explicitly, so its results never pass for the default's."""
+    """``ppfn.dim`` for a weights tag named explicitly: its results never pass for the default's."""
     return f"{method}.{weights}" if weights in SHIPPED_VARIANTS else method
 
 
