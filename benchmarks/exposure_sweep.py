@@ -10,7 +10,9 @@ before degrading (``normal``/``hard``, seed 0, gate 0.8):
 * ``agc`` — each frame stretched so its 0.5th/99.5th grey percentiles become black and white, as an 8-bit
   camera whose AGC uses the full range;
 
-then on ``demo-v1`` (``hmtir demo``'s five subsets), next to identity.
+then on ``demo-v1`` (``hmtir demo``'s five subsets), next to identity. ``--scenes N`` adds ``scenes-agc``: N
+procedural ground-level frames per category at 640×512, rendered with seed 2 (training renders seed 1, the demo
+seed 0), AGC-stretched like ``agc`` and degraded the same way — ground-level frames no model trained on.
 
     python benchmarks/exposure_sweep.py --work /work/runs/sweep \\
         --model shipped-ppfn=ppfn:hmtir/models/weights/ppfn_nafnet_spt.pt \\
@@ -53,6 +55,23 @@ def exposure_bench(val_dir: Path, work: Path, exposure: str) -> Path:
     return bench
 
 
+def scene_bench(work: Path, per_category: int) -> Path:
+    """Unseen procedural ground-level frames (seed 2), AGC-stretched, degraded with normal/hard, seed 0."""
+    from hmtir.data.scenes import make_scenes
+    from hmtir.degrade.synthesize import synthesize
+    from hmtir.io.image import read_image, write_image
+
+    bench = work / "bench" / f"scenes{per_category}_agc"
+    if (bench / "meta").is_dir():
+        return bench
+    rendered, clean = work / "bench" / f"scenes{per_category}_raw", bench.with_name(f"{bench.name}_clean")
+    clean.mkdir(parents=True, exist_ok=True)
+    for name, _ in make_scenes(rendered, per_category=per_category, seed=2, size=(512, 640)):
+        write_image(clean / name, stretch_percentiles(read_image(rendered / name).data))
+    synthesize(clean, bench, presets=["normal", "hard"], seed=0, progress=False)
+    return bench
+
+
 def score(
     label: str, method: str, weights: str | None, benches: dict[str, Path], work: Path
 ) -> dict[str, Any]:
@@ -84,6 +103,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/work/runs/sweep"))
     parser.add_argument("--exposures", default="1,0.7,0.45,agc", help="comma list of factors and/or agc")
     parser.add_argument("--no-demo", action="store_true", help="skip demo-v1")
+    parser.add_argument("--scenes", type=int, default=0, metavar="N", help="add scenes-agc, N per category")
     parser.add_argument(
         "--model",
         action="append",
@@ -104,6 +124,8 @@ def main() -> None:
     for exposure in args.exposures.split(","):
         bench = exposure_bench(val_dir, args.work, exposure)
         benches[f"x{exposure}"] = bench
+    if args.scenes:
+        benches["scenes-agc"] = scene_bench(args.work, args.scenes)
     if not args.no_demo:
         benches["demo-v1"] = demo_benchmark(args.work)
     models = {"identity": ("identity", None)}
