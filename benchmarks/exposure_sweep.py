@@ -33,13 +33,18 @@ from typing import Any
 from train_reference import demo_benchmark, split_groups, stretch_percentiles
 
 
+def bench_folder(exposure: str) -> str:
+    """The folder under ``--work/bench`` of the held-out frames at ``exposure``: heldout, x070, x045, xagc."""
+    names = {"1": "heldout", "agc": "xagc"}
+    return names.get(exposure) or f"x{round(float(exposure) * 100):03d}"
+
+
 def exposure_bench(val_dir: Path, work: Path, exposure: str) -> Path:
     """The held-out frames at ``exposure`` (a factor or ``agc``), degraded with normal/hard, seed 0."""
     from hmtir.degrade.synthesize import synthesize
     from hmtir.io.image import read_image, write_image
 
-    names = {"1": "heldout", "agc": "xagc"}
-    name = names.get(exposure) or f"x{round(float(exposure) * 100):03d}"
+    name = bench_folder(exposure)
     bench = work / "bench" / name
     if (bench / "meta").is_dir():
         return bench

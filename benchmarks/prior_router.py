@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-BENCHES = {"x1": "heldout", "x0.7": "x070", "x0.45": "x045", "xagc": "xagc"}
+EXPOSURES = ("1", "0.7", "0.45", "agc")  # exposure_sweep's defaults; its benches are named x<exposure>
 PRESETS = ("normal", "hard")
 PERCENTILES = {"p0.5": 0.5, "p5": 5, "p50": 50, "p95": 95, "p99.5": 99.5}
 
@@ -42,8 +42,11 @@ def grey_statistics(path: Path) -> dict[str, float]:
 
 def frame_table(work: Path, dim: str, agc: str) -> pd.DataFrame:
     """One row per (bench, preset, frame): both priors' PSNR, identity's, the input's statistics, its half."""
+    from exposure_sweep import bench_folder  # a sibling script: this one runs from benchmarks/ too
+
     rows = []
-    for bench, folder in BENCHES.items():
+    for exposure in EXPOSURES:
+        bench, folder = f"x{exposure}", bench_folder(exposure)
         psnr = {}
         for label in (dim, agc, "identity"):
             records = pd.read_parquet(work / "eval" / label / bench / "records.parquet")
