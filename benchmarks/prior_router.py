@@ -73,8 +73,7 @@ def fit_switch(frames: pd.DataFrame, statistic: str) -> tuple[float, float, bool
     best = (-np.inf, 0.0, True)
     for threshold in np.unique(frames[statistic]):
         for agc_above in (True, False):
-            use_agc = (frames[statistic] >= threshold) == agc_above
-            score = cell_mean(frames, np.where(use_agc, frames.agc, frames.dim))
+            score = cell_mean(frames, switched(frames, statistic, threshold, agc_above).switch.to_numpy())
             best = max(best, (score, float(threshold), agc_above))
     return best
 
