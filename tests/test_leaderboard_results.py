@@ -180,7 +180,7 @@ def test_user_registry_names_the_data_next_to_results_or_in_env(runs, tmp_path: 
         (lambda t: t.replace("  tiny:", "  demo:"), "benchmarks.demo: already defined differently by hmtir"),
         (lambda t: t + "  other:\n" + t.split("  tiny:\n")[1], "benchmarks.other.manifest_sha256: the same images are already benchmark tiny"),
         (lambda t: t.replace("benchmarks:", "benchmark:"), "(top level): must be a mapping with a 'benchmarks' mapping"),
-        (lambda t: t + "  bad: [1, 2\n", "is not valid YAML"),
+        (lambda t: t + "  bad: [1, 2\n", "not valid YAML"),
         (lambda t: t.replace("{composited/normal: ssim, ", "{"), "benchmarks.tiny.primary_metric: must name one metric for each subset"),
     ],
 )  # fmt: skip

@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from hmtir.errors import HmtirError
+
 # kind -> (module, attribute, what to read). The attribute is a Registry, a name -> entry mapping, or a
 # zero-argument function returning either.
 CATALOGS: dict[str, tuple[str, str]] = {
@@ -180,9 +182,13 @@ def list_entries(kinds: tuple[str, ...], long: bool, as_json: bool) -> None:
     wanted = list(CATALOGS) if not kinds or "all" in kinds else list(dict.fromkeys(kinds))
     console = make_console()
     collected: dict[str, Any] = {}
+    refused: list[HmtirError] = []
     for kind in wanted:
         try:
             rows = load_catalog(kind)
+        except HmtirError as err:  # a user's file (e.g. $HMTIR_SOURCES) is bad: list the rest, then fail
+            refused.append(err)
+            continue
         except Exception as err:  # one missing or broken catalog is reported; the others are still listed
             if as_json:
                 collected[kind] = {"error": f"{type(err).__name__}: {err}"}
@@ -200,3 +206,5 @@ def list_entries(kinds: tuple[str, ...], long: bool, as_json: bool) -> None:
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(collected, indent=2, default=str))
+    if refused:
+        raise refused[0]

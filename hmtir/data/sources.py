@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import yaml
-
 from hmtir.errors import HmtirError
 from hmtir.io.safety import check_name
+from hmtir.io.yaml_file import read_yaml
 from hmtir.paths import dataset_dir, weights_dir
 from hmtir.registry import EntryMeta, Registry
 
@@ -292,14 +291,7 @@ def load_sources(paths: list[Path] | None = None) -> Registry[SourceMeta]:
     """Parse and validate the registry files into a :class:`Registry` whose factory downloads the entry."""
     parsed: dict[str, dict[str, Any]] = {}
     for path in paths if paths is not None else source_files():
-        try:
-            doc = yaml.safe_load(path.read_text())
-        except OSError as err:
-            raise HmtirError(f"cannot read source registry {path}: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            raise HmtirError(
-                f"source registry {path} is not valid YAML: {str(err).splitlines()[0]}"
-            ) from None
+        doc = read_yaml(path, "source registry")
         if not isinstance(doc, dict) or not isinstance(doc.get("sources"), dict):
             raise _fail(str(path), "top level must have a 'sources' mapping")
         for name, raw in doc["sources"].items():

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from hmtir.degrade.ops import OPS
 from hmtir.errors import HmtirError
+from hmtir.io.yaml_file import parse_yaml
 from hmtir.vocabulary import STEPS
 
 PRESETS_FILE = "presets.yaml"
@@ -66,7 +65,7 @@ def _validate_ranges(preset: str, op: str, ranges: Any) -> dict[str, tuple[float
 
 @functools.lru_cache(maxsize=1)
 def _load_all() -> dict[str, Preset]:
-    raw = yaml.safe_load(resources.files("hmtir.degrade").joinpath(PRESETS_FILE).read_text())
+    raw = parse_yaml(resources.files("hmtir.degrade").joinpath(PRESETS_FILE).read_text())
     version = int(raw["version"])
     specs: dict[str, Any] = raw["presets"]
     presets: dict[str, Preset] = {}

@@ -41,11 +41,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.safety import MAX_SEED
+from hmtir.io.yaml_file import read_yaml
 
 if TYPE_CHECKING:
     from hmtir.metrics import MetricMeta
@@ -261,15 +260,7 @@ def _parse_benchmark(name: Any, raw: Any, path: Path) -> Benchmark:
 def parse_benchmark_file(path: str | os.PathLike[str]) -> dict[str, Benchmark]:
     """Every benchmark of one registry file (the shipped ``benchmarks.yaml`` or a user's), validated."""
     path = Path(path)
-    try:
-        if path.stat().st_size > 1 << 20:
-            raise _registry_error(path, "(file)", "larger than 1 MiB")
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise HmtirError(f"cannot read benchmark registry {path}: {err.strerror or err}") from None
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise HmtirError(f"benchmark registry {path} is not valid YAML: {first}") from None
+    raw = read_yaml(path, "benchmark registry")
     if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), dict):
         raise _registry_error(path, "(top level)", "must be a mapping with a 'benchmarks' mapping")
     extra = set(raw) - {"version", "benchmarks"}

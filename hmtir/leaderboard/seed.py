@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hmtir.errors import HmtirError
+from hmtir.io.yaml_file import read_yaml
 from hmtir.leaderboard.schema import (
     RESULT_SCHEMA_ID,
     Benchmark,
@@ -84,10 +83,9 @@ def _preset_of(subset: str) -> str:
 def reported_entries(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Rows copied from papers (``reported`` tier), one per method × benchmark, from ``reported.yaml``."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise HmtirError(f"cannot read reported numbers {path}: {err}") from None
+    raw = read_yaml(path, "reported numbers")
+    if not isinstance(raw, dict) or not isinstance(raw.get("rows"), list):
+        raise HmtirError(f"reported numbers {path}: must be a mapping with a 'rows' list")
     entries = []
     for row in raw["rows"]:
         bench = get_benchmark(row["benchmark"])

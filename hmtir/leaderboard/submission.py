@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hmtir.data.layout import CLEAN_DIR, list_images, split_names
 from hmtir.errors import HmtirError
 from hmtir.io.safety import name_problem
+from hmtir.io.yaml_file import YamlProblem, parse_yaml
 from hmtir.leaderboard.schema import (
     SUBMISSION_ID_PATTERN,
     Benchmark,
@@ -112,19 +111,11 @@ def _read_metadata(path: Path, fail: _Fail) -> tuple[dict[str, Any], bytes]:
     if len(raw) > MAX_METADATA_BYTES:
         raise fail(found[0], f"{len(raw)} bytes; metadata is limited to {MAX_METADATA_BYTES} bytes")
     try:
-        text = raw.decode("utf-8")
-        _check_yaml_events(text, found[0], fail)
-        meta = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader (C when available)
+        meta = parse_yaml(raw.decode("utf-8"), max_depth=MAX_METADATA_DEPTH)
     except UnicodeDecodeError:
         raise fail(found[0], "not UTF-8 text") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        if "nesting depth" in str(getattr(err, "problem", "")):  # libyaml's own limit, met scanning ahead
-            raise fail(
-                found[0], f"nested deeper than {MAX_METADATA_DEPTH} levels{where}; flatten it"
-            ) from None
-        raise fail(found[0], f"not valid YAML/JSON{where}") from None
+    except YamlProblem as err:
+        raise fail(found[0], str(err)) from None
     if not isinstance(meta, dict):
         raise fail(found[0], "must be a mapping of fields (method, authors, license, ...)")
     try:
@@ -142,29 +133,6 @@ def _read_metadata(path: Path, fail: _Fail) -> tuple[dict[str, Any], bytes]:
             f"subset {unknown[0]} is not part of benchmark {bench.name} ({', '.join(bench.subsets)})",
         )
     return meta, raw
-
-
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _check_yaml_events(text: str, where: str, fail: _Fail) -> None:
-    """Refuse aliases and deep nesting from the event stream, before any object is built.
-
-    Aliases let a few hundred bytes expand into an exponential structure ("billion laughs"); 30 000 nested
-    brackets in 60 KB made the pure-Python parser work for tens of seconds and the constructor end in a
-    RecursionError. Events come one at a time, so the refusal happens at the first offending event.
-    """
-    depth = 0
-    for event in yaml.parse(text, Loader=_SAFE_LOADER):
-        if isinstance(event, yaml.AliasEvent):
-            raise fail(where, "YAML aliases (*name) are not allowed in submission metadata")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_METADATA_DEPTH:
-                line = f" (line {event.start_mark.line + 1})" if event.start_mark is not None else ""
-                raise fail(where, f"nested deeper than {MAX_METADATA_DEPTH} levels{line}; flatten it")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
 
 
 def submission_id(path: str | os.PathLike[str]) -> str:

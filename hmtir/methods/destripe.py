@@ -29,10 +29,10 @@ _PARAMS_FILE = "classical.yaml"
 
 @cache
 def _classical_file() -> dict[str, Any]:
-    import yaml
+    from hmtir.io.yaml_file import parse_yaml
 
     text = resources.files("hmtir.methods").joinpath(_PARAMS_FILE).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = parse_yaml(text)
     if not isinstance(data, dict) or not isinstance(data.get("version"), int):
         raise HmtirError(f"hmtir/methods/{_PARAMS_FILE}: expected a mapping with an integer 'version'")
     return data

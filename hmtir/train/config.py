@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hmtir.errors import HmtirError
+from hmtir.io.yaml_file import read_yaml
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 DEFAULT_RECIPE = "official"
@@ -156,10 +155,9 @@ def recipe_path(recipe: str | Path) -> Path:
 def load_config(recipe: str | Path = DEFAULT_RECIPE, **overrides: Any) -> TrainConfig:
     """Recipe values, then non-None ``overrides``; unknown keys are refused (typos must not pass silently)."""
     path = recipe_path(recipe)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise HmtirError(f"recipe {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    data = read_yaml(path, "recipe") or {}
+    if not isinstance(data, dict):
+        raise HmtirError(f"recipe {path}: must be a mapping of training options")
     data.pop("version", None)
     given = {k: v for k, v in overrides.items() if v is not None}
     if "steps" in given and "epochs" not in given:
