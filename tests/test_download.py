@@ -16,7 +16,8 @@ import scipy.io
 from click.testing import CliRunner
 
 from hmtir.cli import cli
-from hmtir.data.download import download, drive_confirm_url, fetch_file
+from hmtir.data.download import download, fetch_file
+from hmtir.data.gdrive import drive_confirm_url
 from hmtir.data.lockfile import LOCK_FILE
 from hmtir.data.sources import load_sources, pyiqa_cache_dir
 from hmtir.errors import HmtirError

@@ -1,370 +1,31 @@
 """``hmtir download``: fetch registered datasets and weights, resumably, verified, and unpacked safely.
 
-Each file is fetched into ``<name>.part``, with what the server declared (URL, total size, ETag,
-Last-Modified) in ``<name>.part.json``. A partial file is resumed (Range + If-Range) only when that record
-proves it belongs to the same source; a foreign or stale one is discarded. The finished file is checked
-against the registry's sha256 or the folder's lock file, renamed to its final name, and its hash pinned in
-the lock only when it was verified (published checksum, or a complete transfer in consistent pieces). A
-web page where a file was expected (Google Drive's quota and virus-scan pages are the classic case) is
-recognised at once; Drive's "can't scan this file" confirmation is followed. A file may also be made from a
-member of a published archive (``from:`` in the registry, e.g. NIQE's parameters from BasicSR's sdist on
-PyPI). When every mirror fails the error names each one tried and where to put a manually downloaded copy.
+This module orchestrates: for each file of each named source it picks the mirrors in order
+(:mod:`hmtir.data.mirrors`, which fetch over :mod:`hmtir.data.transfer` and :mod:`hmtir.data.gdrive`),
+checks the finished ``<name>.part`` against the registry's sha256 or the folder's lock file, renames it to
+its final name, and pins its hash in the lock only when it was verified (published checksum, or a
+complete transfer in consistent pieces). A file may also be made from a member of a published archive
+(``from:`` in the registry, e.g. NIQE's parameters from BasicSR's sdist on PyPI). When every mirror fails
+the error names each one tried and where to put a manually downloaded copy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import importlib
-import json
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from html.parser import HTMLParser
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-import urllib3
 
 from hmtir.data.archive import archive_format, extract_archive, extract_member
 from hmtir.data.lockfile import Lock, LockEntry
-from hmtir.data.sources import CONVERTERS, FileSpec, Mirror, SourceMeta, expand, hf_endpoint, load_sources
+from hmtir.data.mirrors import fetch_hf, fetch_mirror
+from hmtir.data.sources import CONVERTERS, FileSpec, Mirror, SourceMeta, expand, load_sources
+from hmtir.data.transfer import PART_SUFFIX, Advance, MirrorFailed, Transfer, discard, http_session, sidecar
 from hmtir.errors import HmtirError
-from hmtir.io.atomic import atomic_write_text
 from hmtir.weights import sha256_file
-
-CHUNK = 1 << 16
-RESUME_ATTEMPTS = 5
-TIMEOUT = (15, 60)  # connect, read (seconds)
-USER_AGENT = "hmtir-download/1"
-PART_SUFFIX = ".part"  # <name>.part holds the bytes so far, <name>.part.json what the server declared
-
-# a stream cut short surfaces from urllib3/http.client, not as a requests exception, when read raw
-_TRANSFER_ERRORS = (http.client.HTTPException, ConnectionError, TimeoutError, urllib3.exceptions.HTTPError)
-
-Advance = Callable[[int, int | None], None]  # (bytes just written, total size or None)
-
-
-class MirrorFailed(Exception):
-    """One mirror could not deliver a good file; the next one is tried."""
-
-
-# --------------------------------------------------------------------------------------- HTML handling
-def looks_like_html(content_type: str | None, head: bytes) -> bool:
-    """A web page where a binary file was expected (by header or by its first bytes)."""
-    if content_type and content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
-        return True
-    start = head.lstrip()[:15].lower()
-    return start.startswith(b"<!doctype html") or start.startswith(b"<html")
-
-
-class _ConfirmParser(HTMLParser):
-    """Collects the download form (action + hidden inputs) and any ``confirm=`` link of a Drive page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[tuple[str, dict[str, str]]] = []
-        self.links: list[str] = []
-        self._in_form = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append((a.get("action", ""), {}))
-            self._in_form = True
-        elif tag == "input" and self._in_form and a.get("name"):
-            self.forms[-1][1][a["name"]] = a.get("value", "")
-        elif tag == "a" and "confirm=" in a.get("href", ""):
-            self.links.append(a["href"])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._in_form = False
-
-
-def drive_confirm_url(page: str, page_url: str) -> str | None:
-    """The URL that confirms a large-file download on a Drive interstitial page, or None.
-
-    Handles the current ``drive.usercontent.google.com`` form (hidden ``id``/``export``/``confirm``/
-    ``uuid`` inputs) and the older ``/uc?export=download&confirm=TOKEN&id=ID`` link.
-    """
-    parser = _ConfirmParser()
-    parser.feed(page)
-    for action, inputs in parser.forms:
-        if "confirm" in inputs and "id" in inputs:
-            target = urlsplit(urljoin(page_url, action or page_url))
-            query = dict(parse_qsl(target.query))
-            query.update(inputs)
-            return urlunsplit(target._replace(query=urlencode(query)))
-    if parser.links:
-        return urljoin(page_url, parser.links[0])
-    return None
-
-
-# --------------------------------------------------------------------------------------- HTTP transfer
-def _session():  # noqa: ANN202 - requests is imported lazily
-    import requests
-
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    session.headers["Accept-Encoding"] = "identity"  # Range offsets must count the bytes we store
-    return session
-
-
-def _describe(err: Exception) -> str:
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return text if len(text) < 160 else text[:157] + "..."
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """What the server said about the file arriving in ``<name>.part``, kept beside it in ``<name>.part.json``.
-
-    A partial file is resumed only when this record proves it belongs to the same source: same URL, a
-    declared total size, and either a validator (ETag/Last-Modified, sent back as ``If-Range`` and compared
-    on every resumed piece) or a published sha256 that will check the result. Anything else is discarded.
-    """
-
-    url: str  # the mirror's stable location (before any Drive confirmation redirect)
-    total: int | None  # declared size of the whole file (Content-Length of a 200, Content-Range total)
-    etag: str | None = None
-    last_modified: str | None = None
-
-    def validator(self) -> str | None:
-        """The ``If-Range`` value: a strong ETag, else Last-Modified (weak ETags cannot guard a range)."""
-        if self.etag and not self.etag.startswith("W/"):
-            return self.etag
-        return self.last_modified
-
-    def same_version(self, headers: Mapping[str, str]) -> bool:
-        """A resumed piece is of the version we started on when the validators we know did not change."""
-        return all(
-            mine is None or headers.get(key) == mine
-            for key, mine in (("ETag", self.etag), ("Last-Modified", self.last_modified))
-        )
-
-
-def _sidecar(part: Path) -> Path:
-    return part.with_name(part.name + ".json")
-
-
-def _discard(part: Path) -> None:
-    part.unlink(missing_ok=True)
-    _sidecar(part).unlink(missing_ok=True)
-
-
-def _resumable(part: Path, source_url: str, pinned: bool) -> Transfer | None:
-    """The record of ``part`` when it may be continued from ``source_url``, else None (discard it)."""
-    if not part.is_file():
-        return None
-    try:
-        record = Transfer(**json.loads(_sidecar(part).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None  # no sidecar, or not ours: a foreign partial file
-    if record.url != source_url or record.total is None or part.stat().st_size >= record.total:
-        return None
-    if record.validator() is None and not pinned:
-        return None  # nothing would notice the remote file changing between the pieces
-    return record
-
-
-def _content_range(value: str | None) -> tuple[int, int, int] | None:
-    """``bytes START-END/TOTAL`` as numbers, or None when it is anything else."""
-    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", (value or "").strip())
-    return None if match is None else (int(match[1]), int(match[2]), int(match[3]))
-
-
-def stream_to_part(
-    session,  # noqa: ANN001
-    url: str,
-    part: Path,
-    advance: Advance,
-    *,
-    source_url: str | None = None,
-    pinned: bool = False,
-) -> Transfer:
-    """Download ``url`` into ``part``, resuming with Range + If-Range after drops; return what was declared.
-
-    ``source_url`` is the stable address recorded in the sidecar (``url`` itself by default); ``pinned``
-    says a published sha256 will check the result, which allows resuming from a server without
-    validators. A server that ignores Range restarts the file from zero; a 416 or a piece of another
-    version discards the partial file and restarts; a wrong Content-Range is refused.
-    """
-    import requests
-
-    source_url = source_url or url
-    last_error = "no attempt made"
-    for _ in range(RESUME_ATTEMPTS):
-        record = _resumable(part, source_url, pinned)
-        if record is None:
-            _discard(part)
-        offset = part.stat().st_size if record else 0
-        headers = {}
-        if record is not None:
-            headers["Range"] = f"bytes={offset}-"
-            if record.validator():
-                headers["If-Range"] = str(record.validator())
-        try:
-            with session.get(url, stream=True, headers=headers, timeout=TIMEOUT) as resp:
-                if resp.status_code == 416 and offset:
-                    _discard(part)  # our partial file is not a prefix of the remote one
-                    last_error = f"HTTP 416 for bytes={offset}-"
-                    continue
-                if resp.status_code >= 400:
-                    raise MirrorFailed(f"HTTP {resp.status_code} from {url}")
-                if resp.status_code == 206:
-                    span = _content_range(resp.headers.get("Content-Range"))
-                    length = resp.headers.get("Content-Length")
-                    if (
-                        record is None
-                        or span is None
-                        or span[0] != offset
-                        or span[2] != record.total
-                        or span[1] != span[2] - 1
-                        or (length is not None and length != str(span[1] - span[0] + 1))
-                    ):
-                        _discard(part)
-                        raise MirrorFailed(
-                            f"{url} answered bytes={offset}- with the wrong part "
-                            f"(Content-Range {resp.headers.get('Content-Range')!r})"
-                        )
-                    if not record.same_version(resp.headers):
-                        _discard(part)  # the server ignored If-Range: this piece is of another version
-                        last_error = "the file changed on the server during the transfer"
-                        continue
-                    transfer = record
-                else:  # the whole file, from the first byte, whatever we asked for
-                    offset = 0
-                    length = resp.headers.get("Content-Length")
-                    transfer = Transfer(
-                        source_url,
-                        int(length) if length and length.isdigit() else None,
-                        resp.headers.get("ETag"),
-                        resp.headers.get("Last-Modified"),
-                    )
-                chunks = _raw_blocks(resp)
-                first = next(chunks, b"")
-                if looks_like_html(resp.headers.get("Content-Type"), first):
-                    raise MirrorFailed(f"{url} returned a web page instead of the file")
-                if (
-                    offset == 0
-                ):  # the sidecar is written before the first byte, so no .part is ever without one
-                    _discard(part)
-                    atomic_write_text(_sidecar(part), json.dumps(asdict(transfer)) + "\n")
-                with open(part, "ab" if offset else "wb") as out:
-                    advance(-1, transfer.total)  # (re)start the progress bar at the current offset
-                    advance(offset, transfer.total)
-                    for block in _chain(first, chunks):
-                        out.write(block)
-                        advance(len(block), transfer.total)
-                size = part.stat().st_size
-                if transfer.total is not None and size > transfer.total:
-                    _discard(part)
-                    raise MirrorFailed(f"{url} sent {size} bytes, more than the {transfer.total} it declared")
-                if transfer.total is not None and size < transfer.total:
-                    last_error = f"connection closed after {size} of {transfer.total} bytes"
-                    continue
-                return transfer
-        except MirrorFailed:
-            raise
-        except (requests.ConnectionError, requests.Timeout, *_TRANSFER_ERRORS) as err:
-            last_error = _describe(err)
-        except requests.RequestException as err:
-            raise MirrorFailed(f"{url}: {_describe(err)}") from None
-    raise MirrorFailed(f"{url}: {last_error} (after {RESUME_ATTEMPTS} attempts)")
-
-
-def _raw_blocks(resp) -> Iterator[bytes]:  # noqa: ANN001
-    """Bytes as they arrive (``read1``), so the part received before a dropped connection is kept."""
-    raw = resp.raw
-    read = raw.read1 if hasattr(raw, "read1") else raw.read
-    while block := read(CHUNK):
-        yield block
-
-
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if first:
-        yield first
-    for block in rest:
-        if block:
-            yield block
-
-
-def _gdrive_url(session, url: str) -> str:  # noqa: ANN001
-    """Follow Drive's confirmation pages until the URL serves the file itself."""
-    import requests
-
-    for _ in range(3):
-        try:
-            with session.get(url, stream=True, timeout=TIMEOUT) as resp:
-                if resp.status_code >= 400:
-                    raise MirrorFailed(f"HTTP {resp.status_code} from {url}")
-                head = next(resp.iter_content(CHUNK), b"")
-                if not looks_like_html(resp.headers.get("Content-Type"), head):
-                    return url
-                page = (head + resp.raw.read(1 << 20)).decode("utf-8", "replace")
-                token = next((v for k, v in resp.cookies.items() if k.startswith("download_warning")), None)
-                page_url = resp.url
-        except requests.RequestException as err:
-            raise MirrorFailed(f"{url}: {_describe(err)}") from None
-        confirm = drive_confirm_url(page, page_url)
-        if confirm is None and token:
-            parts = urlsplit(url)
-            confirm = urlunsplit(
-                parts._replace(query=urlencode({**dict(parse_qsl(parts.query)), "confirm": token}))
-            )
-        if confirm is None:
-            raise MirrorFailed(
-                f"Google Drive returned a web page without a download link for {url} (quota or permissions?)"
-            )
-        url = confirm
-    raise MirrorFailed(f"Google Drive kept asking for confirmation at {url}")
-
-
-# --------------------------------------------------------------------------------------- mirrors
-def _fetch_hf(mirror: Mirror, part: Path, cache: bool, force: bool = False) -> Path:
-    """Download through huggingface_hub (auth, redirects, CDN) into ``part`` or the hub cache.
-
-    huggingface_hub checks the received size against the one the hub declares, and resumes only its own
-    ``.incomplete`` files, keyed by the file's ETag.
-    """
-    from huggingface_hub import hf_hub_download
-
-    kwargs = {"repo_type": mirror.repo_type, "revision": mirror.revision, "endpoint": hf_endpoint()}
-    try:
-        if cache:
-            # read at call time (huggingface_hub reads HF_HUB_CACHE only once, at import)
-            cache_dir = os.environ.get("HF_HUB_CACHE")
-            return Path(
-                hf_hub_download(
-                    str(mirror.repo), str(mirror.path), cache_dir=cache_dir, force_download=force, **kwargs
-                )
-            )
-        _discard(part)
-        staging = Path(tempfile.mkdtemp(prefix=f".{part.name}.hf-", dir=part.parent))
-        try:
-            got = Path(hf_hub_download(str(mirror.repo), str(mirror.path), local_dir=staging, **kwargs))
-            os.replace(got, part)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return part
-    except Exception as err:  # huggingface_hub raises many types; any of them means this mirror failed
-        raise MirrorFailed(f"{mirror.location()}: {_describe(err)}") from None
-
-
-def _fetch(mirror: Mirror, part: Path, session, advance: Advance, pinned: bool) -> Transfer:  # noqa: ANN001
-    """Fetch one mirror's copy into ``part``; return what was declared about it."""
-    if mirror.kind == "manual":
-        raise MirrorFailed(f"{mirror.url} needs a manual download")
-    source_url = mirror.location()
-    if mirror.kind == "hf":
-        _fetch_hf(mirror, part, cache=False)
-        return Transfer(source_url, part.stat().st_size)  # size checked by huggingface_hub
-    url = _gdrive_url(session, source_url) if mirror.kind == "gdrive" else source_url
-    return stream_to_part(session, url, part, advance, source_url=source_url, pinned=pinned)
 
 
 # --------------------------------------------------------------------------------------- orchestration
@@ -412,7 +73,7 @@ def _accept(
             f"if that entry is wrong, {_repair_hint(source)}"
         )
     if problem:
-        _discard(part)
+        discard(part)
         raise MirrorFailed(f"{url} gave a bad file ({problem})")
     if spec.sha256:
         return digest, size, "sha256"
@@ -433,18 +94,18 @@ def _download(
     Returns (part, sha256, size, url, verification); every mirror failing is one error naming each.
     """
     part = directory / (spec.name + PART_SUFFIX)
-    session = _session()
+    session = http_session()
     failures = []
     for m in _order(spec.mirrors, mirror):
         url = m.location()
         advance = progress(f"{source}: {spec.name}") if progress else (lambda n, total: None)
         try:
-            transfer = _fetch(m, part, session, advance, pinned=bool(spec.sha256))
+            transfer = fetch_mirror(m, part, session, advance, pinned=bool(spec.sha256))
             digest, size, verified = _accept(part, spec, locked, lock, source, url, transfer)
         except MirrorFailed as err:
             failures.append(f"{m.name} ({err})")
             continue
-        _sidecar(part).unlink(missing_ok=True)
+        sidecar(part).unlink(missing_ok=True)
         return part, digest, size, url, verified
     raise HmtirError(
         f"could not download {spec.name} for '{source}': tried {'; '.join(failures)}; "
@@ -483,7 +144,7 @@ def fetch_file(
         failures = []
         for m in _order(spec.mirrors, mirror):
             try:
-                return _fetch_hf(m, directory, cache=True, force=repair)
+                return fetch_hf(m, directory, cache=True, force=repair)
             except MirrorFailed as err:
                 failures.append(f"{m.name}: {err}")
         raise HmtirError(f"could not download {spec.name} for '{source}' ({'; '.join(failures)})")
