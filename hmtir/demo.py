@@ -68,7 +68,7 @@ def demo_benchmark(
 ) -> Any:
     """The leaderboard's ``demo`` benchmark, or — when an option differs from its definition — a
     ``demo-custom`` benchmark with those scenes (no pinned manifest, not on the leaderboard)."""
-    from hmtir.leaderboard.schema import get_benchmark
+    from hmtir.leaderboard.benchmarks import get_benchmark
 
     bench = get_benchmark(BENCHMARK)
     spec = dict(bench.scenes or {})
@@ -117,8 +117,9 @@ def find_leaderboard(leaderboard: str | Path | None) -> Path | None:
 def place_rows(result: DemoResult, runs: dict[str, Path], leaderboard: Path) -> list[Standing]:
     """Each demo row ranked among the leaderboard's measured demo rows (its own method's row left out)."""
     from hmtir.leaderboard.ranking import rank
-    from hmtir.leaderboard.schema import MEASURED_TIERS, load_results, row_key
+    from hmtir.leaderboard.schema import MEASURED_TIERS, row_key
     from hmtir.leaderboard.scoring import result_from_evaluation
+    from hmtir.leaderboard.store import load_results
 
     board = [
         e

@@ -22,15 +22,12 @@ from typing import Any
 
 import pytest
 
+from hmtir.leaderboard.benchmarks import get_benchmark
+from hmtir.leaderboard.columns import empty_metrics
 from hmtir.leaderboard.render import build_site
-from hmtir.leaderboard.schema import (
-    RESULT_SCHEMA_ID,
-    empty_metrics,
-    get_benchmark,
-    records_relpath,
-    write_entry,
-)
+from hmtir.leaderboard.schema import RESULT_SCHEMA_ID, records_relpath
 from hmtir.leaderboard.scoring import records_csv
+from hmtir.leaderboard.store import write_entry
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(

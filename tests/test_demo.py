@@ -12,8 +12,10 @@ from click.testing import CliRunner
 from hmtir.cli import cli
 from hmtir.data.layout import manifest_hash, read_scenes
 from hmtir.demo import demo_benchmark, run_demo
+from hmtir.leaderboard.benchmarks import get_benchmark
 from hmtir.leaderboard.ranking import rank
-from hmtir.leaderboard.schema import MEASURED_TIERS, get_benchmark, load_results
+from hmtir.leaderboard.schema import MEASURED_TIERS
+from hmtir.leaderboard.store import load_results
 from hmtir.vocabulary import SUBSETS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,21 +16,18 @@ from test_browser import DEMO_SUBSETS, _entry, _write
 
 from hmtir.cli import cli
 from hmtir.errors import HmtirError
+from hmtir.leaderboard.benchmarks import get_benchmark
+from hmtir.leaderboard.columns import leaderboard_metric_metas, leaderboard_metrics, metric_meta
 from hmtir.leaderboard.compare import compare_grid, detailed_crop, parse_crop
+from hmtir.leaderboard.json_schema import load_schema
+from hmtir.leaderboard.plots import pareto_front
 from hmtir.leaderboard.ranking import competition_ranks, rank
-from hmtir.leaderboard.render import build_site, markdown, markdown_text, pareto_front, site_data
-from hmtir.leaderboard.schema import (
-    check_metrics_block,
-    get_benchmark,
-    leaderboard_metric_metas,
-    leaderboard_metrics,
-    load_results,
-    load_schema,
-    metric_meta,
-    validate_result,
-)
+from hmtir.leaderboard.render import build_site
+from hmtir.leaderboard.schema import check_metrics_block, validate_result
 from hmtir.leaderboard.scoring import result_from_evaluation, score_submission
 from hmtir.leaderboard.seed import build_demo_data, reported_entries
+from hmtir.leaderboard.store import load_results
+from hmtir.leaderboard.tables import markdown, markdown_text, site_data
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,18 +25,18 @@ from hmtir.errors import HmtirError
 from hmtir.evaluation import evaluate
 from hmtir.evaluation.report import STD_LEGEND, summary_tables
 from hmtir.evaluation.stats import PLUS_MINUS, paired_comparison
-from hmtir.leaderboard.paired import LEGEND, compare_results
-from hmtir.leaderboard.render import build_site
-from hmtir.leaderboard.schema import (
+from hmtir.leaderboard.benchmarks import (
     BENCHMARKS_ENV,
     BENCHMARKS_FILE,
     get_benchmark,
     merge_benchmarks,
     parse_benchmark_file,
-    records_relpath,
-    write_entry,
 )
+from hmtir.leaderboard.paired import LEGEND, compare_results
+from hmtir.leaderboard.render import build_site
+from hmtir.leaderboard.schema import records_relpath
 from hmtir.leaderboard.scoring import records_csv
+from hmtir.leaderboard.store import write_entry
 
 SUBSETS = ("composited/normal", "single/noise")
 

@@ -15,9 +15,10 @@ from hostile.corpus import CASES, METADATA, SUBSET, make_valid
 from hmtir.cli import cli
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image, write_image
-from hmtir.leaderboard.schema import get_benchmark, load_results
+from hmtir.leaderboard.benchmarks import get_benchmark
 from hmtir.leaderboard.scoring import score_submission
 from hmtir.leaderboard.seed import build_demo_data
+from hmtir.leaderboard.store import load_results
 from hmtir.leaderboard.submission import validate_submission
 from hmtir.metrics import psnr
 from tests.trees import tree_digest

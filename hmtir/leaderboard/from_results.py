@@ -36,17 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from hmtir.errors import HmtirError
-from hmtir.leaderboard.render import BuildReport, check_site_out, render_site
-from hmtir.leaderboard.schema import (
+from hmtir.leaderboard.benchmarks import (
     LOCAL_BENCHMARKS_FILE,
     Benchmark,
     benchmark_for_manifest,
     benchmark_scope,
     benchmarks,
-    leaderboard_metric_metas,
     merge_benchmarks,
     parse_benchmark_file,
 )
+from hmtir.leaderboard.columns import leaderboard_metric_metas
+from hmtir.leaderboard.render import BuildReport, check_site_out, render_site
 from hmtir.leaderboard.scoring import result_from_evaluation, subset_label
 from hmtir.vocabulary import SUBSETS, is_real
 
@@ -64,7 +64,7 @@ class ResultsBoard:
 
 def registry_files(results: Sequence[Path], extra: Sequence[Path] = ()) -> list[Path]:
     """User registries for a results build: ``--benchmarks`` files, then ``benchmarks.yaml`` in each
-    ``--results`` folder (``$HMTIR_BENCHMARKS`` is always read, by :func:`~schema.benchmarks`)."""
+    ``--results`` folder (``$HMTIR_BENCHMARKS`` is always read, by :func:`~hmtir.leaderboard.benchmarks.benchmarks`)."""
     files = [Path(p) for p in extra]
     files += [Path(r) / LOCAL_BENCHMARKS_FILE for r in results if (Path(r) / LOCAL_BENCHMARKS_FILE).is_file()]
     return list(dict.fromkeys(files))

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hmtir.errors import HmtirError
-from hmtir.leaderboard.schema import MEASURED_TIERS, Benchmark, get_benchmark, metric_meta, row_key
+from hmtir.leaderboard.benchmarks import Benchmark, get_benchmark
+from hmtir.leaderboard.columns import metric_meta
+from hmtir.leaderboard.schema import MEASURED_TIERS, row_key
 
 AVERAGED_METRICS = ("psnr", "ssim")  # averaged over the paired (synthetic) subsets only
 

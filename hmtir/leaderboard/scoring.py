@@ -22,17 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from hmtir.data.layout import CLEAN_DIR
 from hmtir.errors import HmtirError
-from hmtir.leaderboard.schema import (
-    RESULT_SCHEMA_ID,
-    check_board_data,
-    check_writable,
-    empty_metrics,
-    get_benchmark,
-    leaderboard_metrics,
-    records_relpath,
-    validate_result,
-    write_entry,
-)
+from hmtir.leaderboard.benchmarks import get_benchmark
+from hmtir.leaderboard.columns import empty_metrics, leaderboard_metrics
+from hmtir.leaderboard.schema import RESULT_SCHEMA_ID, records_relpath, validate_result
+from hmtir.leaderboard.store import check_board_data, check_writable, write_entry
 from hmtir.vocabulary import is_real
 
 if TYPE_CHECKING:

@@ -25,15 +25,10 @@ from typing import Any
 
 from hmtir.errors import HmtirError
 from hmtir.io.yaml_file import read_yaml
-from hmtir.leaderboard.schema import (
-    RESULT_SCHEMA_ID,
-    Benchmark,
-    empty_metrics,
-    get_benchmark,
-    leaderboard_metrics,
-    validate_result,
-    write_entry,
-)
+from hmtir.leaderboard.benchmarks import Benchmark, get_benchmark
+from hmtir.leaderboard.columns import empty_metrics, leaderboard_metrics
+from hmtir.leaderboard.schema import RESULT_SCHEMA_ID, validate_result
+from hmtir.leaderboard.store import write_entry
 
 REPORTED_FILE = "reported.yaml"
 FIGURES_DIR = "figures"

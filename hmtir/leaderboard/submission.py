@@ -38,14 +38,9 @@ from hmtir.data.layout import CLEAN_DIR, list_images, split_names
 from hmtir.errors import HmtirError
 from hmtir.io.safety import name_problem
 from hmtir.io.yaml_file import YamlProblem, parse_yaml
-from hmtir.leaderboard.schema import (
-    SUBMISSION_ID_PATTERN,
-    Benchmark,
-    check_benchmark_data,
-    check_json_schema,
-    get_benchmark,
-    load_schema,
-)
+from hmtir.leaderboard.benchmarks import Benchmark, check_benchmark_data, get_benchmark
+from hmtir.leaderboard.json_schema import check_json_schema, load_schema
+from hmtir.leaderboard.schema import SUBMISSION_ID_PATTERN
 from hmtir.vocabulary import is_real
 
 METADATA_NAMES = ("submission.yaml", "submission.yml", "submission.json")

@@ -19,9 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from hmtir.cli import cli
-from hmtir.leaderboard.schema import get_benchmark, load_results
+from hmtir.leaderboard.benchmarks import get_benchmark
 from hmtir.leaderboard.scoring import score_submission
 from hmtir.leaderboard.seed import build_demo_data
+from hmtir.leaderboard.store import load_results
 from hostile.corpus import DEEP_NESTING, METADATA, make_valid
 from tests.trees import tree_digest
 

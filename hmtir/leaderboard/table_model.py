@@ -1,0 +1,101 @@
+"""The leaderboard's table model: the ranked groups' paired differences, each row's page and how a value
+prints, shared by every output (Markdown, CSV, JSON, the HTML site)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hmtir.errors import HmtirError
+from hmtir.leaderboard.columns import leaderboard_metric_metas, metric_meta
+from hmtir.leaderboard.paired import PairedCell, paired_cells
+from hmtir.leaderboard.ranking import RankedGroup, RankedRow
+from hmtir.leaderboard.schema import SUBMISSION_TIER
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: A row's per-image records (subset, name, one column per metric), or None when it has none.
+RecordsOf = Callable[[dict[str, Any]], "pd.DataFrame | None"]
+
+
+@dataclass
+class GroupPairs:
+    """A measured group's paired differences: every row with records against one reference row.
+
+    The reference is the group's ``identity`` row (the degraded input) when it has per-image records,
+    else its best-ranked row with records. Only subsets where both rows scored the same frames get a
+    number, so each Δ is exactly the difference of the two means the table shows.
+    """
+
+    reference: RankedRow | None = None
+    cells: dict[str, dict[str, dict[str, PairedCell]]] = field(default_factory=dict)  # key→subset→metric
+
+    def cell(self, row: RankedRow, subset: str, metric: str) -> PairedCell | None:
+        return self.cells.get(row.key, {}).get(subset, {}).get(metric)
+
+
+def group_pairs(group: RankedGroup, records_of: RecordsOf) -> GroupPairs:
+    """Paired differences of a measured group's rows against its reference row (see :class:`GroupPairs`)."""
+    import pandas as pd
+
+    if group.group != "measured":
+        return GroupPairs()
+    frames = {}
+    for row in group.rows:
+        records = records_of(row.entry) if row.entry["records"] is not None else None
+        if records is not None and not records.empty:
+            frames[row.key] = records
+    candidates = [row for row in group.rows if row.key in frames]
+    reference = next((r for r in candidates if r.method == "identity"), None) or next(
+        (r for r in candidates if r.overall_rank == 1), None
+    )
+    if reference is None or len(candidates) < 2:
+        return GroupPairs(reference if len(candidates) >= 2 else None)
+    metrics = {m.name: m.lower_better for m in leaderboard_metric_metas()}
+    tidy = pd.concat(
+        [
+            frames[key][["subset", "name", *(m for m in metrics if m in frames[key].columns)]].assign(
+                method=key
+            )
+            for key in frames
+        ],
+        ignore_index=True,
+    )
+    tidy = tidy[tidy["subset"].isin(group.subsets)]
+    pairs = GroupPairs(reference)
+    for cell in paired_cells(tidy, reference.key, metrics, same_frames=True):
+        pairs.cells.setdefault(cell.method, {}).setdefault(cell.subset, {})[cell.metric] = cell
+    return pairs
+
+
+def records_from_folder(leaderboard: Path) -> RecordsOf:
+    """Rows' records as the leaderboard folder holds them (``records/...csv``, hash-checked on load)."""
+    import pandas as pd
+
+    def read(entry: dict[str, Any]) -> pd.DataFrame | None:
+        try:
+            return pd.read_csv(leaderboard / entry["records"]["file"])
+        except (OSError, ValueError) as err:
+            raise HmtirError(f"cannot read records {leaderboard / entry['records']['file']}: {err}") from None
+
+    return read
+
+
+def fmt_value(value: float | None, metric: str) -> str:
+    """``value`` at ``metric``'s display precision; empty when not measured."""
+    return "" if value is None else f"{value:.{metric_meta(metric).decimals}f}"
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)
+
+
+def detail_page(row: RankedRow) -> str:
+    """The row's page: ``methods/<method>.html`` for maintainer rows (one page per method, all benchmarks),
+    ``submissions/<id>.html`` for a submission's row, so a submission never writes into a method's page."""
+    if row.trust == SUBMISSION_TIER:
+        return f"submissions/{_slug(row.entry['provenance']['submission'])}.html"
+    return f"methods/{_slug(row.method)}.html"
