@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from hmtir.data.sources import ArchiveLimits
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_path
 
@@ -28,6 +27,16 @@ _CHUNK = 1 << 20
 _RATIO_FLOOR = (
     1 << 20
 )  # members smaller than this are exempt from the ratio test (tiny text files compress well)
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps that stop a hostile or corrupt archive from filling the disk."""
+
+    max_member: int = 20 << 30
+    max_total: int = 60 << 30
+    max_ratio: float = 200.0  # uncompressed / compressed, per zip member and for a whole tarball
+    max_members: int = 2_000_000
 
 
 @dataclass(frozen=True)

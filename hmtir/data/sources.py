@@ -7,6 +7,7 @@ one-line error naming the entry rather than a crash halfway through a download.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,11 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from hmtir.data.archive import ArchiveLimits
 from hmtir.errors import HmtirError
 from hmtir.io.safety import check_name
 from hmtir.io.yaml_file import read_yaml
 from hmtir.paths import dataset_dir, weights_dir
-from hmtir.registry import EntryMeta, Registry
+from hmtir.registry import EntryMeta, LazyFactory, Registry
 
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
 SOURCE_KINDS = ("dataset", "weights", "metric-weights")
@@ -38,16 +40,6 @@ DEFAULT_GDRIVE_URL = "https://drive.usercontent.google.com/download"
 DEFAULT_GITHUB_RAW_URL = "https://raw.githubusercontent.com"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """Caps that stop a hostile or corrupt archive from filling the disk."""
-
-    max_member: int = 20 << 30
-    max_total: int = 60 << 30
-    max_ratio: float = 200.0  # uncompressed / compressed, per zip member and for a whole tarball
-    max_members: int = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -301,15 +293,12 @@ def load_sources(paths: list[Path] | None = None) -> Registry[SourceMeta]:
             if included not in parsed or parsed[included]["includes"]:
                 raise _fail(f"entry '{name}'", f"includes '{included}', which is not a plain source")
 
+    # the factory is declared by name, as catalogs do: the registry module never imports the downloader
+    # (which imports it), so the data package's imports go one way
+    fetch = LazyFactory("hmtir.data.download:download")
     registry: Registry[SourceMeta] = Registry("source", SourceMeta)
     for name, meta in parsed.items():
-
-        def fetch(_name: str = name, **kwargs: Any) -> list[Path]:
-            from hmtir.data.download import download
-
-            return download([_name], **kwargs)
-
-        registry.register(name, **meta)(fetch)
+        registry.register(name, **meta)(functools.partial(fetch, [name]))
     return registry
 
 
