@@ -38,7 +38,7 @@ def one_variant(args: argparse.Namespace) -> dict[str, float]:
     from hmtir.degrade.torch_ops import degrade
     from hmtir.models import create_model
     from hmtir.models.prompts import PromptBank
-    from hmtir.train.loop import SPTObjective
+    from hmtir.train.objective import SPTObjective
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -23,7 +23,9 @@ from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import run_pass, spt_losses
 from hmtir.train.config import load_config
 from hmtir.train.logging import read_scalars
-from hmtir.train.loop import SPTObjective, lr_factor, train
+from hmtir.train.loop import train
+from hmtir.train.objective import SPTObjective
+from hmtir.train.schedule import lr_factor
 
 TINY = {
     "width": 4,
@@ -559,7 +561,7 @@ def test_a_plain_backbone_sees_the_same_samples_one_pass_each() -> None:
 def test_frame_scale_degradation_trains_on_a_window_of_the_degraded_frame(
     frames_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hmtir.train.loop import crop_window
+    from hmtir.train.augment import crop_window
 
     clean = torch.from_numpy(np.stack(smooth_frames(3, 40, 7)))[:, None]
     batch = degrade(
@@ -577,16 +579,15 @@ def test_frame_scale_degradation_trains_on_a_window_of_the_degraded_frame(
         assert torch.equal(windowed.degraded[i], batch.degraded[window])
         assert all(torch.equal(windowed.steps[k][i], batch.steps[k][window]) for k in batch.steps)
         assert all(torch.equal(windowed.singles[k][i], batch.singles[k][window]) for k in batch.singles)
-    from hmtir.train import loop
 
     shapes = []
-    original = loop.SPTObjective.__call__
+    original = SPTObjective.__call__
 
     def spy(self, degraded, clean, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         shapes.append((tuple(degraded.shape), tuple(clean.shape)))
         return original(self, degraded, clean, *args, **kwargs)
 
-    monkeypatch.setattr(loop.SPTObjective, "__call__", spy)
+    monkeypatch.setattr(SPTObjective, "__call__", spy)
     result = train(
         load_config(**{**TINY_RUN, "crop": 16}, steps=2, degrade_size=32), frames_dir, tmp_path, device="cpu"
     )
@@ -595,7 +596,7 @@ def test_frame_scale_degradation_trains_on_a_window_of_the_degraded_frame(
 
 
 def test_exposure_augmentation_scales_each_clean_frame_by_its_own_factor() -> None:
-    from hmtir.train.loop import scale_exposure
+    from hmtir.train.augment import scale_exposure
 
     clean = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.05
     scaled = scale_exposure(clean, [0.45, 1.0], torch.Generator().manual_seed(1))
@@ -611,7 +612,7 @@ def test_exposure_augmentation_scales_each_clean_frame_by_its_own_factor() -> No
 
 def test_restretch_moves_each_frames_grey_range_into_the_drawn_black_and_white_levels() -> None:
     """The 0.5/99.5th percentiles land at black ≤ BLACK_MAX and white ≥ WHITE_MIN, drawn per frame, linearly."""
-    from hmtir.train.loop import restretch_levels
+    from hmtir.train.augment import restretch_levels
 
     base = torch.rand(32, 1, 40, 40, generator=torch.Generator().manual_seed(0))
     clean = base * torch.linspace(0.2, 0.6, 32).view(32, 1, 1, 1) + 0.15  # narrow and lifted, like HIT-UAV
@@ -630,16 +631,15 @@ def test_exposure_range_reaches_the_training_targets(
     frames_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Targets and inputs are the darkened frame: the degradations are drawn on it, as on a darker camera."""
-    from hmtir.train import loop
 
     seen: list[torch.Tensor] = []
-    original = loop.SPTObjective.__call__
+    original = SPTObjective.__call__
 
     def spy(self, degraded, clean, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         seen.append(clean.clone())
         return original(self, degraded, clean, *args, **kwargs)
 
-    monkeypatch.setattr(loop.SPTObjective, "__call__", spy)
+    monkeypatch.setattr(SPTObjective, "__call__", spy)
     train(load_config(**TINY_RUN, steps=1), frames_dir, tmp_path / "plain", device="cpu")
     train(load_config(**TINY_RUN, steps=1, exposure=[0.5, 0.5]), frames_dir, tmp_path / "half", device="cpu")
     assert torch.equal(seen[1], seen[0] * 0.5)
@@ -678,7 +678,7 @@ def test_a_range_head_trains_on_the_statistics_of_the_uncropped_window(
 
     windows: list[DegradedBatch] = []
     seen: list[dict[str, torch.Tensor] | None] = []
-    crop, objective = loop.crop_window, loop.SPTObjective.__call__
+    crop, objective = loop.crop_window, SPTObjective.__call__
 
     def crop_spy(batch, clean, size, generator):  # noqa: ANN001, ANN202
         windows.append(batch)
@@ -689,7 +689,7 @@ def test_a_range_head_trains_on_the_statistics_of_the_uncropped_window(
         return objective(self, *args, **kwargs)
 
     monkeypatch.setattr(loop, "crop_window", crop_spy)
-    monkeypatch.setattr(loop.SPTObjective, "__call__", objective_spy)
+    monkeypatch.setattr(SPTObjective, "__call__", objective_spy)
     config = load_config(
         **{**TINY_RUN, "model_config": {**TINY, "range_head": True}, "crop": 16},
         steps=2,

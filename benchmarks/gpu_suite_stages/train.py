@@ -31,7 +31,7 @@ def section_train(suite: Suite, variants: tuple[str, ...]) -> None:
     from hmtir.models import create_model
     from hmtir.models.accel import bank_on_device, compile_module, compile_unavailable_reason
     from hmtir.models.prompts import PromptBank
-    from hmtir.train.loop import SPTObjective
+    from hmtir.train.objective import SPTObjective
 
     cfg, device = suite.config, suite.device
     # (variant, precision, per-pass backward, compiled, estimated seconds)
