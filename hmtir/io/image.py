@@ -10,6 +10,11 @@ We decode from bytes rather than ``imread`` so that missing, empty, directory an
 their own one-line message instead of OpenCV's bare ``None``, and we silence OpenCV's log while decoding
 so a corrupt file yields exactly one line (ours), not libpng/libtiff chatter on stderr.
 
+Only PNG, TIFF, JPEG and BMP are decoded, chosen by their signature bytes (what ``imdecode`` dispatches on),
+and only once Pillow has read the declared size from the header and it is within the pixel limit. Every
+other format OpenCV would accept (HDR, PFM, Netpbm, Sun raster, WebP, JPEG 2000, GIF, AVIF …) is refused
+unread, whatever the file is called: decoding it first is how a 5 MB file becomes 2.5 GB of pixels.
+
 Integer data is scaled by its type's maximum (255 or 65535) and written back with ``np.rint(x * max)``
 (round half to even), so 8- and 16-bit frames round-trip exactly.  OpenCV would silently fall back to
 8 bits when asked to write 16-bit JPEG/BMP; we refuse instead.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -97,47 +103,117 @@ def check_pixel_count(width: int, height: int, what: str) -> None:
         )
 
 
-def _declared_size(raw: bytes, what: str) -> tuple[int, int] | None:
-    """(width, height) from the header alone, or None when Pillow cannot parse it (OpenCV may still)."""
+#: The formats hmtir decodes, by the first bytes OpenCV's ``imdecode`` dispatches on (it sniffs content, not
+#: the extension), with the Pillow format names whose header parse gives the size before any pixel is decoded.
+#: No other decoder's signature shares a first byte with these, so a match means this decoder runs.
+_DECODED = (
+    (b"\x89PNG\r\n\x1a\n", "PNG", ("PNG",)),
+    (b"\xff\xd8\xff", "JPEG", ("JPEG", "MPO")),
+    (b"II*\x00", "TIFF", ("TIFF",)),
+    (b"MM\x00*", "TIFF", ("TIFF",)),
+    (b"II+\x00", "TIFF", ("TIFF",)),  # BigTIFF
+    (b"MM\x00+", "TIFF", ("TIFF",)),
+    (b"BM", "BMP", ("BMP",)),
+)
+DECODED_FORMATS = "PNG, TIFF, JPEG and BMP"
+#: Formats OpenCV (or Pillow) would also decode but hmtir refuses unread, named so the message can say which.
+#: Their headers are not probed, so decoding one could allocate any size the file declares.
+_REFUSED = (
+    (b"#?RADIANCE", "Radiance HDR"),
+    (b"#?RGBE", "Radiance HDR"),
+    (b"PF", "PFM (portable float map)"),
+    (b"Pf", "PFM (portable float map)"),
+    *((b"P" + bytes([digit]), "Netpbm (PBM/PGM/PPM/PAM)") for digit in b"1234567"),
+    (b"\x59\xa6\x6a\x95", "Sun raster"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (b"\x76\x2f\x31\x01", "OpenEXR"),
+    (b"GIF8", "GIF"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
+)
+
+
+def _sniff(raw: bytes) -> tuple[str, tuple[str, ...]] | str | None:
+    """(format, Pillow names) for a format hmtir decodes, a refused format's name, or None when unknown."""
+    for magic, name, pillow_names in _DECODED:
+        if raw.startswith(magic):
+            return name, pillow_names
+    for magic, name in _REFUSED:
+        if raw.startswith(magic):
+            return name
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        return "WebP"
+    if raw[4:8] == b"ftyp":
+        return "AVIF/HEIF"
+    return None
+
+
+def _declared_size(raw: bytes, what: str) -> tuple[int, int]:
+    """(width, height) from the header alone; refuses, without decoding, any format not probed here.
+
+    OpenCV decodes first and reports the size after: a 5 MB Radiance HDR declaring 9000×9000 cost 2.47 GB
+    before a check on the decoded array could speak. So only formats whose header we read are decoded.
+    """
     import io
     import warnings
 
     from PIL import Image
 
+    sniffed = _sniff(raw)
+    if sniffed is None:
+        raise HmtirError(f"{what}: not a valid image file")
+    if isinstance(sniffed, str):
+        raise HmtirError(f"{what}: a {sniffed} file; hmtir reads {DECODED_FORMATS} only (convert it)")
+    _, pillow_names = sniffed
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels())  # ours is the limit that speaks
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(raw)) as image:
+            with Image.open(io.BytesIO(raw), formats=pillow_names) as image:
                 return image.size
     except Image.DecompressionBombError:
         raise HmtirError(
             f"{what}: declares more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, over the limit of "
             f"{max_pixels():,} (set {MAX_PIXELS_ENV} to raise it)"
         ) from None
-    except Exception:  # noqa: BLE001 - not Pillow's format or a damaged header: OpenCV decides
-        return None
+    except Exception:  # noqa: BLE001 - a damaged header: no size, so nothing is decoded
+        raise HmtirError(f"{what}: not a valid image file") from None
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The whole file, refused unread when it cannot be a frame within the pixel limit.
+
+    Only regular files are read: ``st_size`` of a device or pipe (``/dev/zero``, a FIFO) is 0, so the size
+    check would pass and the read would never end. The read itself is capped too (a file may grow).
+    """
+
     def fail(reason: str) -> HmtirError:
         return HmtirError(f"cannot read image {path}: {reason}")
 
+    limit = max_pixels() * _MAX_BYTES_PER_PIXEL + (16 << 20)
+    too_big = f"more than any frame within the pixel limit can take ({MAX_PIXELS_ENV})"
     if path.is_dir():
         raise fail("is a directory")
     try:
-        size = path.stat().st_size
-        if size > max_pixels() * _MAX_BYTES_PER_PIXEL + (16 << 20):
-            raise fail(
-                f"{size:,} bytes is more than any frame within the pixel limit can take ({MAX_PIXELS_ENV})"
-            )
-        raw = path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("not a regular file (a device, pipe or socket)")
+        if info.st_size > limit:
+            raise fail(f"{info.st_size:,} bytes is {too_big}")
+        # O_NONBLOCK: a pipe swapped in after the check cannot block the open (no effect on regular files)
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise fail("not a regular file (a device, pipe or socket)")
+            raw = fh.read(limit + 1)
     except FileNotFoundError:
         raise fail("no such file") from None
     except PermissionError:
         raise fail("permission denied") from None
     except OSError as exc:
         raise fail(exc.strerror or type(exc).__name__) from None
+    if len(raw) > limit:
+        raise fail(f"over {limit:,} bytes is {too_big}")
     if not raw:
         raise fail("file is empty (0 bytes)")
     return raw
@@ -147,9 +223,7 @@ def _decode(path: Path, raw: bytes) -> np.ndarray:
     import cv2
 
     what = f"cannot read image {path}"
-    declared = _declared_size(raw, what)
-    if declared is not None:
-        check_pixel_count(*declared, what)
+    check_pixel_count(*_declared_size(raw, what), what)
     with _quiet_opencv():
         try:
             pixels = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
