@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hmtir.data.layout import CLEAN_DIR, list_images, split_names
+from hmtir.data.layout import CLEAN_DIR, distinct_names, list_images, split_names
 from hmtir.errors import HmtirError
 from hmtir.io.image import read_image
+from hmtir.io.safety import check_name
 from hmtir.vocabulary import SUBSETS
 
 # degrade(clean HxW float32 in [0, 1], rng) -> degraded, or (degraded, info dict)
@@ -115,7 +116,11 @@ class TestSubset(Dataset):
         folder = self.root / subset
         if not folder.is_dir():
             raise HmtirError(f"subset folder {folder} is missing; run `hmtir verify {self.root}`")
-        self.names = list(names if names is not None else split_names(self.root, "test"))
+        if names is None:
+            self.names = split_names(self.root, "test")
+        else:  # a frame given twice would weigh double in any mean over this subset
+            checked = [(number, check_name(name, "TestSubset names")) for number, name in enumerate(names, 1)]
+            self.names = distinct_names(checked, "TestSubset names", "item")
         self.luminance = luminance
 
     def __len__(self) -> int:

@@ -15,7 +15,7 @@ preset, degradation and scenario) is defined once, in :mod:`hmtir.vocabulary`.
 The lists in ``meta/`` may come from anyone (a download, a colleague, a submission), and every reader —
 evaluate, export, verify, the datasets, the leaderboard — gets its names from :func:`split_names` and
 :func:`read_scenes`, so those two refuse any name that is not a plain file name in one line
-(:func:`hmtir.io.safety.check_name`).
+(:func:`hmtir.io.safety.check_name`), and any name listed twice (:func:`distinct_names`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from hmtir.errors import HmtirError
@@ -48,6 +50,8 @@ def parse_subsets(spec: str | None) -> list[str]:
         name = part if part in SUBSETS else short.get(part)
         if name is None:
             raise HmtirError(f"unknown subset '{part}' (available: {', '.join(SUBSETS)})")
+        if name in out:
+            raise HmtirError(f"subset {name} is named twice in '{spec}'; each subset is evaluated once")
         out.append(name)
     return out
 
@@ -79,8 +83,38 @@ def split_names(root: Path, split: str = "test") -> list[str]:
     listing = root / META_DIR / f"{split}.txt"
     if listing.is_file():
         lines = (line.strip(" \t\r") for line in read_text(listing).split("\n"))
-        return [check_name(line, listing) for line in lines if line]
+        entries = [(number, check_name(line, listing)) for number, line in enumerate(lines, 1) if line]
+        return distinct_names(entries, listing)
     return list_images(root / CLEAN_DIR)
+
+
+def distinct_names(
+    entries: Iterable[tuple[int, str]], origin: str | os.PathLike[str], unit: str = "line"
+) -> list[str]:
+    """The names of ``(line number, name)`` entries, in order, when no two name one file; else one line.
+
+    A frame listed twice would be scored (or trained on) twice and weigh double in every mean; two names
+    equal after Unicode NFC normalisation and case folding are one file on macOS and Windows file systems,
+    where the same list would silently mean something else.
+    """
+    seen: dict[str, tuple[int, str]] = {}
+    names = []
+    for number, name in entries:
+        key = unicodedata.normalize("NFC", name).casefold()
+        if key in seen:
+            first_number, first = seen[key]
+            if first == name:
+                raise HmtirError(
+                    f"{origin}: {ascii(name)} is listed twice ({unit}s {first_number} and {number}); "
+                    "each frame counts once, remove one"
+                )
+            raise HmtirError(
+                f"{origin}: {ascii(name)} ({unit} {number}) and {ascii(first)} ({unit} {first_number}) "
+                "name the same file on a case-insensitive file system; rename one"
+            )
+        seen[key] = (number, name)
+        names.append(name)
+    return names
 
 
 def read_scene_list(path: Path) -> dict[str, str]:
@@ -93,7 +127,8 @@ def read_scene_list(path: Path) -> dict[str, str]:
     if "name" not in header or "scene" not in header:
         raise HmtirError(f"{path}: expected a CSV with columns name,scene")
     name_at, scene_at = header.index("name"), header.index("scene")
-    scenes: dict[str, str] = {}
+    entries: list[tuple[int, str]] = []
+    labels: list[str] = []
     for row_no, row in enumerate(rows[1:], 2):
         if not row:
             continue
@@ -102,8 +137,9 @@ def read_scene_list(path: Path) -> dict[str, str]:
         label = row[scene_at]
         if any(unicodedata.category(ch)[0] == "C" for ch in label):
             raise HmtirError(f"{path}: scene label {ascii(label)} contains control characters")
-        scenes[check_name(row[name_at], path)] = label
-    return scenes
+        entries.append((row_no, check_name(row[name_at], path)))
+        labels.append(label)
+    return dict(zip(distinct_names(entries, path, "row"), labels, strict=True))
 
 
 def read_scenes(root: Path) -> dict[str, str]:

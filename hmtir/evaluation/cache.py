@@ -2,8 +2,11 @@
 
 The cache is an append-only JSON-lines log next to the results. One line is written per finished image,
 so an interrupted run loses at most the image in flight; a torn last line (power cut mid-write) is
-ignored on reading. Each process of a sharded run appends to its own file (``cache.rank<r>.jsonl``) and
-every process reads them all, so a resumed run, with any number of processes, reuses every finished frame. The key covers the method (name + weights sha256), the exact input and target bytes,
+ignored on reading, as is any line that breaks the JSON rule of :mod:`hmtir.io.json_file` (scores may
+be ``Infinity``: the PSNR of identical frames). Each process of a sharded run appends to its own file
+(``cache.rank<r>.jsonl``) and every process reads them all, so a resumed run, with any number of
+processes, reuses every finished frame. The key covers the method (name + weights sha256), the exact
+input and target bytes,
 the prompts, the metric definitions, the scoring convention and the seed, so a changed method, weight
 file, image or metric can never be served a stale score.
 """
@@ -16,8 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hmtir.io.json_file import read_json_lines
+
 CACHE_FILE = "cache.jsonl"
 CACHE_GLOB = "cache*.jsonl"
+MAX_CACHE_BYTES = 1 << 30  # one line per frame: a million frames still fit
 
 
 def cache_file(rank: int, world_size: int) -> str:
@@ -70,12 +76,13 @@ class ResultCache:
         self.path = folder / name
         self._rows: dict[str, dict[str, Any]] = {}
         for path in sorted(folder.glob(CACHE_GLOB)):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                    self._rows[record["key"]] = record["row"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue  # a torn or foreign line: that image is simply recomputed
+            for record in read_json_lines(
+                path, "result cache", max_bytes=MAX_CACHE_BYTES, skip_bad=True, non_finite=True
+            ):
+                if isinstance(record, dict) and isinstance(record.get("key"), str):
+                    if isinstance(record.get("row"), dict):
+                        self._rows[record["key"]] = record["row"]
+                # anything else is a torn or foreign line: that image is simply recomputed
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,12 +15,13 @@ from hmtir import distributed
 from hmtir.data.layout import manifest_hash
 from hmtir.errors import HmtirError
 from hmtir.evaluation.cache import ResultCache, cache_file, config_digest
-from hmtir.evaluation.plan import Job, plan_paired, plan_real
+from hmtir.evaluation.plan import plan_paired, plan_real
 from hmtir.evaluation.provenance import environment
 from hmtir.evaluation.results import (
     LOCK_FILE,
     SCHEMA,
     EvaluationResult,
+    frames_digest,
     load_result,
     prepare_out,
     read_summary,
@@ -71,11 +71,6 @@ def _method(
         return method.to(device)
     kwargs = {"weights": weights} if weights is not None else {}
     return load_method(method, device=device, **kwargs, **options)
-
-
-def _frames_digest(jobs: Sequence[Job]) -> str:
-    text = "\n".join(f"{job.name}/{item.name}" for job in jobs for item in job.items)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def evaluate(
@@ -192,18 +187,21 @@ def _evaluate(
         seed=seed,
         device=device.split(":")[0],  # which GPU of a node ran it does not change a score
         batch_size=batch_size,
-        frames_sha256=_frames_digest(jobs),
+        frames_sha256=frames_digest((job.name, item.name) for job in jobs for item in job.items),
         estimator_sha256=estimator.weights_sha256 if estimator is not None else None,
         raw_range=raw_range,
     )
     out = output_folder(Path(out) if out is not None else spec.default_out())
 
     def finished() -> EvaluationResult | None:
-        """Rank 0's decision about an existing result, before any work (every rank then follows it)."""
-        summary = read_summary(out) if out.is_dir() else None
-        if summary is not None and not overwrite:
-            recorded = summary.get("run") or {}
-            differing = spec.differences(recorded)
+        """Rank 0's decision about an existing result, before any work (every rank then follows it).
+
+        With ``overwrite`` the old summary is not even read: it may be the unreadable file being replaced.
+        A finished identical run is loaded only if it passes :func:`load_result`'s checks."""
+        summary = read_summary(out) if out.is_dir() and not overwrite else None
+        if summary is not None:
+            recorded = summary.get("run")
+            differing = spec.differences(recorded if isinstance(recorded, dict) else {})
             if not differing:
                 return load_result(out)
             raise HmtirError(
@@ -305,7 +303,7 @@ def _evaluate(
                 chosen = records.loc[records["subset"] == subset, "degradation"].value_counts()
                 entry["prompts_chosen"] = {str(k): int(v) for k, v in sorted(chosen.items())}
         if rank == 0:
-            write_results(out, records, summary)
+            summary = write_results(out, records, summary)
         if ctx is not None:
             distributed.barrier(ctx)
         return EvaluationResult(out=out, summary=summary, records=records)

@@ -73,15 +73,18 @@ def _check_depth(text: str, max_depth: int) -> None:
             depth -= 1
 
 
-def parse_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """``text`` parsed after the nesting check, numbers bounded, keys unique; raises :class:`JsonProblem`."""
+def parse_json(text: str, *, max_depth: int = MAX_JSON_DEPTH, non_finite: bool = False) -> Any:
+    """``text`` parsed after the nesting check, numbers bounded, keys unique; raises :class:`JsonProblem`.
+
+    ``non_finite``: accept the ``NaN``/``Infinity`` literals, for hmtir's own logs of scores only (Python
+    writes them for the PSNR of identical frames); a number too large for a float is refused even so."""
     _check_depth(text, max_depth)
     try:
         return json.loads(
             text,
             parse_int=_integer,
             parse_float=_number,
-            parse_constant=_constant,
+            parse_constant=float if non_finite else _constant,
             object_pairs_hook=_object,
         )
     except JsonProblem:
@@ -147,9 +150,11 @@ def read_json_lines(
     max_bytes: int = MAX_JSON_BYTES,
     max_depth: int = MAX_JSON_DEPTH,
     skip_bad: bool = False,
+    non_finite: bool = False,
 ) -> list[Any]:
     """One JSON value per non-empty line of ``path``. ``skip_bad``: a line that is not valid JSON (a torn
-    append, a foreign line) is left out instead of refused; the file's size and encoding are still checked."""
+    append, a foreign line) is left out instead of refused; the file's size is still checked.
+    ``non_finite``: as for :func:`parse_json`."""
     raw = read_json_bytes(path, what, max_bytes=max_bytes)
     try:
         text = raw.decode("utf-8")
@@ -162,7 +167,7 @@ def read_json_lines(
         if not line.strip():
             continue
         try:
-            values.append(parse_json(line, max_depth=max_depth))
+            values.append(parse_json(line, max_depth=max_depth, non_finite=non_finite))
         except JsonProblem as err:
             if not skip_bad:
                 raise HmtirError(f"{what} {path}, line {number}: {err}") from None
