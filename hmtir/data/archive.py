@@ -22,6 +22,7 @@ from typing import IO
 
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_path
+from hmtir.io.safety import first_collision, name_problem
 
 _CHUNK = 1 << 20
 _RATIO_FLOOR = (
@@ -60,14 +61,54 @@ def archive_format(path: Path) -> str | None:
     return None
 
 
-def _safe_name(raw: str, archive: Path) -> str:
-    name = raw.replace("\\", "/")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise HmtirError(f"refusing to extract {archive}: member '{raw}' has an absolute path")
-    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
-    if ".." in parts:
-        raise HmtirError(f"refusing to extract {archive}: member '{raw}' escapes the target folder (..)")
-    return "/".join(parts)
+def _member_path(raw: str, archive: Path) -> str:
+    """The member's path inside the target (``""`` for the archive's own root entry), or a one-line refusal.
+
+    Tar's ``./`` prefix and a folder's trailing ``/`` are only spelling; every component must pass the rule
+    for names read from files (:func:`hmtir.io.safety.name_problem`): no hidden names, no control or
+    invisible characters, no backslash, NFC only.
+    """
+    slashed = raw.replace("\\", "/")
+    problem = None
+    if slashed.startswith("/") or (len(slashed) > 1 and slashed[1] == ":"):
+        problem = "has an absolute path"
+    elif ".." in slashed.split("/"):
+        problem = "escapes the target folder (..)"
+    rel = "/".join(p for p in raw.split("/") if p not in ("", "."))
+    problem = problem or (name_problem(rel, nested=True) if rel else None)
+    if problem:
+        raise HmtirError(f"refusing to extract {archive}: member {ascii(raw)} {problem}")
+    return rel
+
+
+def _member_paths(members: list[_Member], archive: Path) -> list[str]:
+    """Each member's checked path; refused before anything is written when two would be one file: the same
+    path twice, a path that is both a file and a folder, or paths equal but for case or Unicode form
+    (``F.txt``/``f.txt``: one file on macOS and Windows)."""
+    paths = [_member_path(m.name, archive) for m in members]
+    files: set[str] = set()
+    folders: dict[str, None] = {}  # every folder a member implies, in archive order
+    for m, path in zip(members, paths):
+        if not path:
+            continue
+        parents = path.split("/")[:-1]
+        folders.update(("/".join(parents[: i + 1]), None) for i in range(len(parents)))
+        if m.is_dir:
+            folders[path] = None
+        elif path in files:
+            raise HmtirError(f"refusing to extract {archive}: member {ascii(m.name)} appears twice")
+        else:
+            files.add(path)
+    both = next((f for f in folders if f in files), None)
+    if both is not None:
+        raise HmtirError(f"refusing to extract {archive}: member {ascii(both)} is both a file and a folder")
+    clash = first_collision([*folders, *(p for p in paths if p in files)])
+    if clash is not None:
+        raise HmtirError(
+            f"refusing to extract {archive}: members {ascii(clash[0])} and {ascii(clash[1])} differ only in"
+            " case or Unicode form (one file on macOS and Windows)"
+        )
+    return paths
 
 
 def _zip_members(
@@ -76,9 +117,11 @@ def _zip_members(
     for info in zf.infolist() if infos is None else infos:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise HmtirError(f"refusing to extract {archive}: member '{info.filename}' is a symlink")
+            raise HmtirError(f"refusing to extract {archive}: member {ascii(info.filename)} is a symlink")
         if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # no type bits: a plain file
-            raise HmtirError(f"refusing to extract {archive}: member '{info.filename}' is not a regular file")
+            raise HmtirError(
+                f"refusing to extract {archive}: member {ascii(info.filename)} is not a regular file"
+            )
         yield _Member(info.filename, info.is_dir(), info.file_size, info.compress_size, info)
 
 
@@ -88,10 +131,10 @@ def _tar_members(
     for info in tf if infos is None else infos:
         if info.issym() or info.islnk():
             kind = "symlink" if info.issym() else "hardlink"
-            raise HmtirError(f"refusing to extract {archive}: member '{info.name}' is a {kind}")
+            raise HmtirError(f"refusing to extract {archive}: member {ascii(info.name)} is a {kind}")
         if not (info.isfile() or info.isdir()):
             raise HmtirError(
-                f"refusing to extract {archive}: member '{info.name}' is a device or special file"
+                f"refusing to extract {archive}: member {ascii(info.name)} is a device or special file"
             )
         yield _Member(info.name, info.isdir(), info.size, None, info)
 
@@ -106,7 +149,7 @@ def _check(members: list[_Member], archive: Path, limits: ArchiveLimits) -> None
     for m in members:
         if m.size > limits.max_member:
             raise HmtirError(
-                f"refusing to extract {archive}: member '{m.name}' is {m.size} bytes (limit {limits.max_member})"
+                f"refusing to extract {archive}: member {ascii(m.name)} is {m.size} bytes (limit {limits.max_member})"
             )
         if (
             m.compressed is not None
@@ -114,7 +157,7 @@ def _check(members: list[_Member], archive: Path, limits: ArchiveLimits) -> None
             and m.size > limits.max_ratio * max(m.compressed, 1)
         ):
             raise HmtirError(
-                f"refusing to extract {archive}: member '{m.name}' expands {m.size / max(m.compressed, 1):.0f}x "
+                f"refusing to extract {archive}: member {ascii(m.name)} expands {m.size / max(m.compressed, 1):.0f}x "
                 f"(limit {limits.max_ratio:.0f}x; zip bomb?)"
             )
         total += m.size
@@ -138,7 +181,7 @@ def _copy_capped(
             written += len(block)
             if written > declared:
                 raise HmtirError(
-                    f"refusing to extract {archive}: member '{name}' is larger than its header says"
+                    f"refusing to extract {archive}: member {ascii(name)} is larger than its header says"
                 )
             out.write(block)
 
@@ -171,8 +214,7 @@ def extract_archive(archive: Path, target: Path, limits: ArchiveLimits | None = 
                 tf = stack.enter_context(tarfile.open(archive, "r:*"))
                 members = list(_tar_members(tf, archive))
             _check(members, archive, limits)
-            for m in members:
-                rel = _safe_name(m.name, archive)
+            for m, rel in zip(members, _member_paths(members, archive)):
                 if not rel:
                     continue
                 dest = staging / rel
@@ -180,8 +222,6 @@ def extract_archive(archive: Path, target: Path, limits: ArchiveLimits | None = 
                     dest.mkdir(parents=True, exist_ok=True)
                     continue
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                if dest.exists():
-                    raise HmtirError(f"refusing to extract {archive}: member '{m.name}' appears twice")
                 src = zf.open(m.handle) if fmt == "zip" else tf.extractfile(m.handle)  # type: ignore[arg-type]
                 assert src is not None
                 with src:
@@ -220,15 +260,17 @@ def extract_member(archive: Path, member: str, target: Path, limits: ArchiveLimi
                 tf = stack.enter_context(tarfile.open(archive, "r:*"))
                 found = [i for i in tf if _plain(i.name) == member]
             if not found:
-                raise HmtirError(f"{archive} has no member '{member}'")
+                raise HmtirError(f"{archive} has no member {ascii(member)}")
             if len(found) > 1:
-                raise HmtirError(f"refusing to read {archive}: member '{member}' appears {len(found)} times")
+                raise HmtirError(
+                    f"refusing to read {archive}: member {ascii(member)} appears {len(found)} times"
+                )
             if fmt == "zip":
                 [entry] = list(_zip_members(zf, archive, found))
             else:
                 [entry] = list(_tar_members(tf, archive, found))
             if entry.is_dir:
-                raise HmtirError(f"{archive}: member '{member}' is a folder, not a file")
+                raise HmtirError(f"{archive}: member {ascii(member)} is a folder, not a file")
             _check([entry], archive, limits)
             src = zf.open(entry.handle) if fmt == "zip" else tf.extractfile(entry.handle)  # type: ignore[arg-type]
             assert src is not None

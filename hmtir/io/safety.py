@@ -63,6 +63,23 @@ def check_name(name: object, origin: str | os.PathLike[str], *, nested: bool = F
     return name  # type: ignore[return-value]  # name_problem proved it a str
 
 
+def fold_name(name: str) -> str:
+    """``name`` as a case-insensitive, normalising file system may see it (macOS, Windows): Unicode's
+    compatibility caseless form NFKC(casefold(NFKD(name))), so ``F.txt``/``f.txt``, ``ß``/``ss`` and
+    ``ﬁ``/``fi`` fold alike."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKD", name).casefold())
+
+
+def first_collision(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first two different ``names`` that :func:`fold_name` makes one (one file on some systems), or None."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(fold_name(name), name)
+        if other != name:
+            return other, name
+    return None
+
+
 def confined(
     root: str | os.PathLike[str], name: object, origin: str | os.PathLike[str], *, nested: bool = False
 ) -> Path:
