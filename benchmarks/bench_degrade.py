@@ -109,7 +109,8 @@ def torch_frames_per_second(frames: list[np.ndarray], batch: int, device: str, r
 
 
 def main() -> None:
-    from hmtir.degrade.ops import apply, sample_params
+    from hmtir.degrade.ops import apply
+    from hmtir.degrade.presets import sample_params
     from hmtir.paths import shared_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from hmtir.data.layout import list_images
-from hmtir.degrade.ops import apply, sample_params
-from hmtir.degrade.presets import Preset, load_preset
+from hmtir.degrade.ops import apply
+from hmtir.degrade.presets import Preset, load_preset, sample_params
 from hmtir.degrade.synthesize import frame_stats, image_rng
 from hmtir.io.image import read_image
 from hmtir.paths import shared_dir

@@ -88,7 +88,8 @@ def main() -> None:
     import cv2
     import torch
 
-    from hmtir.degrade.ops import apply, apply_steps, sample_params
+    from hmtir.degrade.ops import apply, apply_steps
+    from hmtir.degrade.presets import sample_params
     from hmtir.degrade.synthesize import image_rng, output_name
     from hmtir.io.image import read_image
     from hmtir.methods.networks import SHIPPED

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hmtir.data.layout import list_images
-from hmtir.degrade.ops import OPS, apply, apply_steps, radial_mask, sample_params
-from hmtir.degrade.presets import load_preset, preset_names
+from hmtir.degrade.ops import OPS, apply, apply_steps, radial_mask
+from hmtir.degrade.presets import load_preset, preset_names, sample_params
 from hmtir.degrade.synthesize import frame_stats, image_rng
 from hmtir.errors import HmtirError
 from hmtir.vocabulary import PRESET_TO_SUBSET, STEPS

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hmtir.degrade.ops import OPS, apply_steps, sample_params
-from hmtir.degrade.presets import preset_names
+from hmtir.degrade.ops import OPS, apply_steps
+from hmtir.degrade.presets import preset_names, sample_params
 from hmtir.degrade.torch_ops import (
     ALL_STEPS,
     COMPOSITE,
@@ -127,12 +127,14 @@ def test_all_steps_mix_degrades_each_step_alone_and_chains_every_op_at_gate_one(
 
 def test_a_new_op_needs_no_edit_of_the_torch_cascade(monkeypatch: pytest.MonkeyPatch) -> None:
     """A toy op declared here (numpy + torch twins on one class) runs in both paths and they agree."""
-    from hmtir.degrade.ops import DegradationOp
+    from hmtir.degrade.ops import DegradationOp, Param
     from hmtir.degrade.presets import Preset, load_preset
 
     monkeypatch.setattr(OPS, "_entries", dict(OPS._entries))  # register into a copy, undone after the test
 
-    @OPS.register("gamma", summary="Toy: x ** g.", order=6, step="noise", range_keys=("g",))
+    @OPS.register(
+        "gamma", summary="Toy: x ** g.", order=6, step="noise", schema=(Param("g", float, ranged=True),)
+    )
     class Gamma(DegradationOp):
         @staticmethod
         def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict:

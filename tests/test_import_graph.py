@@ -101,7 +101,7 @@ def import_cycles(folder: Path, root: Path = REPO) -> list[list[str]]:
 
 
 #: package folders whose imports must go one way (add yours once its cycles are undone)
-ACYCLIC = ["hmtir/data"]
+ACYCLIC = ["hmtir/data", "hmtir/degrade"]
 
 
 @pytest.mark.parametrize("folder", ACYCLIC)

@@ -18,7 +18,7 @@ PREDICTIONS: dict[str, str] = {
 
 def section_degrade(suite: Suite) -> None:
     """Device vs CPU equality of ``apply_params`` on the same sampled parameters, then frames/s per batch."""
-    from hmtir.degrade.ops import sample_params
+    from hmtir.degrade.presets import sample_params
     from hmtir.degrade.torch_ops import apply_params, degrade
 
     cfg, device = suite.config, suite.device

@@ -12,14 +12,21 @@ per-column fields are not stored: they are regenerated from a recorded integer `
 Each op is one class that owns both implementations: ``sample``/``apply`` (numpy, the reference) and
 ``sample_batch``/``apply_batch``/``batch_from_records`` (torch, batched on any device, used for training and
 by :mod:`hmtir.degrade.torch_ops`, whose cascade only loops over ops in ``order``). The torch methods import
-torch inside their bodies, so ``hmtir synthesize`` never loads it. A new op is one class here plus its
-ranges in ``presets.yaml``.
+torch (and the kernels of :mod:`hmtir.degrade.kernels`) inside their bodies, so ``hmtir synthesize`` never
+loads it. Each op also declares the ``schema`` of what ``sample`` records (type, physically valid values):
+the preset loader and the manifest reader (:mod:`hmtir.degrade.presets`) check against it. A new op is
+one class here plus its ranges in ``presets.yaml``.
+
+Imports go one way: ``kernels`` ← ``ops`` ← ``presets`` ← ``torch_ops``/``synthesize``; nothing here
+imports a module of this package above it (tests/test_import_graph.py).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +40,6 @@ from hmtir.vocabulary import STEPS
 if TYPE_CHECKING:
     import torch
 
-    from hmtir.degrade.presets import Preset
-
     Batch = dict[str, torch.Tensor]
 
 GREY = 255.0  # the official script states grey-level quantities for 8-bit frames
@@ -45,12 +50,70 @@ MAX_NOISE_SEED = 2**31 - 1  # cv2.setRNGSeed takes a C int
 TRAINING_MIXES = ("all_steps", "one_step", "composite")
 
 
+def shown(value: object) -> str:
+    """``value`` as JSON writes it (``"0.5"``, ``true``, ``NaN``), cut short: the form a manifest holds."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _span(low: float, high: float) -> str:
+    return f"{low:g}" if low == high else f"{low:g} to {high:g}"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter an op's ``sample`` records: its JSON type and the values that are physically valid.
+
+    A ``ranged`` parameter is drawn from the preset range of the same name: the preset loader refuses a
+    range reaching outside [low, high], and a recorded value must lie in a range some preset samples from.
+    Every other parameter is checked against [low, high] or ``choices`` alone. Both readers call
+    :meth:`problem`, so a preset and a manifest obey one rule.
+    """
+
+    name: str
+    kind: type  # bool, int, float or str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    ranged: bool = False
+    odd: bool = False  # integer kernel sizes
+
+    def problem(self, value: object, allowed: list[tuple[float, float]] | None = None) -> str | None:
+        """Why ``value`` cannot be this parameter, or None; ``allowed`` narrows [low, high] to these spans."""
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"must be true or false, got {shown(value)}"
+        if self.kind is str:
+            if isinstance(value, str) and value in self.choices:
+                return None
+            return f"must be one of {', '.join(map(shown, self.choices))}, got {shown(value)}"
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return f"must be a number, got {shown(value)}"
+        if self.kind is int and not isinstance(value, numbers.Integral):
+            return f"must be a whole number, got {shown(value)}"
+        if not math.isfinite(value):
+            return f"must be finite, got {shown(value)}"
+        spans = allowed if allowed is not None else [(self.low, self.high)]
+        if not any((lo is None or lo <= value) and (hi is None or value <= hi) for lo, hi in spans):
+            return f"must be from {' or '.join(_span(lo, hi) for lo, hi in spans)}, got {shown(value)}"
+        if self.odd and value % 2 != 1:
+            return f"must be odd, got {shown(value)}"
+        return None
+
+
 @dataclass(frozen=True)
 class OpMeta(EntryMeta):
     order: int = 0  # position in the physical cascade (1 = first)
     step: str = ""  # which cascade step it belongs to (hmtir.vocabulary.STEPS)
-    range_keys: tuple[str, ...] = ()  # keys a preset must give for this op
+    schema: tuple[Param, ...] = ()  # what ``sample`` records, besides the gate decision ``applied``
     ranges_source: str = "Official HM-TIR synthesis script (issue 2); values in hmtir/degrade/presets.yaml"
+
+    @property
+    def range_keys(self) -> tuple[str, ...]:
+        """The keys a preset must give for this op: its ranged parameters."""
+        return tuple(p.name for p in self.schema if p.ranged)
 
 
 OPS: Registry[OpMeta] = Registry("degradation op", OpMeta)
@@ -75,7 +138,13 @@ class DegradationOp:
     * ``batch_from_records(records, shape, device)`` turns numpy-sampled records into ``apply_batch``
       parameters, so both paths can be checked against each other. The default stacks every scalar key;
       ops whose fields are regenerated from a seed override it.
+    * ``relation_problem(p)``: why parameters that each pass the schema cannot come from ``sample``
+      together (e.g. a derived value that disagrees with its source), or None.
     """
+
+    @staticmethod
+    def relation_problem(p: dict[str, Any]) -> str | None:
+        return None
 
     @staticmethod
     def sample(rng: np.random.Generator, ranges: dict, shape: tuple[int, int]) -> dict[str, Any]:
@@ -134,7 +203,11 @@ def _stack_fields(arrays: list[np.ndarray], shape: tuple[int, int], device: torc
     summary="Global contrast loss and offset: clip(x·α + β), α = 1 + c.",
     order=1,
     step="contrast",
-    range_keys=("c", "beta"),
+    schema=(
+        Param("c", float, -1.0, 0.0, ranged=True),  # a loss of contrast: α = 1 + c in [0, 1]
+        Param("alpha", float, 0.0, 1.0),
+        Param("beta", float, -1.0, 1.0, ranged=True),  # full scale
+    ),
 )
 class Contrast(DegradationOp):
     @staticmethod
@@ -147,6 +220,12 @@ class Contrast(DegradationOp):
         x *= np.float32(p["alpha"])
         x += np.float32(p["beta"])
         return _clip(x)
+
+    @staticmethod
+    def relation_problem(p: dict[str, Any]) -> str | None:
+        if abs(p["alpha"] - (1.0 + p["c"])) > 1e-9:
+            return f"alpha must be 1 + c = {1.0 + p['c']:g}, got {shown(p['alpha'])}"
+        return None
 
     def sample_batch(
         self, generator: torch.Generator, ranges: dict, batch: int, shape: tuple[int, int]
@@ -164,7 +243,10 @@ class Contrast(DegradationOp):
     summary="Gaussian optical blur, odd kernel size k, standard deviation σ (pixels).",
     order=2,
     step="blur",
-    range_keys=("ksize", "sigma"),
+    schema=(
+        Param("ksize", int, 1, 63, ranged=True, odd=True),
+        Param("sigma", float, 0.1, 20.0, ranged=True),  # OpenCV reads σ = 0 as "from ksize": not a blur σ
+    ),
 )
 class Blur(DegradationOp):
     @staticmethod
@@ -188,7 +270,7 @@ class Blur(DegradationOp):
         return {"ksize": 2 * half + 1, "sigma": _uniform_batch(generator, ranges["sigma"], batch)}
 
     def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
-        from hmtir.degrade.torch_ops import gaussian_kernels, separable_blur
+        from hmtir.degrade.kernels import gaussian_kernels, separable_blur
 
         ksize = p["ksize"].long()
         width = int(ksize.max().item()) if ksize.numel() else 1
@@ -222,7 +304,12 @@ def radial_mask(shape: tuple[int, int], centre_x: float, centre_y: float) -> np.
     summary="Optical non-uniformity: radial offset δ·m or δ·(1−m), m = cos(r·π/2)^4 about a random centre.",
     order=3,
     step="noise",
-    range_keys=("delta",),
+    schema=(
+        Param("centre_x", float, 0.0, 1.0),
+        Param("centre_y", float, 0.0, 1.0),
+        Param("delta", int, 0, 255, ranged=True),
+        Param("inverted", bool),
+    ),
 )
 class NonUniformity(DegradationOp):
     @staticmethod
@@ -266,7 +353,7 @@ class NonUniformity(DegradationOp):
     def apply_batch(self, x: torch.Tensor, p: Batch) -> torch.Tensor:
         import torch
 
-        from hmtir.degrade.torch_ops import radial_masks
+        from hmtir.degrade.kernels import radial_masks
 
         m = radial_masks(p["centre_x"], p["centre_y"], x.shape[-2], x.shape[-1], x.device)
         m = torch.where(_per_sample(p["inverted"], x) > 0.5, 1 - m, m)
@@ -290,7 +377,12 @@ def stripe_fields(p: dict[str, Any], shape: tuple[int, int]) -> tuple[np.ndarray
     summary="Fixed-pattern stripes: per column (or row, 50/50) gain and offset, x + x·g + b.",
     order=4,
     step="noise",
-    range_keys=("gain_std", "offset_std"),
+    schema=(
+        Param("axis", str, choices=("column", "row")),
+        Param("gain_std", float, 0.0, 1.0, ranged=True),
+        Param("offset_std", float, 0.0, GREY, ranged=True),
+        Param("noise_seed", int, 0, MAX_NOISE_SEED),
+    ),
 )
 class Stripe(DegradationOp):
     @staticmethod
@@ -355,7 +447,10 @@ def gaussian_field(p: dict[str, Any], shape: tuple[int, int]) -> np.ndarray:
     summary="Additive white Gaussian noise, variance σ² in grey levels².",
     order=5,
     step="noise",
-    range_keys=("variance",),
+    schema=(
+        Param("variance", float, 0.0, GREY**2, ranged=True),  # σ up to full scale
+        Param("noise_seed", int, 0, MAX_NOISE_SEED),
+    ),
 )
 class Gaussian(DegradationOp):
     @staticmethod
@@ -386,33 +481,6 @@ class Gaussian(DegradationOp):
         self, records: list[dict[str, Any]], shape: tuple[int, int], device: torch.device
     ) -> Batch:
         return {"noise": _stack_fields([gaussian_field(r, shape) for r in records], shape, device)}
-
-
-def sample_params(
-    preset: Preset | str, rng: np.random.Generator, shape: tuple[int, int], gate: float = 0.8
-) -> dict:
-    """Draw one image's degradation: every sampled scalar and gate decision, JSON-serialisable.
-
-    For each op in physical order: one uniform for the gate, then the op's parameters (drawn even when
-    the gate is closed, so the stream is independent of ``gate``).
-    """
-    from hmtir.degrade.presets import load_preset
-
-    preset = load_preset(preset)
-    gate = preset.effective_gate(gate)
-    if not 0.0 <= gate <= 1.0:
-        raise HmtirError(f"--gate must be between 0 and 1, got {gate}")
-    ops: dict[str, dict[str, Any]] = {}
-    for name in preset.ops:
-        applied = bool(rng.random() < gate)
-        ops[name] = {"applied": applied, **OPS.create(name).sample(rng, preset.ranges[name], shape)}
-    return {
-        "preset": preset.name,
-        "preset_version": preset.version,
-        "gate": gate,
-        "shape": [int(shape[0]), int(shape[1])],
-        "ops": ops,
-    }
 
 
 def _prepare(img: np.ndarray, params: dict) -> np.ndarray:

@@ -19,7 +19,9 @@ import csv
 import hashlib
 import io
 import json
+import numbers
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import as_completed
 from contextlib import contextmanager
@@ -41,8 +43,8 @@ from hmtir.data.layout import (
     read_scene_list,
     read_text,
 )
-from hmtir.degrade.ops import GREY, OPS, apply, sample_params
-from hmtir.degrade.presets import load_preset, preset_names
+from hmtir.degrade.ops import GREY, apply, shown
+from hmtir.degrade.presets import check_gate, load_preset, params_problem, preset_names, sample_params
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.safety import check_name, check_seed, output_folder
@@ -176,32 +178,42 @@ def _manifest_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
+def _to_json(record: dict[str, Any]) -> str:
+    """One manifest line; NaN and Infinity are not JSON, so a record holding them is a bug, never a line."""
+    return json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _writable(record: dict[str, Any]) -> bool:
+    try:
+        _to_json(record)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _read_manifest(path: Path) -> list[dict[str, Any]]:
-    """The well-formed records of an output folder's own manifest (what resuming compares against)."""
+    """The well-formed records of an output folder's own manifest (what resuming compares against).
+
+    Anything else (a torn line, a hand-edited block, a NaN) is not trusted as done: that output is redone.
+    """
     return [
         record
         for _, record in _manifest_lines(path)
         if isinstance(record["name"], str) and isinstance(record["subset"], str)
-        if record.get("preset") in PRESET_TO_SUBSET and _params_problem(record["params"]) is None
+        if record.get("preset") in PRESET_TO_SUBSET and PRESET_TO_SUBSET[record["preset"]] == record["subset"]
+        if params_problem(record["params"], record["preset"]) is None and _writable(record)
     ]
 
 
-def _params_problem(params: object) -> str | None:
-    """Why a replayed parameter block cannot be what :func:`sample_params` wrote, or None."""
-    if not isinstance(params, dict):
-        return "params must be a JSON object"
-    ops, shape = params.get("ops"), params.get("shape")
-    if not isinstance(ops, dict) or not all(isinstance(p, dict) for p in ops.values()):
-        return "'ops' must map op names to JSON objects"
-    unknown = [name for name in ops if name not in OPS]
-    if unknown:
-        return f"unknown op {ascii(unknown[0])} (ops: {', '.join(OPS.names())})"
-    if not (isinstance(shape, list) and len(shape) == 2 and all(type(v) is int and v > 0 for v in shape)):
-        return "'shape' must be [height, width]"
-    gate = params.get("gate")
-    if isinstance(gate, bool) or not isinstance(gate, (int, float)) or not 0 <= gate <= 1:
-        return "'gate' must be a number from 0 to 1"
-    return None
+def _material_problem(material: object) -> str | None:
+    """Why a replayed ``seed_material`` (copied into the new manifest) is not what :func:`seed_material` makes."""
+    if material is None or (
+        isinstance(material, list)
+        and len(material) == 3
+        and all(type(v) is int and 0 <= v < 2**64 for v in material)
+    ):
+        return None
+    return f"seed_material must be three whole numbers from 0 to 2**64-1, got {shown(material)}"
 
 
 def _replay_plan(path: Path) -> tuple[dict[str, str], dict[str, list[tuple[str, dict | None]]]]:
@@ -236,14 +248,6 @@ def _replay_plan(path: Path) -> tuple[dict[str, str], dict[str, list[tuple[str, 
                 f"{origin}: subset {ascii(subset)} is not the subset of preset {ascii(preset)} "
                 f"({PRESET_TO_SUBSET[preset]})"
             )
-        problem = _params_problem(record["params"])
-        if problem is not None:
-            what = (
-                "" if problem.startswith("params") else f"params of {ascii(name)} ({subset}) are malformed: "
-            )
-            raise HmtirError(f"{origin}: {what}{problem}")
-        if record.get("seed") is not None:
-            check_seed(record["seed"], f"{origin}: seed")
         if (name, subset) in seen:
             raise HmtirError(
                 f"{path}: {ascii(name)} ({subset}) is recorded twice (lines {seen[name, subset]} and {line_no})"
@@ -253,6 +257,17 @@ def _replay_plan(path: Path) -> tuple[dict[str, str], dict[str, list[tuple[str, 
             raise HmtirError(
                 f"{path}: {ascii(name)} is made from both {ascii(sources[name])} and {ascii(source)}"
             )
+        problem = params_problem(record["params"], preset)
+        if problem is not None:
+            what = (
+                "" if problem.startswith("params") else f"params of {ascii(name)} ({subset}) are malformed: "
+            )
+            raise HmtirError(f"{origin}: {what}{problem}")
+        if record.get("seed") is not None:
+            check_seed(record["seed"], f"{origin}: seed")
+        problem = _material_problem(record.get("seed_material"))
+        if problem is not None:
+            raise HmtirError(f"{origin}: {problem}")
         work.setdefault(name, []).append((preset, record))
     return sources, work
 
@@ -266,8 +281,20 @@ def _remove_partials(out: Path, folders: Iterable[str]) -> None:
                 stray.unlink(missing_ok=True)
 
 
-def _resolve_presets(presets: Sequence[str] | str) -> list[str]:
-    names = [presets] if isinstance(presets, str) else list(presets)
+def _resolve_presets(presets: object) -> list[str]:
+    """The presets to make, in file order; an empty selection is refused (it would write nothing)."""
+    if isinstance(presets, str):
+        names = [presets]
+    elif isinstance(presets, (list, tuple, set, frozenset)):
+        names = list(presets)
+    else:
+        raise HmtirError(f"--preset must be a preset name or a list of them, got {shown(presets)}")
+    choices = ", ".join(("all", *PRESET_TO_SUBSET))
+    if not names:
+        raise HmtirError(f"--preset must name at least one preset ({choices})")
+    for name in names:
+        if isinstance(name, str) and not name.strip():
+            raise HmtirError(f"--preset names an empty preset {ascii(name)} ({choices})")
     if "all" in names:
         return list(DEFAULT_PRESETS)
     for name in names:
@@ -279,8 +306,22 @@ def _resolve_presets(presets: Sequence[str] | str) -> list[str]:
     return sorted(set(names), key=list(preset_names()).index)
 
 
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file, or None. A FIFO, socket or device (or a link to one) is refused
+    by name: opening a FIFO blocks until someone writes to it, and a device can be endless."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as err:
+        return f"cannot be read: {err.strerror or err}"
+    return None if stat.S_ISREG(info.st_mode) else "is not a regular file"
+
+
 def _source_scenes(source: Path, scenes: Mapping[str, str] | None) -> dict[str, str]:
     listing = source / SCENES_FILE
+    if os.path.lexists(listing) and _file_problem(listing) is not None:
+        raise HmtirError(f"{listing} {_file_problem(listing)}")
     found = read_scene_list(listing) if listing.is_file() else {}
     found.update(scenes or {})
     return {output_name(name): scene for name, scene in found.items()}
@@ -332,27 +373,94 @@ def synthesize(
     scenes: Mapping[str, str] | None = None,
     progress: bool = True,
 ) -> SynthesisReport:
-    """Degrade every frame of ``source`` into the HM-TIR layout under ``out`` (see module docstring)."""
-    source, out = Path(source), Path(out)
+    """Degrade every frame of ``source`` into the HM-TIR layout under ``out`` (see module docstring).
+
+    Every argument is checked as the CLI checks its options (one :class:`HmtirError` line naming it), and
+    every input file before anything is written.
+    """
+    source, out = _path_argument(source, "--source"), _path_argument(out, "--out")
     if not source.is_dir():
         raise HmtirError(f"source folder {source} does not exist (pass --source DIR with clean frames)")
     for folder in (out, *(out / sub for sub in (CLEAN_DIR, META_DIR, *SUBSETS))):
         output_folder(folder, "--out")
     if out.resolve() == source.resolve():
         raise HmtirError(f"--out {out} must differ from --source")
-    if not 0.0 <= gate <= 1.0:
-        raise HmtirError(f"--gate must be between 0 and 1, got {gate}")
+    gate = check_gate(gate)
     seed = check_seed(seed, "--seed")
-    if workers < 1:
-        raise HmtirError(f"--workers must be at least 1, got {workers}")
-    manifest_in = Path(from_manifest) if from_manifest is not None else None
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+        raise HmtirError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    workers = int(workers)
+    manifest_in = None if from_manifest is None else _path_argument(from_manifest, "--from-manifest")
+    if manifest_in is not None and os.path.lexists(manifest_in) and _file_problem(manifest_in) is not None:
+        raise HmtirError(f"manifest {manifest_in} {_file_problem(manifest_in)}")
     preset_list = _resolve_presets(presets)
     sources, work = _plan(source, preset_list, manifest_in)
     for src in sources.values():
-        if not (source / src).is_file():
-            raise HmtirError(f"source image {source / src} named in the manifest does not exist")
-    scene_map = _source_scenes(source, scenes)
+        problem = _file_problem(source / src)
+        if problem is not None:
+            named = (
+                " named in the manifest" if manifest_in is not None and problem == "does not exist" else ""
+            )
+            raise HmtirError(f"source image {source / src}{named} {problem}")
+    scene_map = _source_scenes(source, _scenes_argument(scenes))
+    with _writing(out):
+        return _synthesize(
+            out, source, sources, work, preset_list, manifest_in, scene_map, seed, gate, workers, progress
+        )
 
+
+def _path_argument(value: object, option: str) -> Path:
+    """A path given to the API as the CLI would: text or a path object, not empty (``""`` would mean ".")."""
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if isinstance(text, str) and text.strip():
+            return Path(text)
+    raise HmtirError(
+        f"{option} must be a path, got {shown(value) if isinstance(value, str) else repr(value)}"
+    )
+
+
+def _scenes_argument(scenes: object) -> dict[str, str]:
+    """``scenes`` (image name → scene label) checked like a ``scenes.csv``: plain names, text labels."""
+    if scenes is None:
+        return {}
+    if not isinstance(scenes, Mapping):
+        raise HmtirError(f"scenes must map image names to scene labels, got {type(scenes).__name__}")
+    for name, label in scenes.items():
+        check_name(name, "scenes")
+        if not isinstance(label, str) or not label.isprintable():
+            raise HmtirError(f"scenes: the label of {ascii(name)} must be printable text, got {ascii(label)}")
+    return dict(scenes)
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """The operating system refusing a write (read-only file system, full disk) is one line naming the path.
+
+    Every image and list is written atomically and a manifest line only after its image, so whatever was
+    finished before the refusal is complete, and a rerun resumes from it.
+    """
+    try:
+        yield
+    except OSError as err:
+        where = err.filename if err.filename is not None else out
+        raise HmtirError(f"cannot write {where}: {err.strerror or err}") from None
+
+
+def _synthesize(
+    out: Path,
+    source: Path,
+    sources: dict[str, str],
+    work: dict[str, list[tuple[str, dict | None]]],
+    preset_list: list[str],
+    manifest_in: Path | None,
+    scene_map: dict[str, str],
+    seed: int,
+    gate: float,
+    workers: int,
+    progress: bool,
+) -> SynthesisReport:
+    """The writing half of :func:`synthesize`, on checked arguments."""
     meta = out / META_DIR
     manifest_path = meta / MANIFEST_FILE
     _remove_partials(out, [CLEAN_DIR, META_DIR, *SUBSETS])
@@ -383,7 +491,7 @@ def synthesize(
     ):
         for records in _execute(jobs, workers):
             for record in records:
-                log.write(json.dumps(record, sort_keys=True) + "\n")
+                log.write(_to_json(record))
             log.flush()
             fresh.extend(records)
             advance()
@@ -436,7 +544,7 @@ def _write_meta(
     manifest_in: Path | None,
 ) -> None:
     meta = out / META_DIR
-    atomic_write_text(meta / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    atomic_write_text(meta / MANIFEST_FILE, "".join(map(_to_json, records)))
     atomic_write_text(meta / "test.txt", "".join(f"{name}\n" for name in sorted(sources)))
     labelled = {name: scene_map[name] for name in sorted(sources) if name in scene_map}
     if labelled:
@@ -460,7 +568,7 @@ def _write_meta(
         "from_manifest": str(manifest_in.resolve()) if manifest_in else None,
         "images": len(sources),
     }
-    atomic_write_text(meta / DATASET_FILE, json.dumps(provenance, indent=2) + "\n")
+    atomic_write_text(meta / DATASET_FILE, json.dumps(provenance, indent=2, allow_nan=False) + "\n")
 
 
 def _report(

@@ -7,24 +7,22 @@ op's own torch methods (``sample_batch``/``apply_batch``/``batch_from_records`` 
 * :func:`degrade` samples per-sample parameters *on the batch's device* from a ``torch.Generator``
   (no host round trip per image) and can return the SPT intermediate targets and a training mix
   (:data:`TRAINING_MIXES`);
-* :func:`apply_params` applies parameters sampled by the numpy reference (:func:`hmtir.degrade.ops.
+* :func:`apply_params` applies parameters sampled by the numpy reference (:func:`hmtir.degrade.presets.
   sample_params`), regenerating the same noise fields, so the two implementations can be checked to agree.
 
 Gates are per-sample masks (``torch.where`` between an op's output and its input), so a whole batch runs
-as a fixed sequence of tensor ops whatever mix of gates it holds. Also here: the tensor kernels the ops
-share (separable Gaussian blur with OpenCV's borders, radial masks).
+as a fixed sequence of tensor ops whatever mix of gates it holds. The tensor kernels the ops share live in
+:mod:`hmtir.degrade.kernels`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from hmtir.degrade.ops import OPS, TRAINING_MIXES
-from hmtir.degrade.presets import Preset, load_preset
+from hmtir.degrade.presets import Preset, check_gate, load_preset
 from hmtir.errors import HmtirError
 from hmtir.vocabulary import COMPOSITE as COMPOSITE_LABEL
 from hmtir.vocabulary import STEPS
@@ -57,39 +55,6 @@ class DegradedBatch:
     labels: torch.Tensor | None  # (B,) index into MIX_LABELS when a training mix was requested
     params: BatchParams
     singles: dict[str, torch.Tensor] = field(default_factory=dict)  # all-steps mix: each step alone on clean
-
-
-def gaussian_kernels(ksize: torch.Tensor, sigma: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, width) 1-D Gaussian kernels as OpenCV builds them for σ > 0, zero-padded to a common odd width."""
-    offsets = torch.arange(width, device=sigma.device, dtype=torch.float64) - (width - 1) / 2
-    weights = torch.exp(-(offsets[None, :] ** 2) / (2 * sigma.double()[:, None] ** 2))
-    weights = weights * (offsets[None, :].abs() <= (ksize[:, None] - 1) / 2)
-    return (weights / weights.sum(dim=1, keepdim=True)).float()
-
-
-def separable_blur(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """Separable per-sample convolution with reflect-101 borders (OpenCV's BORDER_REFLECT_101)."""
-    batch, _, height, width = x.shape
-    pad = kernels.shape[1] // 2
-    if pad >= min(height, width):
-        raise HmtirError(f"blur kernel of {2 * pad + 1} px needs frames larger than {height}×{width}")
-    rows = F.pad(x, (pad, pad, 0, 0), mode="reflect").view(1, batch, height, width + 2 * pad)
-    rows = F.conv2d(rows, kernels.view(batch, 1, 1, -1), groups=batch)
-    cols = F.pad(rows, (0, 0, pad, pad), mode="reflect")
-    return F.conv2d(cols, kernels.view(batch, 1, -1, 1), groups=batch).view(batch, 1, height, width)
-
-
-def radial_masks(
-    centre_x: torch.Tensor, centre_y: torch.Tensor, height: int, width: int, device: torch.device
-) -> torch.Tensor:
-    """(B,1,H,W) masks cos(r·π/2)^4 about per-sample centres given as fractions of (W-1, H-1)."""
-    cx = centre_x.float() * (width - 1)
-    cy = centre_y.float() * (height - 1)
-    r_max = torch.hypot(torch.maximum(cx, width - 1 - cx), torch.maximum(cy, height - 1 - cy)).clamp_min(1.0)
-    ys = torch.arange(height, device=device, dtype=torch.float32).view(1, 1, height, 1)
-    xs = torch.arange(width, device=device, dtype=torch.float32).view(1, 1, 1, width)
-    r = torch.sqrt((ys - cy.view(-1, 1, 1, 1)) ** 2 + (xs - cx.view(-1, 1, 1, 1)) ** 2)
-    return torch.cos(r * (math.pi / 2) / r_max.view(-1, 1, 1, 1)) ** 4
 
 
 def _ordered(names: list[str] | tuple[str, ...]) -> list[str]:
@@ -164,7 +129,7 @@ def sample_batch_params(
     """Draw ``batch`` parameter sets with the numpy reference's distributions: per op in physical order, the
     gate uniforms, then the op's own ``sample_batch``. Tensors land on the generator's device."""
     preset = load_preset(preset)
-    gate = preset.effective_gate(gate)
+    gate = preset.effective_gate(check_gate(gate))
     if device is not None and torch.device(device) != generator.device:
         raise HmtirError(f"the generator is on {generator.device} but parameters were asked on {device}")
     applied: dict[str, torch.Tensor] = {}
