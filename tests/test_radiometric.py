@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,12 @@ from hmtir.errors import HmtirError
 from hmtir.io.image import read_image, read_pixels, write_pixels
 from hmtir.io.radiometric import (
     DISPLAY_BAND,
+    MIN_DISPLAY_LEVELS,
     NARROW_FRACTION,
+    RangeMapping,
     RangeSpec,
     choose_mapping,
+    display_levels,
     read_raw,
     write_raw,
 )
@@ -156,3 +160,139 @@ def test_pixel_io_keeps_the_sample_type_and_refuses_lossy_formats(tmp_path: Path
     (tmp_path / "e.tiff").write_bytes(b"junk")
     with pytest.raises(HmtirError, match="not a valid image file"):
         read_raw(tmp_path / "e.tiff")
+
+
+def counts_7000() -> np.ndarray:
+    """16-bit counts 7000–7399: a 0.6 % band of the type, the frame of the issue's --range=-1e308,1e308."""
+    return (7000 + np.random.default_rng(0).integers(0, 400, (64, 64))).astype(np.uint16)
+
+
+@pytest.mark.parametrize(
+    ("frame", "spec", "fragment"),
+    [
+        (
+            counts_7000(),
+            "-1e308,1e308",
+            "range -1e+308,1e+308: outside what uint16 samples can hold (0…65535)",
+        ),
+        (counts_7000(), "-1,400", "outside what uint16 samples can hold"),
+        (counts_7000().astype(np.float64), "-1e308,1e308", "HIGH − LOW is too wide or too narrow"),
+        (counts_7000().astype(np.float32), "0,1e39", "outside what float32 samples can hold"),
+        (counts_7000(), "full", "--range full (0…65535) maps the frame's values 7001…7398 (uint16, "),
+        (counts_7000(), "0,65535", "onto 3 of 256 display levels, fewer than 8"),
+        (counts_7000(), "20000,30000", "onto 1 of 256 display levels"),  # the whole frame black
+        (counts_7000(), "7000.2,7000.7", "onto 1 of 256 display levels"),  # the whole frame white
+        (counts_7000().astype(np.float64) + 1e-3, "-1e307,1e307", "onto 1 of 256 display levels"),
+    ],
+)
+def test_a_range_that_collapses_the_frame_is_one_line_naming_frame_and_range(
+    frame: np.ndarray, spec: str, fragment: str
+) -> None:
+    with pytest.raises(HmtirError) as info:
+        choose_mapping(frame, spec, what="cam/f.tiff")
+    message = str(info.value)
+    assert message.startswith("cam/f.tiff: ") and fragment in message and "\n" not in message
+
+
+def test_a_window_that_keeps_enough_levels_is_taken_as_given() -> None:
+    mapping = choose_mapping(counts_7000(), "6000,8000")  # 400 of 2000 counts: 51 levels, and 0 clipped
+    assert mapping.mode == "manual" and display_levels(mapping, counts_7000()) >= MIN_DISPLAY_LEVELS
+    assert mapping.clipped_fraction == 0.0
+    full = choose_mapping(narrow_counts(), "full")  # 3.6 % of the range: 10 levels, dark but allowed
+    assert full.narrow and MIN_DISPLAY_LEVELS <= display_levels(full, narrow_counts()) < 16
+
+
+def test_frames_with_fewer_values_than_the_threshold_need_only_what_their_agc_shows() -> None:
+    """A flat or two-valued frame has nothing more to show: auto and a covering window both pass."""
+    flat = np.full((40, 40), 8123, np.uint16)
+    two = (8000 + (np.random.default_rng(1).random((40, 40)) < 0.5)).astype(np.uint16)
+    for frame in (flat, two):
+        mapping = choose_mapping(frame)
+        assert display_levels(mapping, frame) == len(np.unique(frame))
+        assert choose_mapping(frame, "7990,8010").mode == "manual"
+    with pytest.raises(HmtirError, match="onto 1 of 256 display levels, fewer than 2"):
+        choose_mapping(two, "full")  # both counts land on one 8-bit level: the frame's only contrast gone
+    top = np.full((8, 8), 65535, np.uint16)  # the degenerate AGC band stays inside the type
+    mapping = choose_mapping(top)
+    assert (mapping.low, mapping.high) == (65534.0, 65535.0)
+    assert np.array_equal(mapping.from_display(mapping.to_display(top)), top)
+
+
+def test_auto_falls_back_to_the_agc_when_a_display_float_frame_would_collapse() -> None:
+    dim = (0.001 + 0.002 * scene()).astype(np.float32)  # in [0, 1], but 2 levels as it is
+    mapping = choose_mapping(dim)
+    assert mapping.mode == "percentile" and display_levels(mapping, dim) > 100
+    inside = (mapping.to_display(dim) > 0) & (mapping.to_display(dim) < 1)
+    assert np.abs(mapping.from_display(mapping.to_display(dim)) - dim)[inside].max() < 1e-8
+    with pytest.raises(HmtirError, match=r"--range full \(0…1\) maps .* onto 2 of 256"):
+        choose_mapping(dim, "full")
+    ordinary = scene().astype(np.float32)  # a display frame that shows itself stays as it is
+    assert choose_mapping(ordinary).mode == "display"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("manual", "uint16", 5.0, 5.0), "LOW must be below HIGH"),
+        (("manual", "uint16", 9.0, 5.0), "LOW must be below HIGH"),
+        (("manual", "uint16", -1e308, 1e308), "outside what uint16 samples can hold"),
+        (("manual", "float64", -1e308, 1e308), "HIGH − LOW is too wide"),
+        (("manual", "float64", 0.0, 1e-320), "HIGH − LOW is too wide or too narrow"),
+        (("manual", "float32", 0.0, math.nan), "must be finite"),
+        (("manual", "float32", -math.inf, 0.0), "must be finite"),
+        (("percentile", "uint16", 7000.0, 8000.0, 0.847, 0.175), "must rise within [0, 1]"),
+        (("percentile", "uint16", 7000.0, 8000.0, 0.5, 0.5), "must rise within [0, 1]"),
+        (("percentile", "uint16", 7000.0, 8000.0, -0.1, 0.9), "must rise within [0, 1]"),
+        (("manual", "complex64", 0.0, 1.0), "cannot map samples of type complex64"),
+        (("manual", "no-such-type", 0.0, 1.0), "cannot map samples of type no-such-type"),
+    ],
+)
+def test_the_library_api_refuses_a_window_no_frame_can_go_through(args: tuple, fragment: str) -> None:
+    with pytest.raises(HmtirError) as info:
+        RangeMapping(*args)
+    assert fragment in str(info.value) and str(info.value).startswith("range ")
+
+
+def test_the_way_back_never_leaves_the_input_type() -> None:
+    """A float32 frame near its type's top: the network's white maps past it, clipped, never Inf."""
+    frame = np.linspace(3.0e38, 3.4e38, 64, dtype=np.float32).reshape(8, 8)
+    mapping = choose_mapping(frame)
+    back = mapping.from_display(np.array([[0.0, 1.0]], np.float32))
+    assert back.dtype == np.float32 and np.isfinite(back).all()
+    assert back[0, 1] == np.finfo(np.float32).max
+
+
+def test_agc_keeps_hot_bright_and_the_round_trip_exact() -> None:
+    """White-hot in, white-hot to the network: the hottest counts get the highest display values."""
+    counts = narrow_counts()
+    mapping = choose_mapping(counts)
+    display = mapping.to_display(counts)
+    hot, cold = (
+        np.unravel_index(counts.argmax(), counts.shape),
+        np.unravel_index(counts.argmin(), counts.shape),
+    )
+    assert display[hot] > 0.8 > 0.2 > display[cold]
+    order = np.argsort(counts, axis=None, kind="stable")
+    assert (np.diff(display.ravel()[order]) >= 0).all()  # monotone rising: radiometric order kept
+    assert mapping.display_low < mapping.display_high == DISPLAY_BAND[1]
+
+
+def test_raw_frames_respect_the_pixel_limit_before_any_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cv2
+
+    for name, frame in (
+        ("counts.tiff", narrow_counts()),
+        ("kelvin.tiff", (290 + scene()).astype(np.float32)),
+    ):
+        write_pixels(tmp_path / name, frame)
+    monkeypatch.setenv("HMTIR_MAX_PIXELS", str(96 * 128 - 1))
+
+    def no_decode(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded a frame over the pixel limit")
+
+    monkeypatch.setattr(cv2, "imdecode", no_decode)
+    for name in ("counts.tiff", "kelvin.tiff"):
+        with pytest.raises(HmtirError, match=r"128×96 = 12,288 pixels is over the limit of 12,287"):
+            read_raw(tmp_path / name)

@@ -27,6 +27,16 @@ A frame using a small part of its type's range never passes the full-range path 
 not choose it, and when asked for (``full``) the mapping is flagged ``narrow`` and tools say so. Pixels
 outside the window are clipped for the network (``clipped_fraction`` records how many).
 
+Every mapping, whatever chose it (``--range``, ``auto``, a range recorded in a file, the library API), is
+checked twice. **The window** (:class:`RangeMapping`): finite, LOW < HIGH, a finite gain, within what the
+input's sample type can hold, and a rising display band (hot stays bright: the models were trained
+white-hot). **The frame** (:func:`choose_mapping`): the frame's robust body (its values between the AGC
+percentiles) must land on at least :data:`MIN_DISPLAY_LEVELS` distinct 8-bit display levels, or on as many
+as the frame's own percentile AGC gives it when that is fewer (a flat or two-valued frame has nothing more
+to show). ``--range=-1e308,1e308`` on counts 7000–7399, or ``full`` on them (2 levels), is one line naming
+the frame and the range instead of an all-black output; ``auto`` falls back to the AGC when the frame's
+as-is mapping would fail the check (a float frame in [0, 1] spanning 0.001–0.003).
+
 Library API (``hmtir.enhance``, ``hmtir evaluate --real`` and notebooks)::
 
     raw = read_raw("frame.tiff")                     # RawFrame(pixels, dtype, mapping)
@@ -54,6 +64,11 @@ AGC_PERCENTILES = (0.5, 99.5)
 #: Where the AGC puts those percentiles: the median of the 192 HIT-UAV training frames' own 0.5th/99.5th
 #: percentiles (0.1745, 0.8471; the models were trained on those frames).
 DISPLAY_BAND = (0.175, 0.847)
+#: Fewest 8-bit display levels a mapping may leave the frame's body (3 bits). The hardest contrast loss
+#: the models were trained on (α = 0.2 of an AGC frame's 171 levels) still leaves ~34; fewer than 8 is a
+#: posterised silhouette no training frame resembles, and ``full`` on 16-bit counts spanning 7564–9928
+#: (3.6 % of the range, 10 levels: dark but legible, and flagged NARROW) stays a choice the user may make.
+MIN_DISPLAY_LEVELS = 8
 #: float data within this of [0, 1] counts as a display frame (float round-off)
 _DISPLAY_TOLERANCE = 1e-6
 RANGE_HELP = "auto | full | LOW,HIGH (input units, e.g. 7000,10000 counts or 290,310 K)"
@@ -110,6 +125,30 @@ class RangeMapping:
     narrow: bool = False
     clipped_fraction: float = 0.0
 
+    def __post_init__(self) -> None:
+        """Refuse a window no frame can be mapped through and back (module docstring: the window check)."""
+        window = f"range {self.low:.6g},{self.high:.6g}"
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = np.dtype(object)
+        if dtype.kind not in "iuf":
+            raise HmtirError(f"{window}: cannot map samples of type {self.dtype} to display")
+        if not all(map(math.isfinite, (self.low, self.high, self.display_low, self.display_high))):
+            raise HmtirError(f"{window}: LOW, HIGH and the display band must be finite numbers")
+        if not self.low < self.high:
+            raise HmtirError(f"{window}: LOW must be below HIGH")
+        t_low, t_high = _type_range(dtype)
+        if self.low < t_low or self.high > t_high:
+            raise HmtirError(f"{window}: outside what {dtype} samples can hold ({t_low:.6g}…{t_high:.6g})")
+        if not 0.0 <= self.display_low < self.display_high <= 1.0:
+            raise HmtirError(
+                f"{window}: display band {self.display_low:g}–{self.display_high:g} must rise within [0, 1] "
+                "(LOW black, HIGH white: hot stays bright)"
+            )
+        if not (math.isfinite(self.high - self.low) and 0.0 < self._gain < math.inf):
+            raise HmtirError(f"{window}: HIGH − LOW is too wide or too narrow for a linear map")
+
     @property
     def _gain(self) -> float:
         return (self.display_high - self.display_low) / (self.high - self.low)
@@ -127,10 +166,11 @@ class RangeMapping:
         """Display [0, 1] → input units and sample type (integers rounded and clipped to the type)."""
         values = (np.asarray(display, dtype=np.float64) - self.display_low) / self._gain + self.low
         dtype = np.dtype(self.dtype)
-        if dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            return np.clip(np.rint(values), info.min, info.max).astype(dtype)
-        return values.astype(np.float32 if dtype.itemsize <= 4 else dtype)
+        if dtype.kind == "f":
+            dtype = np.dtype(np.float32 if dtype.itemsize <= 4 else dtype)
+        t_low, t_high = _type_range(dtype)  # never an Inf (or a wrapped integer) the input could not hold
+        values = np.clip(np.rint(values) if dtype.kind in "iu" else values, t_low, t_high)
+        return values.astype(dtype)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -163,8 +203,12 @@ class RawFrame(NamedTuple):
 
 
 def _type_range(dtype: np.dtype) -> tuple[float, float]:
+    """The finite values ``dtype`` holds (floats: ±max; a float16 frame is widened to float32 on the way)."""
+    if dtype.kind == "f":
+        top = float(np.finfo(np.float32 if dtype.itemsize <= 4 else dtype).max)
+        return -top, top
     info = np.iinfo(dtype)
-    return float(info.min if dtype.kind == "i" else 0), float(info.max)
+    return float(info.min), float(info.max)
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -172,10 +216,36 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return flat if flat.dtype.kind in "iu" else flat[np.isfinite(flat)]
 
 
+def display_levels(mapping: RangeMapping, values: np.ndarray) -> int:
+    """How many distinct 8-bit display levels the finite ``values`` land on through ``mapping``."""
+    finite = _finite(values)
+    if finite.size == 0:
+        return 0
+    levels = np.rint(mapping.to_display(finite).astype(np.float64) * 255).astype(np.uint8)
+    return int(np.count_nonzero(np.bincount(levels, minlength=256)))
+
+
+def _agc(p_low: float, p_high: float, dtype: np.dtype, used: float | None) -> RangeMapping:
+    """The percentile AGC of a frame whose body spans ``p_low``…``p_high`` in its own units."""
+    low, high = p_low, p_high
+    if high <= low:  # (nearly) constant body: any window shows it flat; keep it invertible within the type
+        width = 1.0 if dtype.kind in "iu" else max(abs(low) * 1e-6, 1e-6)
+        low, high = (low, low + width) if low + width <= _type_range(dtype)[1] else (low - width, low)
+    d_low, d_high = DISPLAY_BAND
+    return RangeMapping(
+        "percentile", str(dtype), low, high, d_low, d_high, AGC_PERCENTILES, used_fraction=used
+    )
+
+
 def choose_mapping(
     values: np.ndarray, spec: RangeSpec | str = "auto", what: str | os.PathLike[str] = "frame"
 ) -> RangeMapping:
-    """The mapping for one frame of raw ``values`` (its own sample type) under ``spec`` (module docstring)."""
+    """The mapping for one frame of raw ``values`` (its own sample type) under ``spec`` (module docstring).
+
+    Whatever the source of the range, the result keeps at least :data:`MIN_DISPLAY_LEVELS` display levels
+    of the frame's body (or all its own AGC shows, when fewer); otherwise one line names the frame and the
+    range. ``auto`` never fails that check: it takes the AGC when the as-is mapping would.
+    """
     spec = RangeSpec.parse(spec)
     array = np.asarray(values)
     dtype = array.dtype
@@ -184,39 +254,49 @@ def choose_mapping(
     finite = _finite(array)
     if finite.size == 0:
         raise HmtirError(f"{what}: every pixel is NaN or Inf")
+    p_low, p_high = (float(v) for v in np.percentile(finite, AGC_PERCENTILES))
     used = None
     if dtype.kind in "iu":
         t_low, t_high = _type_range(dtype)
-        p_low, p_high = np.percentile(finite, AGC_PERCENTILES)
-        used = float((p_high - p_low) / (t_high - t_low))
+        used = (p_high - p_low) / (t_high - t_low)
     display_float = dtype.kind == "f" and (
         float(finite.min()) >= -_DISPLAY_TOLERANCE and float(finite.max()) <= 1 + _DISPLAY_TOLERANCE
     )
     narrow = used is not None and used < NARROW_FRACTION and dtype.itemsize > 1
-    if spec.mode == "manual":
-        assert spec.low is not None and spec.high is not None
-        mapping = RangeMapping("manual", str(dtype), spec.low, spec.high, used_fraction=used)
-    elif spec.mode == "full" or (
-        spec.mode == "auto" and (display_float or (used is not None and not narrow))
-    ):
-        if dtype.kind == "f":
-            if not display_float:
-                raise HmtirError(
-                    f"{what}: --range full needs integers or floats in [0, 1], but this frame holds "
-                    f"{float(finite.min()):.6g}…{float(finite.max()):.6g} (radiometric units?); "
-                    "use --range auto or LOW,HIGH"
-                )
-            mapping = RangeMapping("display", str(dtype), 0.0, 1.0)
+    try:
+        agc = _agc(p_low, p_high, dtype, used)
+        if spec.mode == "manual":
+            assert spec.low is not None and spec.high is not None
+            mapping = RangeMapping("manual", str(dtype), spec.low, spec.high, used_fraction=used)
+        elif spec.mode == "full" or (
+            spec.mode == "auto" and (display_float or (used is not None and not narrow))
+        ):
+            if dtype.kind == "f":
+                if not display_float:
+                    raise HmtirError(
+                        f"--range full needs integers or floats in [0, 1], but this frame holds "
+                        f"{float(finite.min()):.6g}…{float(finite.max()):.6g} (radiometric units?); "
+                        "use --range auto or LOW,HIGH"
+                    )
+                mapping = RangeMapping("display", str(dtype), 0.0, 1.0)
+            else:
+                t_low, t_high = _type_range(dtype)
+                mapping = RangeMapping("full", str(dtype), t_low, t_high, used_fraction=used, narrow=narrow)
         else:
-            t_low, t_high = _type_range(dtype)
-            mapping = RangeMapping("full", str(dtype), t_low, t_high, used_fraction=used, narrow=narrow)
-    else:
-        low, high = (float(v) for v in np.percentile(finite, AGC_PERCENTILES))
-        if high <= low:  # (nearly) constant frame: any window shows it flat; keep it invertible
-            high = low + (1.0 if dtype.kind in "iu" else max(abs(low) * 1e-6, 1e-6))
-        d_low, d_high = DISPLAY_BAND
-        mapping = RangeMapping(
-            "percentile", str(dtype), low, high, d_low, d_high, AGC_PERCENTILES, used_fraction=used
+            mapping = agc
+    except HmtirError as error:
+        raise HmtirError(f"{what}: {error}") from None
+    body = finite[(finite >= p_low) & (finite <= p_high)]
+    needed = min(MIN_DISPLAY_LEVELS, display_levels(agc, body))
+    got = display_levels(mapping, body)
+    if got < needed and spec.mode == "auto":
+        mapping, got = agc, needed  # the AGC shows the body as well as any linear window can
+    if got < needed:
+        shown = str(spec) if spec.mode == "manual" else f"full ({mapping.low:.6g}…{mapping.high:.6g})"
+        raise HmtirError(
+            f"{what}: --range {shown} maps the frame's values {p_low:.6g}…{p_high:.6g} ({dtype}, "
+            f"0.5–99.5th percentile) onto {got} of 256 display levels, fewer than {needed}; "
+            "use --range auto or a LOW,HIGH window around those values"
         )
     mapped = (finite.astype(np.float64) - mapping.low) * mapping._gain + mapping.display_low
     clipped = float(np.count_nonzero((mapped < 0) | (mapped > 1)) / finite.size)
