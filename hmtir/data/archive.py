@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from hmtir.errors import HmtirError
-from hmtir.io.atomic import atomic_path
+from hmtir.io.atomic import atomic_path, temp_prefix
 from hmtir.io.safety import first_collision, name_problem
 
 _CHUNK = 1 << 20
@@ -204,7 +204,7 @@ def extract_archive(archive: Path, target: Path, limits: ArchiveLimits | None = 
     if target.exists():
         raise HmtirError(f"{target} already exists; delete it to extract {archive.name} again")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name, "extract-"), dir=target.parent))
     try:
         with contextlib.ExitStack() as stack:
             if fmt == "zip":

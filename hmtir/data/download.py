@@ -25,6 +25,7 @@ from hmtir.data.mirrors import fetch_hf, fetch_mirror
 from hmtir.data.sources import CONVERTERS, FileSpec, Mirror, SourceMeta, expand, load_sources
 from hmtir.data.transfer import PART_SUFFIX, Advance, MirrorFailed, Transfer, discard, http_session, sidecar
 from hmtir.errors import HmtirError
+from hmtir.io.atomic import sibling_name, temp_prefix
 from hmtir.weights import sha256_file
 
 
@@ -93,7 +94,7 @@ def _download(
 
     Returns (part, sha256, size, url, verification); every mirror failing is one error naming each.
     """
-    part = directory / (spec.name + PART_SUFFIX)
+    part = directory / sibling_name(spec.name, PART_SUFFIX)
     session = http_session()
     failures = []
     for m in _order(spec.mirrors, mirror):
@@ -206,7 +207,7 @@ def _derive(
         fetched, _, _, url, _ = _download(source, origin.archive, directory, None, lock, mirror, progress)
         archive = fetched
     try:
-        with tempfile.TemporaryDirectory(prefix=f".{spec.name}.member-", dir=directory) as tmp:
+        with tempfile.TemporaryDirectory(prefix=temp_prefix(spec.name, "member-"), dir=directory) as tmp:
             member = extract_member(
                 archive, origin.member, Path(tmp) / PurePosixPath(origin.member).name, origin.archive.limits
             )
@@ -245,7 +246,7 @@ def _maybe_extract(
     if not spec.extract or archive_format(archive) is None:
         return archive
     if replace and target.exists():
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.repair-", dir=target.parent))
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name, "repair-"), dir=target.parent))
         try:
             fresh = extract_archive(archive, staging / target.name, spec.limits)
             shutil.rmtree(target)

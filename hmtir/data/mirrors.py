@@ -14,6 +14,7 @@ from pathlib import Path
 from hmtir.data.gdrive import confirmed_url
 from hmtir.data.sources import Mirror, hf_endpoint
 from hmtir.data.transfer import Advance, MirrorFailed, Transfer, describe, discard, stream_to_part
+from hmtir.io.atomic import temp_prefix
 
 
 def fetch_hf(mirror: Mirror, part: Path, cache: bool, force: bool = False) -> Path:
@@ -35,7 +36,7 @@ def fetch_hf(mirror: Mirror, part: Path, cache: bool, force: bool = False) -> Pa
                 )
             )
         discard(part)
-        staging = Path(tempfile.mkdtemp(prefix=f".{part.name}.hf-", dir=part.parent))
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(part.name, "hf-"), dir=part.parent))
         try:
             got = Path(hf_hub_download(str(mirror.repo), str(mirror.path), local_dir=staging, **kwargs))
             os.replace(got, part)

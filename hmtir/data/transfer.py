@@ -17,7 +17,7 @@ from pathlib import Path
 
 import urllib3
 
-from hmtir.io.atomic import atomic_write_text
+from hmtir.io.atomic import atomic_write_text, sibling_name
 
 CHUNK = 1 << 16
 RESUME_ATTEMPTS = 5
@@ -89,7 +89,7 @@ class Transfer:
 
 
 def sidecar(part: Path) -> Path:
-    return part.with_name(part.name + ".json")
+    return part.with_name(sibling_name(part.name, ".json"))
 
 
 def discard(part: Path) -> None:

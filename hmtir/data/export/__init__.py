@@ -40,6 +40,7 @@ from hmtir.data.export.schema import (
 from hmtir.data.export.tree import plan_splits, read_manifest, read_provenance
 from hmtir.data.layout import manifest_hash, parse_subsets
 from hmtir.errors import HmtirError
+from hmtir.io.atomic import temp_prefix
 from hmtir.vocabulary import SUBSETS
 
 __all__ = [
@@ -98,7 +99,7 @@ def export_hf(
     features = {DEGRADED: degraded_features(), CLEAN: clean_features()}
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name, "export-"), dir=out.parent))
     try:
         with progress_bar(progress) as bar:
             task = bar.add_task("exporting", total=sum(len(p.rows) for p in planned))
@@ -119,7 +120,7 @@ def _swap_in(staging: Path, out: Path) -> None:
     """``staging`` becomes ``out``; a previous ``out`` (``--overwrite``) is removed only afterwards."""
     old = None
     if out.exists() or out.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent)) / "previous"
+        old = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name, "old-"), dir=out.parent)) / "previous"
         os.replace(out, old)
     os.replace(staging, out)
     if old is not None:
