@@ -52,14 +52,21 @@ def synthesize(
     from hmtir.console import console as make_console
     from hmtir.degrade.synthesize import synthesize as run
 
-    names = [p.strip() for spec in presets for p in spec.split(",") if p.strip()]
-    for name in names:
+    names = [(p.strip(), spec) for spec in presets for p in spec.split(",")]
+    for name, spec in names:  # a blank entry is refused, not dropped: `--preset ''` would write nothing
         if name not in PRESET_CHOICES:
+            what = f"'{name}'" if name else f"an empty preset name (in {spec!r})"
             raise click.BadParameter(
-                f"'{name}' is not one of {', '.join(PRESET_CHOICES)}", param_hint="--preset"
+                f"{what} is not one of {', '.join(PRESET_CHOICES)}", param_hint="--preset"
             )
     report = run(
-        source, out, presets=names, gate=gate, seed=seed, workers=workers, from_manifest=from_manifest
+        source,
+        out,
+        presets=[name for name, _ in names],
+        gate=gate,
+        seed=seed,
+        workers=workers,
+        from_manifest=from_manifest,
     )
 
     title = f"HM-TIR synthesis → {report.out}"

@@ -60,7 +60,10 @@ def shown(value: object) -> str:
 
 
 def _span(low: float, high: float) -> str:
-    return f"{low:g}" if low == high else f"{low:g} to {high:g}"
+    def number(v: float) -> str:
+        return str(v) if isinstance(v, int) else f"{v:g}"
+
+    return number(low) if low == high else f"{number(low)} to {number(high)}"
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,11 @@ class Param:
             if isinstance(value, str) and value in self.choices:
                 return None
             return f"must be one of {', '.join(map(shown, self.choices))}, got {shown(value)}"
+        number = "a whole number" if self.kind is int else "a number"
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            return f"must be a number, got {shown(value)}"
+            return f"must be {number}, got {shown(value)}"
         if self.kind is int and not isinstance(value, numbers.Integral):
-            return f"must be a whole number, got {shown(value)}"
+            return f"must be {number}, got {shown(value)}"
         if not math.isfinite(value):
             return f"must be finite, got {shown(value)}"
         spans = allowed if allowed is not None else [(self.low, self.high)]
@@ -139,7 +143,7 @@ class DegradationOp:
       parameters, so both paths can be checked against each other. The default stacks every scalar key;
       ops whose fields are regenerated from a seed override it.
     * ``relation_problem(p)``: why parameters that each pass the schema cannot come from ``sample``
-      together (e.g. a derived value that disagrees with its source), or None.
+      together (e.g. a derived value that disagrees with its source), naming the parameter first; or None.
     """
 
     @staticmethod

@@ -80,7 +80,12 @@ def _validate_ranges(preset: str, op: str, ranges: Any) -> dict[str, tuple[float
 
 @functools.lru_cache(maxsize=1)
 def _load_all() -> dict[str, Preset]:
-    raw = parse_yaml(resources.files("hmtir.degrade").joinpath(PRESETS_FILE).read_text())
+    return parse_presets(resources.files("hmtir.degrade").joinpath(PRESETS_FILE).read_text())
+
+
+def parse_presets(text: str) -> dict[str, Preset]:
+    """Every preset of a ``presets.yaml`` text, each range checked against its op's schema."""
+    raw = parse_yaml(text)
     version = int(raw["version"])
     specs: dict[str, Any] = raw["presets"]
     presets: dict[str, Preset] = {}
@@ -178,7 +183,8 @@ def _op_problem(op: str, p: dict[str, Any]) -> str | None:
         problem = param.problem(p[param.name], allowed)
         if problem is not None:
             return f"{op}.{param.name} {problem}"
-    return OPS.create(op).relation_problem(p)
+    problem = OPS.create(op).relation_problem(p)
+    return None if problem is None else f"{op}.{problem}"
 
 
 def params_problem(params: object, preset: str) -> str | None:
