@@ -15,10 +15,13 @@ from hmtir.errors import HmtirError
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 
 
-def resolve_device(device: str = "auto") -> str:
-    """``auto``/``cpu``/``cuda``/``cuda:N`` → a concrete device string, checked against what is present."""
+def resolve_device(device: Any = "auto") -> str:
+    """``auto``/``cpu``/``cuda``/``cuda:N`` (text or a ``torch.device``) → a concrete device string, checked
+    against what is present. The message names ``device`` so it reads right from the CLI and the API."""
     import torch
 
+    if not isinstance(device, (str, torch.device)):
+        raise HmtirError(f"device: expected text ({DEVICE_HELP}), got {type(device).__name__}")
     name = str(device).strip().lower()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -26,9 +29,7 @@ def resolve_device(device: str = "auto") -> str:
         return name
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise HmtirError(
-                f"--device {device} requested but CUDA is not available; use --device cpu or auto"
-            )
+            raise HmtirError(f"device {device} requested but CUDA is not available; use device cpu or auto")
         if name == "cuda":
             local_rank = os.environ.get("LOCAL_RANK")
             return f"cuda:{int(local_rank)}" if local_rank is not None else "cuda"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -73,6 +74,52 @@ def _method(
     return load_method(method, device=device, **kwargs, **options)
 
 
+def _shown(value: object) -> str:
+    return ascii(value)[:60] if isinstance(value, str) else "None" if value is None else type(value).__name__
+
+
+def _check_arguments(args: Mapping[str, Any]) -> None:
+    """:func:`evaluate`'s arguments checked as the CLI's parser checks its options: one line naming the
+    argument, instead of a TypeError from deep inside a run (the values themselves are checked later)."""
+    method = args["method"]
+    if not isinstance(method, Method) and not (isinstance(method, str) and method.strip()):
+        raise HmtirError(f"method: expected a method name such as 'wfaf' or a Method, got {_shown(method)}")
+    for name in ("data", "real", "out", "weights", "estimator"):
+        if args[name] is not None and not isinstance(args[name], (str, os.PathLike)):
+            raise HmtirError(f"{name}: expected a path, got {_shown(args[name])}")
+    for name in ("save_images", "progress", "overwrite"):
+        if not isinstance(args[name], bool):
+            raise HmtirError(f"{name}: expected True or False, got {_shown(args[name])}")
+    for name in ("device", "convention", "prompts", "raw_range"):
+        if not isinstance(args[name], str):
+            raise HmtirError(f"{name}: expected text, got {_shown(args[name])}")
+    for name, least in (("batch_size", 1), ("prefetch_batches", 0)):
+        value = args[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise HmtirError(f"{name}: expected a whole number of at least {least}, got {value!r}"[:200])
+    subsets = args["subsets"]
+    if not isinstance(subsets, str) and not (
+        isinstance(subsets, Sequence) and all(isinstance(s, str) for s in subsets)
+    ):
+        raise HmtirError(
+            f"subsets: expected 'all', a comma list or a list of subset names, got {_shown(subsets)}"
+        )
+    metrics = args["metrics"]
+    if not isinstance(metrics, str) and not (
+        isinstance(metrics, Sequence) and all(isinstance(m, str) or hasattr(m, "meta") for m in metrics)
+    ):
+        raise HmtirError(
+            f"metrics: expected a comma list or a list of metric names or objects, got {_shown(metrics)}"
+        )
+    options = args["method_options"]
+    if options is not None and not (
+        isinstance(options, Mapping) and all(isinstance(k, str) for k in options)
+    ):
+        raise HmtirError(
+            f"method_options: expected a mapping of option names to values, got {_shown(options)}"
+        )
+
+
 def evaluate(
     method: str | Method,
     data: Path | str | None = None,
@@ -111,6 +158,7 @@ def evaluate(
     ``raw_range`` maps real frames in raw units (14/16-bit counts, Kelvin) to display
     (:mod:`hmtir.io.radiometric`: ``auto``, ``full`` or ``"LOW,HIGH"``); records keep the mapping.
     """
+    _check_arguments(dict(locals()))
     check_options(convention, batch_size, seed, prompts)
     if estimator is not None and prompts != "auto":
         raise HmtirError("an estimator only chooses prompts with prompts 'auto'")
@@ -164,6 +212,8 @@ def _evaluate(
     else:
         root, jobs = plan_paired(Path(data) if data is not None else None, subsets)
     restorer = _method(method, device, weights, options)
+    if hasattr(restorer, "fit_to_data"):  # default weights: the shipped pair for this data set (networks.py)
+        restorer.fit_to_data(root if real is None else None)
     definitions = {m.meta.name: m.definition() for m in metric_objects}
     from hmtir.io.radiometric import RangeSpec
 
@@ -197,13 +247,14 @@ def _evaluate(
         """Rank 0's decision about an existing result, before any work (every rank then follows it).
 
         With ``overwrite`` the old summary is not even read: it may be the unreadable file being replaced.
-        A finished identical run is loaded only if it passes :func:`load_result`'s checks."""
+        Otherwise it is checked (:func:`load_result`) before its spec is compared, so an edited folder is
+        named as such, not as "a different evaluation"."""
         summary = read_summary(out) if out.is_dir() and not overwrite else None
         if summary is not None:
-            recorded = summary.get("run")
-            differing = spec.differences(recorded if isinstance(recorded, dict) else {})
+            existing = load_result(out)
+            differing = spec.differences(existing.summary["run"])
             if not differing:
-                return load_result(out)
+                return existing
             raise HmtirError(
                 f"{out} holds a finished evaluation with a different {', '.join(differing)}; "
                 "pass overwrite (--overwrite) to replace it or choose another output folder"
@@ -242,7 +293,7 @@ def _evaluate(
                 definitions,
                 convention,
                 seed,
-                prompts if estimator is None else {"auto": estimator.weights_sha256},
+                prompts if estimator is None else {"auto": estimator.sha256},  # weights, thresholds, gate
                 raw_range,
             ),
             device=device,

@@ -144,9 +144,12 @@ def read_summary(out: Path) -> dict[str, Any] | None:
     path = Path(out) / SUMMARY_FILE
     if not path.is_file():
         return None
-    summary = read_json(path, "evaluation summary")
+    try:
+        summary = read_json(path, "evaluation summary")
+    except HmtirError as err:
+        raise HmtirError(f"{err}; re-run with --overwrite") from None
     if not isinstance(summary, dict) or not isinstance(summary.get("subsets"), dict):
-        raise HmtirError(f"{path} is not an hmtir evaluation summary; delete the folder or pass --overwrite")
+        raise HmtirError(f"{path} is not an hmtir evaluation summary; re-run with --overwrite")
     return summary
 
 
@@ -261,7 +264,7 @@ def _result_folders(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     folders: dict[str, Path] = {}
     for raw in paths:
         if not isinstance(raw, (str, os.PathLike)):
-            raise HmtirError(f"results: expected folder paths, got a {type(raw).__name__} among them")
+            raise HmtirError(f"results: expected folder paths, got {type(raw).__name__} among them")
         path = Path(raw)
         if path.is_file() and path.name == SUMMARY_FILE:
             found = [path.parent]

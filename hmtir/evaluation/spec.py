@@ -27,7 +27,7 @@ def check_options(convention: str, batch_size: int, seed: int, prompts: str) -> 
     """Refuse bad run options in the library's words (the CLI adds nothing but parsing)."""
     if convention not in CONVENTIONS:
         raise HmtirError(f"unknown convention '{convention}' (use {' or '.join(CONVENTIONS)})")
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise HmtirError(f"batch size must be at least 1 (got {batch_size})")
     check_seed(seed, "seed")
     if prompts not in PROMPT_MODES:

@@ -32,8 +32,15 @@ def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
     """Build a registered method (keyword arguments such as ``weights=`` go to its factory) on ``device``.
 
     Keyword arguments the factory does not take are a one-line error (e.g. ``--weights`` for ``identity``)
-    instead of a TypeError from deep inside the factory.
+    instead of a TypeError from deep inside the factory, and so are a name that is not text and a
+    ``device`` this machine does not have (checked before any weights are read).
     """
+    from hmtir.runtime import resolve_device
+
+    if not isinstance(name, str) or not name.strip():
+        shown = ascii(name) if isinstance(name, str) else "None" if name is None else type(name).__name__
+        raise HmtirError(f"method: expected a method name such as 'wfaf', got {shown}")
+    device = resolve_device(device)
     name, tag = split_weights_tag(name)
     if tag is not None:
         if kwargs.get("weights") is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,8 @@ class Method:
             raise TypeError(
                 f"{cls.__name__} overrides Method.__call__ (the restore contract); implement restore()"
             )
+        if "to" in cls.__dict__:  # a subclass moves its networks before calling super: check the device first
+            cls.to = _resolving_device(cls.__dict__["to"])  # type: ignore[method-assign]
 
     def __call__(
         self,
@@ -132,8 +135,13 @@ class Method:
         return rgb_out.clamp(0, 1).mean(dim=1, keepdim=True)
 
     def to(self, device: str) -> Method:
-        """Move the method to ``device`` (subclasses holding networks move them too and call super)."""
-        self.device = device
+        """Move the method to ``device`` (subclasses holding networks move them too and call super).
+
+        Every ``to``, a subclass's included, first resolves ``device`` (:func:`hmtir.runtime.resolve_device`),
+        so a method never reports a GPU this machine does not have; ``auto`` becomes the concrete device."""
+        from hmtir.runtime import resolve_device
+
+        self.device = resolve_device(device)
         return self
 
     @property
@@ -146,3 +154,15 @@ class Method:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.meta.name!r}, device={self.device!r})"
+
+
+def _resolving_device(move: Callable[[Method, str], Method]) -> Callable[[Method, str], Method]:
+    """``move`` called with the resolved device (an unavailable one is one line before anything moves)."""
+
+    @functools.wraps(move)
+    def to(self: Method, device: str) -> Method:
+        from hmtir.runtime import resolve_device
+
+        return move(self, resolve_device(device))
+
+    return to
