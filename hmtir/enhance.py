@@ -76,25 +76,14 @@ def plan_outputs(
     The shared write rules (:mod:`hmtir.io.safety`) apply to the whole plan at once, so a refused output
     means nothing at all was written: ``out_dir`` must be a folder (not a file, nor below one); no output
     may be one of the inputs, whatever the spelling (symlinks, ``./``, hard links, case folding) and even
-    with ``overwrite``; an existing output (or its ``.json`` record) is replaced only with ``overwrite``. Files already inside
-    ``out_dir`` are never taken as inputs, so re-running into a folder below the input folder does not
-    enhance its own earlier outputs.
+    with ``overwrite``; an existing output (or its ``.json`` record) is replaced only with ``overwrite``.
+    Folders are searched with :func:`find_inputs`, which never takes an output of hmtir as an input.
     """
     out_dir = output_folder(out_dir)
     jobs: list[EnhanceJob] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            skip = _own_output_roots(item, out_dir)
-            found = sorted(
-                p
-                for p in item.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in IMAGE_SUFFIXES
-                and not p.name.startswith(".")
-                and not any(_inside(p, root) for root in skip)
-            )
-            if not found:
-                raise HmtirError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {item}")
+            found = find_inputs(item, out_dir)
             jobs += [EnhanceJob(p, out_dir / item.name / _output_name(p.relative_to(item))) for p in found]
         elif item.is_file():
             if item.suffix.lower() not in IMAGE_SUFFIXES:
@@ -114,6 +103,45 @@ def plan_outputs(
     for path in written:
         check_new_file(path, overwrite)
     return jobs
+
+
+def find_inputs(folder: Path, out_dir: Path) -> list[Path]:
+    """The image files below ``folder`` to enhance into ``out_dir``, sorted; outputs are never inputs.
+
+    Skipped: hidden files, everything inside ``out_dir`` (and ``out_dir/<folder name>``, where this run
+    writes) when it lies below ``folder``, and every file an earlier enhance run wrote (its ``.json``
+    record beside it says so), wherever that run's ``--out`` was: ``enhance DIR --out DIR/a`` then
+    ``--out DIR/b`` enhances DIR's own frames twice, never DIR/a's results.
+    """
+    skip = _own_output_roots(folder, out_dir)
+    found, earlier = [], 0
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+            continue
+        if any(_inside(path, root) for root in skip) or _written_by_enhance(path):
+            earlier += 1
+            continue
+        found.append(path)
+    if not found:
+        outputs = f" (skipped {earlier} output(s) of earlier hmtir runs)" if earlier else ""
+        raise HmtirError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}{outputs}")
+    return found
+
+
+#: The largest output record read when deciding whether an image is an earlier output (they are ~2 KB).
+_MAX_RECORD_BYTES = 1 << 20
+
+
+def _written_by_enhance(image: Path) -> bool:
+    """True when ``image`` has the record enhance writes beside each output (naming it as its output)."""
+    sidecar = sidecar_path(image)
+    try:
+        if not sidecar.is_file() or sidecar.stat().st_size > _MAX_RECORD_BYTES:
+            return False
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False  # not a record enhance wrote: the image is the user's
+    return isinstance(record, dict) and record.get("output") == image.name and "hmtir_version" in record
 
 
 def _inside(path: str | Path, root: str) -> bool:

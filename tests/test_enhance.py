@@ -12,10 +12,12 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from hmtir.cli import cli
+from hmtir.enhance import enhance_paths, plan_outputs
 from hmtir.errors import HmtirError
-from hmtir.io.image import read_image, write_image
+from hmtir.io.image import read_image, read_pixels, write_image, write_pixels
 from hmtir.methods import load_method
 from hmtir.methods import networks as ppfn_methods
+from hmtir.methods.base import Method, MethodMeta
 from hmtir.models import create_model
 from hmtir.models.checkpoint import save_checkpoint
 from hmtir.models.ppfn import pad_to_multiple
@@ -187,3 +189,51 @@ def test_enhance_errors_are_one_line_and_write_nothing(tmp_path: Path, ppfn_ckpt
         cli, ["enhance", str(collide), "--out", str(out), "--weights", str(ppfn_ckpt)]
     )
     assert result.exit_code == 1 and "would both be written to" in result.output
+
+
+class Recorder(Method):
+    """Records the display batch the network receives and returns ``0.5·x + 0.25`` (or ``x``)."""
+
+    def __init__(self, affine: bool = True) -> None:
+        self.meta = MethodMeta(name="recorder", kind="reference")
+        self.affine = affine
+        self.seen: list[np.ndarray] = []
+
+    def restore(
+        self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
+    ) -> torch.Tensor:
+        self.seen.append(batch[0, 0].cpu().numpy().copy())
+        return batch * 0.5 + 0.25 if self.affine else batch
+
+
+def test_a_float_tiff_in_0_1_comes_back_a_float_tiff_in_its_own_units(tmp_path: Path) -> None:
+    frame = np.clip(np.random.default_rng(4).random((21, 34)), 0, 1).astype(np.float32)
+    (tmp_path / "in").mkdir()
+    write_pixels(tmp_path / "in" / "f.tiff", frame)
+    jobs = plan_outputs([tmp_path / "in"], tmp_path / "out")
+    method = Recorder()
+    (result,) = enhance_paths(jobs, method, degradation="composite")
+    assert result.mapping is not None and result.mapping.mode == "display"
+    assert np.array_equal(method.seen[0], frame)  # a display frame goes in as it is
+    written = read_pixels(tmp_path / "out" / "in" / "f.tiff")
+    assert written.dtype == np.float32 and written.shape == frame.shape
+    assert np.abs(written - (0.5 * frame + 0.25)).max() < 1e-6  # the method's output, in [0, 1] units
+
+
+def test_the_network_sees_raw_counts_white_hot_and_they_come_back_exactly(tmp_path: Path) -> None:
+    """16-bit counts through the AGC: hotter counts are brighter for the network; identity returns them."""
+    yy, xx = np.mgrid[0:40, 0:50]
+    counts = (7600 + 40 * xx + 3 * yy).astype(np.uint16)  # hotter to the right
+    counts[5:9, 40:44] = 9900  # a hot object
+    (tmp_path / "in").mkdir()
+    write_pixels(tmp_path / "in" / "c.png", counts)
+    method = Recorder(affine=False)
+    (result,) = enhance_paths(plan_outputs([tmp_path / "in"], tmp_path / "out"), method, "composite")
+    assert result.mapping is not None and result.mapping.mode == "percentile"
+    seen = method.seen[0]
+    assert seen[6, 41] > 0.8 and seen[20, 0] < 0.2  # hot object bright, cold side dark
+    order = np.argsort(counts, axis=None, kind="stable")
+    assert (np.diff(seen.ravel()[order]) >= 0).all()  # every hotter count at least as bright
+    back = read_pixels(tmp_path / "out" / "in" / "c.png")
+    inside = (seen > 0) & (seen < 1)
+    assert back.dtype == np.uint16 and np.array_equal(back[inside], counts[inside]) and inside.mean() > 0.98
