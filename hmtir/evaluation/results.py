@@ -261,10 +261,12 @@ def load_result(out: str | os.PathLike[str]) -> EvaluationResult:
 
 def _result_folders(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Result folders named by ``paths``, each once however it is spelled (``a``, ``./a/``, a symlink)."""
-    folders: dict[str, Path] = {}
+    paths = list(paths)
     for raw in paths:
         if not isinstance(raw, (str, os.PathLike)):
             raise HmtirError(f"results: expected folder paths, got {type(raw).__name__} among them")
+    folders: dict[str, Path] = {}
+    for raw in paths:
         path = Path(raw)
         if path.is_file() and path.name == SUMMARY_FILE:
             found = [path.parent]
