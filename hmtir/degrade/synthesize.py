@@ -380,6 +380,8 @@ def synthesize(
     """
     source, out = _path_argument(source, "--source"), _path_argument(out, "--out")
     if not source.is_dir():
+        if os.path.lexists(source):
+            raise HmtirError(f"--source {source} is not a folder (pass --source DIR with clean frames)")
         raise HmtirError(f"source folder {source} does not exist (pass --source DIR with clean frames)")
     for folder in (out, *(out / sub for sub in (CLEAN_DIR, META_DIR, *SUBSETS))):
         output_folder(folder, "--out")

@@ -254,3 +254,13 @@ def test_a_read_only_output_folder_is_one_line(
     if state == "partly done":  # the manifest left behind is still strict JSON
         for line in (out / "meta" / "manifest.jsonl").read_text().splitlines():
             json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in the manifest"))
+
+
+def test_a_source_that_is_a_file_is_not_called_missing(source: Path, tmp_path: Path) -> None:
+    with pytest.raises(HmtirError) as info:
+        synthesize(source / "a.png", tmp_path / "out", progress=False)
+    assert (
+        str(info.value)
+        == f"--source {source / 'a.png'} is not a folder (pass --source DIR with clean frames)"
+    )
+    assert not (tmp_path / "out").exists()
