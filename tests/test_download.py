@@ -20,6 +20,7 @@ from hmtir.data.download import download, fetch_file
 from hmtir.data.gdrive import drive_confirm_url
 from hmtir.data.lockfile import LOCK_FILE
 from hmtir.data.sources import load_sources, pyiqa_cache_dir
+from hmtir.data.transfer import OVERLAP
 from hmtir.errors import HmtirError
 from hmtir.metrics.no_reference import niqe_params_from_basicsr
 from hmtir.paths import weights_dir
@@ -178,14 +179,18 @@ def test_plain_http_html_instead_of_file(server, tmp_path, monkeypatch):
     assert "returned a web page instead of the file" in refused(out)
 
 
-def test_dropped_connection_resumes_with_range_and_verifies(server, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("etag", "resumed"), [('"v1"', True), (None, False)])
+def test_dropped_connection_resumes_only_under_a_strong_etag(server, tmp_path, monkeypatch, etag, resumed):
+    """The piece is asked from OVERLAP bytes before our end, under If-Range; without an ETag nothing proves
+    the server still has the same file, so it starts again even though a sha256 is published."""
     cut = 40_000
+    validators = {"ETag": etag} if etag else {}
 
     def flaky(req: Request) -> None:
-        if "range" in req.headers:
-            req.reply_file(PAYLOAD)
+        if len(server.requests_to("/w.bin")) == 1:
+            req.reply_truncated(PAYLOAD, cut, **validators)
         else:
-            req.reply_truncated(PAYLOAD, cut)
+            req.reply_file(PAYLOAD, **validators)
 
     server.routes["/w.bin"] = flaky
     write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(PAYLOAD)))
@@ -194,8 +199,8 @@ def test_dropped_connection_resumes_with_range_and_verifies(server, tmp_path, mo
     assert path.read_bytes() == PAYLOAD
     reqs = server.requests_to("/w.bin")
     assert len(reqs) == 2 and "range" not in reqs[0].headers
-    assert reqs[1].headers["range"] == f"bytes={cut}-"
-    assert "if-range" not in reqs[1].headers  # no validator: resumed only because the sha256 is pinned
+    second = (reqs[1].headers.get("range"), reqs[1].headers.get("if-range"))
+    assert second == ((f"bytes={cut - OVERLAP}-", etag) if resumed else (None, None))
     assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
 
 
@@ -215,37 +220,47 @@ def test_server_ignoring_range_restarts_from_zero_never_appends(server, tmp_path
     [path] = download(["test-blob"], dir=out, progress=False)
 
     assert path.read_bytes() == PAYLOAD
-    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, f"bytes={cut}-"]
+    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, f"bytes={cut - OVERLAP}-"]
     lock = json.loads((out / LOCK_FILE).read_text())["files"]["blob.bin"]
     assert (lock["sha256"], lock["size"], lock["verified"]) == (sha(PAYLOAD), len(PAYLOAD), "transfer")
     assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
 
 
 def test_416_discards_the_partial_file_and_restarts_clean(server, tmp_path, monkeypatch):
-    """The file shrank on a server without validators while we held 80,000 bytes of the old one."""
+    """The file shrank under the same ETag while we held 80,000 bytes of the old one."""
     old, new = PAYLOAD, PAYLOAD[::-1][:50_000]
 
     def shrinking(req: Request) -> None:
         if len(server.requests_to("/w.bin")) == 1:
-            req.reply_truncated(old, 80_000)
+            req.reply_truncated(old, 80_000, ETag='"v1"')
         else:
-            req.reply_file(new)
+            req.reply_file(new, ETag='"v1"')
 
     server.routes["/w.bin"] = shrinking
-    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(new)))  # pinned: may resume
+    write_sources(tmp_path, monkeypatch, http_source(server.url + "/w.bin", sha(new)))
     out = tmp_path / "out"
     [path] = download(["test-blob"], dir=out, progress=False)
 
     assert path.read_bytes() == new
-    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, "bytes=80000-", None]
+    ranges = [r.headers.get("range") for r in server.requests_to("/w.bin")]
+    assert ranges == [None, f"bytes={80_000 - OVERLAP}-", None]
     lock = json.loads((out / LOCK_FILE).read_text())["files"]["blob.bin"]
     assert (lock["sha256"], lock["size"], lock["verified"]) == (sha(new), len(new), "sha256")
     assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
 
 
+START = 40_000 - OVERLAP  # where a piece resumed after 40,000 bytes must start
+
+
 @pytest.mark.parametrize(
     "content_range",
-    ["bytes 0-102399/102400", "bytes 40000-102399/99999", "bytes 40000-50000/102400", "bytes */102400", None],
+    [
+        "bytes 0-102399/102400",
+        f"bytes {START}-102399/99999",
+        f"bytes {START}-50000/102400",
+        "bytes */102400",
+        None,
+    ],
 )
 def test_wrong_content_range_is_refused_and_nothing_is_kept(server, tmp_path, monkeypatch, content_range):
     def wrong_part(req: Request) -> None:
@@ -255,22 +270,23 @@ def test_wrong_content_range_is_refused_and_nothing_is_kept(server, tmp_path, mo
         headers = {"ETag": '"v1"', "Content-Type": "application/octet-stream"}
         if content_range:
             headers["Content-Range"] = content_range
-        req.reply(206, PAYLOAD[40_000:], headers)
+        req.reply(206, PAYLOAD[START:], headers)
 
     server.routes["/w.bin"] = wrong_part
     url = server.url + "/w.bin"
     write_sources(tmp_path, monkeypatch, http_source(url))
     out = tmp_path / "out"
     assert refused(out) == (
-        f"could not download blob.bin for 'test-blob': tried http ({url} answered bytes=40000- with the wrong "
+        f"could not download blob.bin for 'test-blob': tried http ({url} answered bytes={START}- with the wrong "
         f"part (Content-Range {content_range!r})); download it from {url} and put it at {out / 'blob.bin'}"
     )
 
 
-@pytest.mark.parametrize("start", [0, 30_000, 50_000])
+@pytest.mark.parametrize("start", [0, 30_000, 40_000, 50_000])
 def test_a_self_consistent_piece_at_another_offset_is_refused(server, tmp_path, monkeypatch, start):
     """A 206 whose Content-Range, Content-Length and body agree with each other but start elsewhere than
-    the bytes we hold (before: overlap or the whole file again; after: a gap) is not our next piece."""
+    the piece asked for (before: the whole file again or a longer overlap; after: no overlap or a gap) is
+    not our next piece."""
 
     def misplaced(req: Request) -> None:
         if "range" not in req.headers:
@@ -283,9 +299,11 @@ def test_a_self_consistent_piece_at_another_offset_is_refused(server, tmp_path, 
     url = server.url + "/w.bin"
     write_sources(tmp_path, monkeypatch, http_source(url))
     out = tmp_path / "out"
-    wrong = f"({url} answered bytes=40000- with the wrong part (Content-Range 'bytes {start}-102399/102400'))"
+    wrong = (
+        f"({url} answered bytes={START}- with the wrong part (Content-Range 'bytes {start}-102399/102400'))"
+    )
     assert wrong in refused(out)
-    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, "bytes=40000-"]
+    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, f"bytes={START}-"]
 
 
 LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
@@ -293,8 +311,8 @@ LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
 
 @pytest.mark.parametrize("last_modified", [LAST_MODIFIED, None])
 def test_a_weak_etag_never_guards_a_range_request(server, tmp_path, monkeypatch, last_modified):
-    """If-Range needs a strong validator: with a weak ETag the resume is guarded by Last-Modified, and
-    without one (and no published sha256) nothing could notice a change, so the file starts again."""
+    """Only a strong ETag proves the server's file is the one our bytes came from: with a weak ETag, with
+    or without Last-Modified (one-second resolution), the file starts again."""
     validators = {"ETag": 'W/"v1"', **({"Last-Modified": last_modified} if last_modified else {})}
 
     def weak(req: Request) -> None:
@@ -308,10 +326,7 @@ def test_a_weak_etag_never_guards_a_range_request(server, tmp_path, monkeypatch,
     [path] = download(["test-blob"], dir=tmp_path / "out", progress=False)
     assert path.read_bytes() == PAYLOAD
     second = server.requests_to("/w.bin")[1].headers
-    if last_modified:
-        assert (second.get("range"), second.get("if-range")) == ("bytes=40000-", LAST_MODIFIED)
-    else:
-        assert (second.get("range"), second.get("if-range")) == (None, None)
+    assert (second.get("range"), second.get("if-range")) == (None, None)
 
 
 def _reply_until_close(req: Request, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -331,8 +346,8 @@ def test_more_bytes_than_declared_is_a_failed_transfer(server, tmp_path, monkeyp
         if "range" not in req.headers:
             req.reply_truncated(PAYLOAD, 40_000, ETag='"v1"')
             return
-        headers = {"ETag": '"v1"', "Content-Range": "bytes 40000-102399/102400"}
-        _reply_until_close(req, 206, PAYLOAD[40_000:] + b"x" * 5000, headers)
+        headers = {"ETag": '"v1"', "Content-Range": f"bytes {START}-102399/102400"}
+        _reply_until_close(req, 206, PAYLOAD[START:] + b"x" * 5000, headers)
 
     server.routes["/w.bin"] = overlong
     url = server.url + "/w.bin"

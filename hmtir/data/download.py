@@ -101,7 +101,7 @@ def _download(
         url = m.location()
         advance = progress(f"{source}: {spec.name}") if progress else (lambda n, total: None)
         try:
-            transfer = fetch_mirror(m, part, session, advance, pinned=bool(spec.sha256))
+            transfer = fetch_mirror(m, part, session, advance)
             digest, size, verified = _accept(part, spec, locked, lock, source, url, transfer)
         except MirrorFailed as err:
             failures.append(f"{m.name} ({err})")

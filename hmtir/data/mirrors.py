@@ -47,7 +47,7 @@ def fetch_hf(mirror: Mirror, part: Path, cache: bool, force: bool = False) -> Pa
         raise MirrorFailed(f"{mirror.location()}: {describe(err)}") from None
 
 
-def fetch_mirror(mirror: Mirror, part: Path, session, advance: Advance, pinned: bool) -> Transfer:  # noqa: ANN001
+def fetch_mirror(mirror: Mirror, part: Path, session, advance: Advance) -> Transfer:  # noqa: ANN001
     """Fetch one mirror's copy into ``part``; return what was declared about it."""
     if mirror.kind == "manual":
         raise MirrorFailed(f"{mirror.url} needs a manual download")
@@ -56,4 +56,4 @@ def fetch_mirror(mirror: Mirror, part: Path, session, advance: Advance, pinned: 
         fetch_hf(mirror, part, cache=False)
         return Transfer(source_url, part.stat().st_size)  # size checked by huggingface_hub
     url = confirmed_url(session, source_url) if mirror.kind == "gdrive" else source_url
-    return stream_to_part(session, url, part, advance, source_url=source_url, pinned=pinned)
+    return stream_to_part(session, url, part, advance, source_url=source_url)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from hmtir.cli import cli
 from hmtir.data.download import download
 from hmtir.data.lockfile import LOCK_FILE
+from hmtir.data.transfer import OVERLAP
 from hmtir.errors import HmtirError
 from tests.servers import Loopback, Request
 
@@ -102,7 +103,7 @@ def test_a_changed_remote_file_restarts_the_transfer(server, blob) -> None:
 
     assert path.read_bytes() == PAYLOAD
     second = server.requests_to("/w.bin")[1].headers
-    assert (second["range"], second["if-range"]) == ("bytes=40000-", '"old"')
+    assert (second["range"], second["if-range"]) == (f"bytes={40_000 - OVERLAP}-", '"old"')
     assert lock_entry(out)["sha256"] == sha(PAYLOAD)
 
 
@@ -219,3 +220,85 @@ def test_member_paths_and_hub_paths_from_a_registry_are_checked(
     assert str(err.value).startswith(f"source registry {registry} entry 'evil'")
     assert problem in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+NEW = bytes(reversed(PAYLOAD))  # another version of the file, the same size
+LM = "Wed, 21 Oct 2026 07:28:00 GMT"
+
+# How the server's second version is labelled, and whether our partial file may still be continued.
+VERSIONS = {
+    # the reported case: a strong ETag kept for new bytes; the overlap shows the bytes changed
+    "same strong ETag, new bytes": ({"ETag": ETAG}, {"ETag": ETAG}, NEW, True),
+    # the file grew under the same ETag: the overlap matches, the total size tells
+    "same strong ETag, grown": ({"ETag": ETAG}, {"ETag": ETAG}, PAYLOAD + b"tail", True),
+    "same weak ETag, new bytes": ({"ETag": 'W/"v1"'}, {"ETag": 'W/"v1"'}, NEW, False),
+    "same Last-Modified only": ({"Last-Modified": LM}, {"Last-Modified": LM}, NEW, False),
+    "weak ETag and Last-Modified": ({"ETag": 'W/"v1"', "Last-Modified": LM}, {"ETag": 'W/"v1"'}, NEW, False),
+    "no validator": ({}, {}, NEW, False),
+}
+
+
+@pytest.mark.parametrize("case", VERSIONS)
+def test_a_file_changed_under_unproven_or_lying_validators_is_never_spliced(server, blob, case) -> None:
+    """No published sha256: the partial file is continued only under If-Range with a strong ETag, the same
+    total size and the same overlapping bytes; anything else starts again and yields the new file whole."""
+    url, out = blob
+    first, second, new, asks_range = VERSIONS[case]
+
+    def route(req: Request) -> None:
+        if len(server.requests_to("/w.bin")) == 1:
+            req.reply_truncated(PAYLOAD, 40_000, **first)
+        else:
+            req.reply_file(new, **second)  # honours Range and If-Range like a real server
+
+    server.routes["/w.bin"] = route
+    [path] = download(["test-blob"], dir=out, progress=False)
+
+    assert path.read_bytes() == new
+    sent = [(r.headers.get("range"), r.headers.get("if-range")) for r in server.requests_to("/w.bin")]
+    if asks_range:
+        assert sent == [(None, None), (f"bytes={40_000 - OVERLAP}-", ETAG), (None, None)]
+    else:
+        assert sent == [(None, None), (None, None)]
+    assert lock_entry(out)["sha256"] == sha(new)
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_FILE, "blob.bin"])
+
+
+def test_a_piece_that_ignored_if_range_is_not_spliced(server, blob) -> None:
+    """A 206 of another ETag (the server ignored If-Range) is another version: start again."""
+    url, out = blob
+
+    def route(req: Request) -> None:
+        count = len(server.requests_to("/w.bin"))
+        if count == 1:
+            req.reply_truncated(PAYLOAD, 40_000, ETag=ETAG)
+        elif count == 2:
+            start = int(req.headers["range"][6:-1])
+            headers = {"ETag": '"v2"', "Content-Range": f"bytes {start}-{len(NEW) - 1}/{len(NEW)}"}
+            req.reply(206, NEW[start:], {"Content-Type": "application/octet-stream", **headers})
+        else:
+            req.reply_file(NEW, ETag='"v2"')
+
+    server.routes["/w.bin"] = route
+    [path] = download(["test-blob"], dir=out, progress=False)
+    assert path.read_bytes() == NEW
+    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, f"bytes={40_000 - OVERLAP}-", None]
+
+
+def test_an_overstated_content_length_says_the_part_file_is_kept(server, blob) -> None:
+    """Content-Length 100 bytes more than the file: every attempt ends short, and the whole file is left
+    in blob.bin.part. The one-line error says so, with both sizes."""
+    url, out = blob
+    server.routes["/w.bin"] = lambda req: req.reply_truncated(PAYLOAD + bytes(100), len(PAYLOAD), ETag=ETAG)
+    result = CliRunner().invoke(cli, ["download", "test-blob", "--dir", str(out), "--no-progress"])
+
+    part = out / "blob.bin.part"
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output == (
+        f"Error: could not download blob.bin for 'test-blob': tried http ({url}: connection closed after "
+        f"102400 of 102500 bytes (after 5 attempts); the 102400 bytes received are left in {part}, short of "
+        "the 102500 the server declared (a server that overstates Content-Length leaves the whole file "
+        f"there)); download it from {url} and put it at {out / 'blob.bin'}\n"
+    )
+    assert part.read_bytes() == PAYLOAD
+    assert not (out / "blob.bin").exists()
