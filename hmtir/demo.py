@@ -128,7 +128,7 @@ def place_rows(result: DemoResult, runs: dict[str, Path], leaderboard: Path) -> 
     ]
     standings = []
     for method, run in runs.items():
-        mine = result_from_evaluation(run, BENCHMARK).entry
+        mine = result_from_evaluation(run, BENCHMARK, trust="verified").entry  # the demo just ran it
         mine["method"]["display_name"] = f"{method} (this demo)"
         others = [e for e in board if row_key(e) != method]
         same = next((e for e in board if row_key(e) == method), None)

@@ -94,7 +94,7 @@ def test_rows_scored_on_different_data_are_not_ranked_together() -> None:
             lambda e: e["subsets"]["composited/normal"]["metrics"].pop("musiq"),
             "missing required field 'musiq'",
         ),
-        (lambda e: e.update(trust="trusted"), "trust: must be one of recomputed, verified, reported"),
+        (lambda e: e.update(trust="trusted"), "trust: must be one of recomputed, verified, user, reported"),
         (
             lambda e: e["subsets"].update({"single/rain": e["subsets"]["composited/normal"]}),
             "not part of benchmark demo",
@@ -164,7 +164,7 @@ def test_verified_evaluation_and_recomputed_submission_agree(tmp_path: Path, dem
 
     result = evaluate("identity", data=demo, subsets="composited/normal", metrics="psnr,ssim", device="cpu",
                       out=tmp_path / "run", progress=False)  # fmt: skip
-    verified = result_from_evaluation(result.out, "demo", parameters=0).entry
+    verified = result_from_evaluation(result.out, "demo", trust="verified", parameters=0).entry
     recomputed = score_submission(make_valid(tmp_path / "sub", demo), demo, None).entry
     for metric in ("psnr", "ssim"):
         a = verified["subsets"]["composited/normal"]["metrics"][metric]

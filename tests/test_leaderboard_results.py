@@ -112,7 +112,10 @@ def test_build_from_results_tables_equal_the_records_and_carry_paired_cis(runs, 
         # the Markdown table prints the same means at the metric's precision, and the Δ cell with its ±
         assert f"{mean_a:.2f}" in md and f"{mean_b:.2f}" in md
         assert cell["text"] in md.replace("\\", "")
-    assert "| 1 | wfaf | verified |" in md or "| 1 | identity | verified |" in md
+    # a user's own folders are the user's claim: tier user, in a ranking titled as such, never verified
+    assert "| 1 | wfaf | user |" in md or "| 1 | identity | user |" in md
+    assert "— from your results folders (your evaluate runs; not re-scored by hmtir)" in md
+    assert {r["trust"] for r in data["rows"]} == {"user"} and "verified" not in md
     assert PLUS_MINUS in md and "Paired difference vs identity on the same frames" in md
     rows = pd.read_csv(site / "leaderboard.csv")
     noise = rows[(rows["method"] == "wfaf") & (rows["subset"] == "single/noise")].iloc[0]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from hmtir.commands._output import OutFolder
+
 _BOARD = click.option(
     "--leaderboard", type=click.Path(path_type=Path), default=Path("leaderboard"), show_default=True,
     help="Leaderboard data folder (results/, records/, figures/, reported.yaml).",
@@ -24,7 +26,8 @@ def leaderboard() -> None:
     "results",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Build from your own `hmtir evaluate` result folders instead (repeatable; a folder may hold many).",
+    help="Build from your own `hmtir evaluate` result folders instead (repeatable; a folder may hold many); "
+    "their rows are tier 'user': your claim, not re-scored by hmtir.",
 )
 @click.option(
     "--benchmarks",
@@ -35,7 +38,7 @@ def leaderboard() -> None:
     "--results DIR and $HMTIR_BENCHMARKS).",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True, help="Site folder."
+    "--out", type=OutFolder(path_type=Path), default=Path("site"), show_default=True, help="Site folder."
 )
 @click.pass_context
 def build(
@@ -52,7 +55,8 @@ def build(
         the shipped leaderboard (results/ + records/ of the data folder)
     hmtir leaderboard build --results DIR [--results DIR ...] --out site
         any evaluate results: a registered benchmark when a registry pins the data's manifest,
-        else a benchmark named by its data (<data folder>-<manifest sha256 prefix>)
+        else a benchmark named by its data (<data folder>-<manifest sha256 prefix>); rows of tier
+        user (read from your files, not re-scored by hmtir)
 
     Measured rows with per-image records also show the paired difference against the identity row
     (or the best row) on the same frames, with its 95 % bootstrap interval and p-value.

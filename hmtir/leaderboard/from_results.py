@@ -1,8 +1,11 @@
 """Leaderboards from your own runs: ``hmtir leaderboard build --results DIR [--results DIR ...] --out SITE``.
 
-Any ``hmtir evaluate`` result folders become ``verified`` rows (hmtir ran the method) of a site with the
-same tables, plots and paired differences as the shipped leaderboard. Each result is filed under the
-benchmark its data *is*:
+Any ``hmtir evaluate`` result folders become rows of a site with the same tables, plots and paired
+differences as the shipped leaderboard. Each folder is read through the evaluation results loader, which
+refuses a summary that is not bound to its records (an edited method name, swapped records) in one line.
+Its rows get the ``user`` tier, shown as such: the files are their owner's to rewrite consistently, so the
+numbers are the user's claim, never ``verified`` or ``recomputed`` (those only hmtir's own scoring
+earns: ``leaderboard seed``, ``submit score``). Each result is filed under the benchmark its data *is*:
 
 * a **registered** benchmark whose ``manifest_sha256`` pins the data's ``meta/manifest.jsonl`` — the
   shipped ``benchmarks.yaml``, files listed in ``$HMTIR_BENCHMARKS`` (``os.pathsep``-separated, as
@@ -47,6 +50,7 @@ from hmtir.leaderboard.benchmarks import (
 )
 from hmtir.leaderboard.columns import leaderboard_metric_metas
 from hmtir.leaderboard.render import BuildReport, check_site_out, render_site
+from hmtir.leaderboard.schema import USER_TIER
 from hmtir.leaderboard.scoring import result_from_evaluation, subset_label
 from hmtir.vocabulary import SUBSETS, is_real
 
@@ -75,10 +79,9 @@ def _slug(text: str) -> str:
     return slug or "data"
 
 
-def data_identity(summary: dict[str, Any], records: Any) -> tuple[str, str]:
+def data_identity(manifest: str | None, records: Any) -> tuple[str, str]:
     """(kind, sha256) identifying the images a result was scored on: its data manifest, or — without one —
     the sha256 over its evaluated frames (subset, name, input sha256)."""
-    manifest = summary.get("data", {}).get("manifest_sha256")
     if manifest:
         return "manifest", manifest
     lines = sorted(f"{r.subset}\t{r.name}\t{r.input_sha256}" for r in records.itertuples())
@@ -125,12 +128,39 @@ def data_benchmark(
     )
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What filing a result needs from its summary, each field checked for its type."""
+
+    root: str | None
+    manifest_sha256: str | None
+    subsets: tuple[str, ...]
+    metrics: tuple[str, ...]
+
+
+def _facts(folder: Path, summary: dict[str, Any]) -> _Facts:
+    """The summary's data root and manifest (text or absent), subsets and metrics; else one line naming it."""
+    data, metrics = summary.get("data", {}), summary.get("metrics")
+    text = ("root", "manifest_sha256")
+    if (
+        not isinstance(data, dict)
+        or not isinstance(metrics, dict)
+        or any(not isinstance(data.get(key), str | None) for key in text)
+    ):
+        raise HmtirError(
+            f"results {folder}: summary.json is not an hmtir evaluate summary (its data block must name a "
+            "root and manifest_sha256 as text, its metrics must be a table)"
+        )
+    root, manifest = (data.get(key) for key in text)
+    return _Facts(root, manifest, tuple(map(str, summary["subsets"])), tuple(map(str, metrics)))
+
+
 def collect(
     results: Sequence[str | os.PathLike[str]],
     benchmark_files: Sequence[str | os.PathLike[str]] = (),
     advance: Callable[[str], None] | None = None,
 ) -> ResultsBoard:
-    """Every result folder under ``results`` as a verified row of the benchmark its data is."""
+    """Every result folder under ``results`` as a ``user`` row of the benchmark its data is."""
     from hmtir.evaluation import load_results
     from hmtir.evaluation.results import read_summary
 
@@ -144,22 +174,22 @@ def collect(
     ]
     local = merge_benchmarks([benchmarks(), *registries])
     with benchmark_scope(list(local.values())):
-        summaries = {f: read_summary(f) or {} for f in folders}
+        facts = {f: _facts(f, read_summary(f) or {"subsets": {}}) for f in folders}
         filed: dict[Path, Benchmark | tuple[str, str]] = {}
         unregistered: dict[tuple[str, str], dict[str, Any]] = {}
         for folder in folders:
-            summary = summaries[folder]
+            fact = facts[folder]
             records = tidy[tidy["result"] == str(folder)]
-            registered = benchmark_for_manifest(summary.get("data", {}).get("manifest_sha256"))
+            registered = benchmark_for_manifest(fact.manifest_sha256)
             if registered is not None:
                 filed[folder] = registered
                 continue
-            identity = data_identity(summary, records)
+            identity = data_identity(fact.manifest_sha256, records)
             filed[folder] = identity
-            root = summary.get("data", {}).get("root") or str(folder)
+            root = fact.root or str(folder)
             group = unregistered.setdefault(identity, {"root": root, "subsets": {}, "metrics": {}})
-            group["subsets"].update(dict.fromkeys(subset_label(s, root) for s in summary["subsets"]))
-            group["metrics"].update(dict.fromkeys(summary["metrics"]))
+            group["subsets"].update(dict.fromkeys(subset_label(s, root) for s in fact.subsets))
+            group["metrics"].update(dict.fromkeys(fact.metrics))
         made = {
             identity: data_benchmark(g["root"], identity, list(g["subsets"]), list(g["metrics"]))
             for identity, g in unregistered.items()
@@ -170,7 +200,7 @@ def collect(
         for folder in folders:
             target = filed[folder]
             bench = target if isinstance(target, Benchmark) else made[target]
-            outcome = result_from_evaluation(folder, bench.name)
+            outcome = result_from_evaluation(folder, bench.name, trust=USER_TIER)
             method = outcome.entry["method"]["name"]
             first = owners.setdefault((bench.name, method), folder)
             if first != folder:
@@ -179,7 +209,7 @@ def collect(
                     "pass one of them (a leaderboard has one row per method)"
                 )
             board.rows[folder] = outcome.entry
-            root = summaries[folder].get("data", {}).get("root")
+            root = facts[folder].root
             records = tidy[tidy["result"] == str(folder)].copy()  # full precision (the CSV keeps 6 decimals)
             records["subset"] = [subset_label(s, root) for s in records["subset"]]
             board.records[(bench.name, method)] = records
@@ -201,7 +231,7 @@ def build_from_results(
     """
     import pandas as pd
 
-    out = check_site_out([Path(r) for r in results], Path(out), what="the results folder")
+    out = check_site_out([Path(r) for r in results], out, what="the results folder")
     board = collect(results, benchmark_files, advance)
 
     def records_of(entry: dict[str, Any]) -> pd.DataFrame | None:

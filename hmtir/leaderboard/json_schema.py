@@ -6,12 +6,13 @@ The schema files are standard JSON Schema so outside tools can use them; hmtir c
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from hmtir.io.json_file import MAX_JSON_INT, read_json
 
 _HERE = Path(__file__).resolve().parent
 
@@ -19,7 +20,7 @@ _HERE = Path(__file__).resolve().parent
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """``result`` or ``submission``: the packaged JSON Schema document."""
-    return json.loads((_HERE / f"{name}.schema.json").read_text(encoding="utf-8"))
+    return read_json(_HERE / f"{name}.schema.json", "leaderboard schema")
 
 
 _TYPES = {
@@ -27,10 +28,16 @@ _TYPES = {
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and _finite(v),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
+
+
+def _finite(value: float) -> bool:
+    """Any int (``math.isfinite`` overflows past 10**308: an integer of 10**400 must be refused in one line,
+    by the bound below, not raise), or a finite float."""
+    return isinstance(value, int) or math.isfinite(value)
 
 
 @cache
@@ -84,6 +91,8 @@ def check_json_schema(
             raise ValueError(f"{_where(path)}: expected {' or '.join(types)}, got {describe_value(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{_where(path)}: NaN/Infinity is not a JSON number")
+    if isinstance(value, int) and abs(value) > MAX_JSON_INT:  # the JSON rule's bound (hmtir.io.json_file)
+        raise ValueError(f"{_where(path)}: an integer of {value.bit_length()} bits is outside ±(2**63-1)")
     if "const" in schema and value != schema["const"]:
         raise ValueError(f"{_where(path)}: must be {schema['const']!r}, got {describe_value(value)}")
     if "enum" in schema and value not in schema["enum"]:

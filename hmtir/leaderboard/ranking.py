@@ -2,8 +2,9 @@
 
 * Rows of different benchmarks are never ranked together, and rows of one benchmark must come from the
   same data (equal manifest hashes), as MTEB refuses to merge results across dataset revisions.
-* hmtir-measured rows (``recomputed``, ``verified``) and ``reported`` paper numbers are ranked in separate
-  groups; every row carries its tier, so a reported number never sits in a measured ranking untagged.
+* hmtir-measured rows (``recomputed``, ``verified``), rows read from a user's own results folders
+  (``user``) and ``reported`` paper numbers are ranked in separate groups; every row carries its tier, so
+  neither a reported number nor a user's claim ever sits in hmtir's measured ranking.
 * Ties are judged at display precision (two equal printed PSNRs share a rank: 1, 1, 3).
 * Overall: mean rank over the group's subsets and a clearly labelled average of the full-reference metric;
   a method missing any of those subsets gets no overall value instead of an average of what it has.
@@ -19,13 +20,18 @@ from typing import Any
 from hmtir.errors import HmtirError
 from hmtir.leaderboard.benchmarks import Benchmark, get_benchmark
 from hmtir.leaderboard.columns import metric_meta
-from hmtir.leaderboard.schema import MEASURED_TIERS, row_key
+from hmtir.leaderboard.schema import MEASURED_TIERS, RECORDED_TIERS, USER_TIER, row_key
 
 AVERAGED_METRICS = ("psnr", "ssim")  # averaged over the paired (synthetic) subsets only
 
 
+GROUP_ORDER = ("measured", "user", "reported")  # the order of a benchmark's rankings in every output
+RECORDED_GROUPS = ("measured", "user")  # groups whose rows carry per-image records: paired Δ, plots
+
+
 def rank_group(trust: str) -> str:
-    return "measured" if trust in MEASURED_TIERS else "reported"
+    """The ranking a tier joins: hmtir's measurements, a user's own results, or papers' numbers."""
+    return "measured" if trust in MEASURED_TIERS else "user" if trust == USER_TIER else "reported"
 
 
 @dataclass
@@ -88,7 +94,7 @@ def _check_same_data(entries: Sequence[dict[str, Any]], bench: Benchmark) -> Non
     hashes = {
         e["benchmark"]["manifest_sha256"]: e["method"]["name"]
         for e in entries
-        if e["trust"] in MEASURED_TIERS
+        if e["trust"] in RECORDED_TIERS
     }
     hashes.pop(None, None)
     if len(hashes) > 1:
@@ -114,8 +120,9 @@ def rank(entries: Sequence[dict[str, Any]]) -> list[RankedGroup]:
                 )
             seen.add((bench_name, entry["trust"], entry["method"]["name"]))
     groups = []
-    order = {"measured": 0, "reported": 1}
-    for (bench_name, group), bucket in sorted(buckets.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
+    for (bench_name, group), bucket in sorted(
+        buckets.items(), key=lambda kv: (kv[0][0], GROUP_ORDER.index(kv[0][1]))
+    ):
         bench = get_benchmark(bench_name)
         _check_same_data(bucket, bench)
         subsets = [s for s in bench.subsets if any(s in e["subsets"] for e in bucket)]

@@ -23,11 +23,12 @@ from string import Template
 from typing import Any
 
 from hmtir.errors import HmtirError
-from hmtir.io.atomic import atomic_write_text
+from hmtir.io.atomic import atomic_write_text, temp_prefix
+from hmtir.io.json_file import read_json
 from hmtir.leaderboard.columns import leaderboard_metrics
 from hmtir.leaderboard.paired import LEGEND
 from hmtir.leaderboard.plots import plot_group
-from hmtir.leaderboard.ranking import RankedGroup, RankedRow, rank
+from hmtir.leaderboard.ranking import RECORDED_GROUPS, RankedGroup, RankedRow, rank
 from hmtir.leaderboard.store import load_results
 from hmtir.leaderboard.table_model import (
     GroupPairs,
@@ -123,25 +124,27 @@ def _method_page(
 def _is_site(folder: Path) -> bool:
     """True when ``folder`` is a site this function built (its leaderboard.json names the site schema)."""
     marker = folder / "leaderboard.json"
-    try:
-        if marker.is_symlink() or marker.stat().st_size > 64 << 20:
-            return False
-        return json.loads(marker.read_text(encoding="utf-8")).get("schema") == SITE_SCHEMA
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+    if marker.is_symlink() or not marker.is_file():
         return False
+    try:
+        data = read_json(marker, "site marker")
+    except HmtirError:  # not JSON, too large, too deep: not a site we built
+        return False
+    return isinstance(data, dict) and data.get("schema") == SITE_SCHEMA
 
 
 def check_site_out(
-    sources: Path | Sequence[Path], out: Path, what: str = "the leaderboard data folder"
+    sources: Path | Sequence[Path], out: str | os.PathLike[str], what: str = "the leaderboard data folder"
 ) -> Path:
     """``out`` as an absolute folder the build may replace: new, empty, or a site built before.
 
     The whole folder is swapped for the new site, so anything else (the leaderboard data or results it is
     built from, the repository, a file, a folder of the user's) is refused before any work.
     """
-    from hmtir.io.safety import output_folder
+    from hmtir.io.safety import check_output_folder
 
-    out = Path(os.path.abspath(output_folder(out)))
+    # never the root or "" (the current folder); the non-empty rule is stricter here (below): no override
+    out = Path(os.path.abspath(check_output_folder(out, overwrite=True)))
     real_out = os.path.realpath(out)
     for source in [sources] if isinstance(sources, (str, os.PathLike)) else sources:
         real_source = os.path.realpath(source)
@@ -163,7 +166,7 @@ def build_site(
     ``out`` must be new, empty or a previous build (:func:`check_site_out`); nothing else is written.
     """
     leaderboard = Path(leaderboard)
-    out = check_site_out(leaderboard, Path(out))
+    out = check_site_out(leaderboard, out)
     entries = load_results(leaderboard)
     if not entries:
         raise HmtirError(f"{leaderboard / 'results'} holds no results to render")
@@ -184,11 +187,11 @@ def render_site(
         raise HmtirError("no results to render")
     pairs = {(g.benchmark.key, g.group): group_pairs(g, records_of) for g in groups}
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name, "building-"), dir=out.parent))
     try:
         files = _render_into(staging, groups, pairs, figure_root)
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            old = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name, "old-"), dir=out.parent))
             out.rename(old / "site")
             staging.rename(out)
             shutil.rmtree(old, ignore_errors=True)
@@ -223,7 +226,7 @@ def _render_into(
             figures.append(rel)
     plots = []
     for group in groups:
-        if group.group != "measured":
+        if group.group not in RECORDED_GROUPS:
             continue
         for axis, title in (("runtime", "PSNR vs runtime"), ("parameters", "PSNR vs parameters")):
             rel = f"plots/{group.benchmark.key}-psnr-{axis}.svg"

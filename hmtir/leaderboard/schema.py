@@ -22,6 +22,12 @@ A method name belongs to one owner (the maintainers, or one submission), so a su
 a maintainer row's method either; both collisions, and re-scoring an existing row without ``replace``,
 are one-line refusals made before anything is written.
 
+**Who stands behind the numbers** is the row's tier: ``verified`` and ``recomputed`` only where hmtir
+computed them itself (``leaderboard seed``, ``submit score``), ``reported`` for a paper's numbers, and
+``user`` for a row read from a user's own ``evaluate`` folder (``leaderboard build --results``): those
+files are its owner's to rewrite, so the row is their claim, ranked apart and never in a leaderboard
+folder (:data:`BOARD_TIERS`).
+
 Reading and writing result files is :mod:`hmtir.leaderboard.store`; the benchmark registry is
 :mod:`hmtir.leaderboard.benchmarks`.
 """
@@ -43,8 +49,13 @@ if TYPE_CHECKING:
     from hmtir.metrics import MetricMeta
 
 RESULT_SCHEMA_ID = "hmtir.leaderboard.result/1"
-TRUST_TIERS = ("recomputed", "verified", "reported")
+TRUST_TIERS = ("recomputed", "verified", "user", "reported")
 MEASURED_TIERS = ("recomputed", "verified")  # numbers hmtir computed itself
+#: A row built from a user's own ``evaluate`` folder (``leaderboard build --results``): hmtir read the numbers
+#: from files the user holds and can rewrite consistently, so the row is the user's claim, never verified.
+USER_TIER = "user"
+RECORDED_TIERS = (*MEASURED_TIERS, USER_TIER)  # rows with per-image records: paired differences, plots
+BOARD_TIERS = ("recomputed", "verified", "reported")  # the tiers a leaderboard folder's result files hold
 SUBMISSION_TIER = "recomputed"  # the only tier a submission gets, and the only one it can write
 RESULTS_DIR = "results"
 RECORDS_DIR = "records"
@@ -151,7 +162,7 @@ def validate_result(entry: dict[str, Any], source: str) -> dict[str, Any]:
             f"invalid leaderboard result {source}: subset(s) {', '.join(unknown)} are not part of benchmark "
             f"{bench.name} ({', '.join(bench.subsets)})"
         )
-    if entry["trust"] in MEASURED_TIERS and entry["records"] is None:
+    if entry["trust"] in RECORDED_TIERS and entry["records"] is None:
         raise HmtirError(
             f"invalid leaderboard result {source}: a {entry['trust']} row needs its per-image records file"
         )
@@ -161,7 +172,7 @@ def validate_result(entry: dict[str, Any], source: str) -> dict[str, Any]:
             f"not {entry['records']['file']}"
         )
     pinned, found = bench.manifest_sha256, entry["benchmark"]["manifest_sha256"]
-    if entry["trust"] in MEASURED_TIERS and pinned is not None and found != pinned:
+    if entry["trust"] in RECORDED_TIERS and pinned is not None and found != pinned:
         raise HmtirError(
             f"invalid leaderboard result {source}: scored on data {str(found)[:12]}, but benchmark "
             f"{bench.key} is the data {pinned[:12]}; re-score it on the benchmark's data"

@@ -1,4 +1,5 @@
-"""Turn submitted images (recomputed) or an evaluate run (verified) into a leaderboard result entry.
+"""Turn submitted images (recomputed) or an evaluate run (verified when hmtir ran it, user when a user's
+folder hands it in) into a leaderboard result entry.
 
 Submitted images are scored by hmtir against the ground truth; whatever the submitter wrote about their
 own numbers (``self_reported``) is ignored. The entry and its per-image records are built completely in
@@ -11,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 import os
 import platform
@@ -29,6 +29,9 @@ from hmtir.leaderboard.store import check_board_data, check_writable, write_entr
 from hmtir.vocabulary import is_real
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from hmtir.leaderboard.benchmarks import Benchmark
     from hmtir.leaderboard.submission import Submission
 
 DEFAULT_METRICS = ("psnr", "ssim")
@@ -248,7 +251,7 @@ def score_submission(
     return outcome
 
 
-# ------------------------------------------------------------------------------- evaluate → verified
+# ------------------------------------------------------------------------- evaluate → verified or user
 
 
 def recorded_hardware(summary: dict[str, Any]) -> str:
@@ -271,27 +274,43 @@ def subset_label(subset: str, data_root: str | None) -> str:
 def result_from_evaluation(
     out: str | os.PathLike[str],
     benchmark: str,
-    trust: str = "verified",
+    *,
+    trust: str,
     parameters: int | None = None,
     display_name: str | None = None,
     hardware: str | None = None,
 ) -> ScoreOutcome:
-    """Build an entry from an ``hmtir evaluate`` output folder (``summary.json`` + ``records.csv``).
+    """Build an entry from an ``hmtir evaluate`` output folder, read through the evaluation results loader
+    (:func:`hmtir.evaluation.results.load_result`, which checks that the summary is bound to its records).
 
-    ``verified``: hmtir itself ran the method, so runtime and hardware are measured ones; ``hardware``
-    defaults to what the summary recorded (:func:`recorded_hardware`).
+    ``trust`` says who stands behind the numbers: ``verified`` only where hmtir ran the evaluation itself
+    (``leaderboard seed``, ``hmtir demo``); ``user`` for a folder a user hands in (``leaderboard build
+    --results``), whose files its owner can rewrite. ``hardware`` defaults to what the summary recorded
+    (:func:`recorded_hardware`).
     """
-    import pandas as pd
+    from hmtir.evaluation.results import load_result
 
     out = Path(out)
+    result = load_result(out)
     try:
-        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        records = pd.read_csv(out / "records.csv")
-    except (OSError, ValueError) as err:
-        raise HmtirError(f"{out} is not a finished evaluate output ({err})") from None
-    bench = get_benchmark(benchmark)
+        entry, text = _evaluation_entry(result.summary, result.records, get_benchmark(benchmark), trust)
+    except (KeyError, TypeError, AttributeError) as err:  # a summary of another shape than evaluate writes
+        raise HmtirError(
+            f"evaluation {out}: summary.json is not an hmtir evaluate summary ({type(err).__name__}: {err})"
+        ) from None
+    entry["method"].update(parameters=parameters, display_name=display_name or entry["method"]["name"])
+    if hardware is not None:
+        entry["runtime"]["hardware"] = hardware
+    validate_result(_with_records(entry, text), f"evaluation {out}")
+    return ScoreOutcome(entry, text)
+
+
+def _evaluation_entry(
+    summary: dict[str, Any], records: pd.DataFrame, bench: Benchmark, trust: str
+) -> tuple[dict[str, Any], str]:
+    """The entry (without its records block) and the records CSV of one evaluation's summary and records."""
     method = summary["method"]
-    root = summary.get("data", {}).get("root")
+    root = summary["data"].get("root")
     metric_names = [m for m in summary["metrics"] if m in leaderboard_metrics()]
     subsets = {}
     for subset, stats in summary["subsets"].items():
@@ -314,9 +333,9 @@ def result_from_evaluation(
         "schema": RESULT_SCHEMA_ID,
         "method": {
             "name": method["name"],
-            "display_name": display_name or method["name"],
+            "display_name": method["name"],
             "kind": method.get("kind", "learned"),
-            "parameters": parameters,
+            "parameters": None,
             "paper": method.get("paper"),
             "license": method.get("license"),
             "weights_sha256": method.get("weights_sha256"),
@@ -330,7 +349,7 @@ def result_from_evaluation(
         "subsets": subsets,
         "runtime": {
             "seconds_per_image": sum(seconds) / len(seconds) if seconds else None,
-            "hardware": hardware or recorded_hardware(summary),
+            "hardware": recorded_hardware(summary),
             "measured_by": "hmtir",
         },
         "records": None,
@@ -341,5 +360,4 @@ def result_from_evaluation(
             git_commit=summary.get("git_commit"),
         ),
     }
-    validate_result(_with_records(entry, text), f"evaluation {out}")
-    return ScoreOutcome(entry, text)
+    return entry, text

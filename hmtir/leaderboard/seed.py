@@ -179,6 +179,7 @@ def seed(
                 scored = result_from_evaluation(
                     run_dir,
                     "demo",
+                    trust="verified",  # hmtir ran it, just now
                     parameters=count_parameters(method),
                     display_name=DISPLAY_NAMES.get(name, name),
                     hardware=hardware_description(method.device),

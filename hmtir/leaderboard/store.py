@@ -15,7 +15,9 @@ from typing import Any
 
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
+from hmtir.io.json_file import read_json
 from hmtir.leaderboard.schema import (
+    BOARD_TIERS,
     MEASURED_TIERS,
     RESULTS_DIR,
     SUBMISSIONS_DIR,
@@ -25,12 +27,21 @@ from hmtir.leaderboard.schema import (
 )
 
 
+def board_entry(entry: dict[str, Any], source: str) -> dict[str, Any]:
+    """``entry`` validated as a row of a leaderboard folder: a tier only hmtir's own scoring (or a paper)
+    gives, never a ``user`` row, which exists only in a site built from a user's results folders."""
+    validate_result(entry, source)
+    if entry["trust"] not in BOARD_TIERS:
+        raise HmtirError(
+            f"invalid leaderboard result {source}: a {entry['trust']} row is read from a user's own results "
+            f"folder by `leaderboard build --results`; a leaderboard folder holds {', '.join(BOARD_TIERS)} rows"
+        )
+    return entry
+
+
 def load_result(path: Path) -> dict[str, Any]:
-    try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise HmtirError(f"cannot read leaderboard result {path}: {err}") from None
-    return validate_result(entry, str(path))
+    """One result file, read under the JSON rule (:func:`hmtir.io.json_file.read_json`) and validated."""
+    return board_entry(read_json(path, "leaderboard result"), str(path))
 
 
 def result_files(root: str | os.PathLike[str]) -> list[Path]:
@@ -129,7 +140,7 @@ def write_entry(root: Path, entry: dict[str, Any], records_csv: str | None, *, r
     it found it.
     """
     root = Path(root)
-    validate_result(entry, str(root / result_relpath(entry)))
+    board_entry(entry, str(root / result_relpath(entry)))
     target = check_writable(root, entry, replace=replace)
     text = dump_result(entry)
     record_path = root / entry["records"]["file"] if entry["records"] is not None else None

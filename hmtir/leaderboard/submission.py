@@ -36,6 +36,7 @@ from typing import Any
 
 from hmtir.data.layout import CLEAN_DIR, list_images, split_names
 from hmtir.errors import HmtirError
+from hmtir.io.json_file import JsonProblem, parse_json
 from hmtir.io.safety import name_problem
 from hmtir.io.yaml_file import YamlProblem, parse_yaml
 from hmtir.leaderboard.benchmarks import Benchmark, check_benchmark_data, get_benchmark
@@ -105,11 +106,12 @@ def _read_metadata(path: Path, fail: _Fail) -> tuple[dict[str, Any], bytes]:
     raw = meta_path.read_bytes()
     if len(raw) > MAX_METADATA_BYTES:
         raise fail(found[0], f"{len(raw)} bytes; metadata is limited to {MAX_METADATA_BYTES} bytes")
+    parse = parse_json if found[0].endswith(".json") else parse_yaml  # each format under its one rule
     try:
-        meta = parse_yaml(raw.decode("utf-8"), max_depth=MAX_METADATA_DEPTH)
+        meta = parse(raw.decode("utf-8"), max_depth=MAX_METADATA_DEPTH)
     except UnicodeDecodeError:
         raise fail(found[0], "not UTF-8 text") from None
-    except YamlProblem as err:
+    except (YamlProblem, JsonProblem) as err:
         raise fail(found[0], str(err)) from None
     if not isinstance(meta, dict):
         raise fail(found[0], "must be a mapping of fields (method, authors, license, ...)")

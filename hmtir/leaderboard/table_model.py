@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from hmtir.errors import HmtirError
 from hmtir.leaderboard.columns import leaderboard_metric_metas, metric_meta
 from hmtir.leaderboard.paired import PairedCell, paired_cells
-from hmtir.leaderboard.ranking import RankedGroup, RankedRow
+from hmtir.leaderboard.ranking import RECORDED_GROUPS, RankedGroup, RankedRow
 from hmtir.leaderboard.schema import SUBMISSION_TIER
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ RecordsOf = Callable[[dict[str, Any]], "pd.DataFrame | None"]
 
 @dataclass
 class GroupPairs:
-    """A measured group's paired differences: every row with records against one reference row.
+    """A group's paired differences (measured or user rows, which carry records): every row with records against one reference row.
 
     The reference is the group's ``identity`` row (the degraded input) when it has per-image records,
     else its best-ranked row with records. Only subsets where both rows scored the same frames get a
@@ -38,10 +38,10 @@ class GroupPairs:
 
 
 def group_pairs(group: RankedGroup, records_of: RecordsOf) -> GroupPairs:
-    """Paired differences of a measured group's rows against its reference row (see :class:`GroupPairs`)."""
+    """Paired differences of a recorded group's rows against its reference row (see :class:`GroupPairs`)."""
     import pandas as pd
 
-    if group.group != "measured":
+    if group.group not in RECORDED_GROUPS:
         return GroupPairs()
     frames = {}
     for row in group.rows:

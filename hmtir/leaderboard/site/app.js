@@ -93,8 +93,8 @@
   }
   function defaultOrder(cols) {
     var rankCol = cols[0];
-    return function (a, b) {  // measured rows first, then by rank within the group
-      if (a.group !== b.group) return a.group === "measured" ? -1 : 1;
+    return function (a, b) {  // groups in their order (measured, user, reported), then by rank within one
+      if (a.group !== b.group) return DATA.group_order.indexOf(a.group) - DATA.group_order.indexOf(b.group);
       return compare(rankCol, "asc")(a, b);
     };
   }
