@@ -163,18 +163,28 @@ def _run_job(job: _Job) -> list[dict[str, Any]]:
     return records
 
 
-def _manifest_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, record) of a manifest; a torn last line from an interrupted run is ignored."""
+def _manifest_lines(path: Path, strict: bool = False) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) of a manifest; a torn last line from an interrupted run is ignored.
+
+    Other lines that are not records are skipped in an output folder's own manifest (their outputs are
+    redone) but refused in a manifest to replay (``strict``): dropping them would silently make fewer images.
+    """
     if not path.is_file():
         return []
+    lines = read_text(path).split("\n")
+    last = max((i for i, line in enumerate(lines, 1) if line.strip()), default=0)
     records = []
-    for line_no, line in enumerate(read_text(path).split("\n"), 1):
+    for line_no, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
         except (json.JSONDecodeError, RecursionError):
-            continue
+            record = None
         if isinstance(record, dict) and {"name", "subset", "params"} <= set(record):
             records.append((line_no, record))
+        elif strict and line.strip() and line_no != last:
+            raise HmtirError(
+                f"{path} line {line_no}: not a synthesis record (a JSON object with name, subset and params)"
+            )
     return records
 
 
@@ -218,7 +228,7 @@ def _material_problem(material: object) -> str | None:
 
 def _replay_plan(path: Path) -> tuple[dict[str, str], dict[str, list[tuple[str, dict | None]]]]:
     """Validate every record of a manifest to replay (see the module docstring) before any work starts."""
-    records = _manifest_lines(path)
+    records = _manifest_lines(path, strict=True)
     if not records:
         raise HmtirError(f"manifest {path} is missing or holds no synthesis records")
     sources: dict[str, str] = {}

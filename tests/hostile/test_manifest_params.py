@@ -224,3 +224,18 @@ def test_the_preset_loader_holds_ranges_to_the_same_schema(line: str, message: s
         parse_presets(hostile)
     assert str(info.value).startswith("presets.yaml: preset 'hard' ") and message in str(info.value)
     assert set(parse_presets(text)) == {"hard", "normal", "single-contrast", "single-blur", "single-noise"}
+
+
+@pytest.mark.parametrize(
+    "line", ['{"name": "a.png", "subset": "composited/hard"}', "[1, 2]", "NaN", "{not json"]
+)
+def test_a_line_that_is_not_a_record_is_refused_unless_it_is_a_torn_last_line(
+    source: Path, manifest: Path, tmp_path: Path, line: str
+) -> None:
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([lines[0], line, *lines[1:]]) + "\n")
+    text = refused(source, manifest, tmp_path, "line 2: not a synthesis record")
+    assert text == f"{manifest} line 2: not a synthesis record (a JSON object with name, subset and params)"
+    manifest.write_text("\n".join([*lines, line[:7]]) + "\n")  # an interrupted run's torn last line
+    report = synthesize(source, tmp_path / "out", from_manifest=manifest, progress=False)
+    assert report.written == 2
