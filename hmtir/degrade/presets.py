@@ -19,7 +19,7 @@ import numpy as np
 
 from hmtir.degrade.ops import OPS, Param, shown
 from hmtir.errors import HmtirError
-from hmtir.io.yaml_file import parse_yaml
+from hmtir.io.yaml_file import YamlProblem, parse_yaml
 from hmtir.vocabulary import STEPS
 
 PRESETS_FILE = "presets.yaml"
@@ -85,18 +85,42 @@ def _load_all() -> dict[str, Preset]:
 
 def parse_presets(text: str) -> dict[str, Preset]:
     """Every preset of a ``presets.yaml`` text, each range checked against its op's schema."""
-    raw = parse_yaml(text)
-    version = int(raw["version"])
-    specs: dict[str, Any] = raw["presets"]
+    try:
+        raw = parse_yaml(text)
+    except YamlProblem as err:
+        raise HmtirError(f"{PRESETS_FILE}: {err}") from None
+    if not (
+        isinstance(raw, dict) and type(raw.get("version")) is int and isinstance(raw.get("presets"), dict)
+    ):
+        raise HmtirError(f"{PRESETS_FILE}: needs a whole-number 'version' and a 'presets' mapping")
+    version, specs = raw["version"], raw["presets"]
     presets: dict[str, Preset] = {}
     for name, spec in specs.items():
+        ops = spec.get("ops") if isinstance(spec, dict) else None
+        if not (
+            isinstance(name, str) and isinstance(ops, (dict, list)) and all(isinstance(op, str) for op in ops)
+        ):
+            raise HmtirError(
+                f"{PRESETS_FILE}: preset {ascii(name)} needs 'ops' (op: ranges, or a list of ops)"
+            )
         base = spec.get("ranges_from")
         if base is not None:
-            if base not in specs or not isinstance(specs[base]["ops"], dict):
-                raise HmtirError(f"{PRESETS_FILE}: preset '{name}' ranges_from unknown preset '{base}'")
-            ops_ranges = {op: specs[base]["ops"][op] for op in spec["ops"]}
-        else:
+            base_spec = specs.get(base) if isinstance(base, str) else None
+            base_ops = base_spec.get("ops") if isinstance(base_spec, dict) else None
+            if not isinstance(base_ops, dict):
+                raise HmtirError(f"{PRESETS_FILE}: preset '{name}' ranges_from unknown preset {ascii(base)}")
+            missing = [op for op in spec["ops"] if op not in base_ops]
+            if missing:
+                raise HmtirError(
+                    f"{PRESETS_FILE}: preset '{name}' takes {ascii(missing[0])} from '{base}', which lacks it"
+                )
+            ops_ranges = {op: base_ops[op] for op in spec["ops"]}
+        elif isinstance(spec["ops"], dict):
             ops_ranges = spec["ops"]
+        else:
+            raise HmtirError(
+                f"{PRESETS_FILE}: preset '{name}' lists ops without ranges_from a preset giving ranges"
+            )
         for op in ops_ranges:
             if op not in OPS:
                 raise HmtirError(f"{PRESETS_FILE}: preset '{name}' names unknown op '{op}'")

@@ -239,3 +239,34 @@ def test_a_line_that_is_not_a_record_is_refused_unless_it_is_a_torn_last_line(
     manifest.write_text("\n".join([*lines, line[:7]]) + "\n")  # an interrupted run's torn last line
     report = synthesize(source, tmp_path / "out", from_manifest=manifest, progress=False)
     assert report.written == 2
+
+
+STRUCTURE_CASES = [
+    ("version: 1\npresets: [hard]\n", "presets.yaml: needs a whole-number 'version' and a 'presets' mapping"),
+    ("version: '1'\npresets: {}\n", "presets.yaml: needs a whole-number 'version' and a 'presets' mapping"),
+    ("version: 1\npresets: {x: 3}\n", "presets.yaml: preset 'x' needs 'ops' (op: ranges, or a list of ops)"),
+    ("version: 1\npresets: {x: {ops: [[blur]]}}\n", "presets.yaml: preset 'x' needs 'ops'"),
+    (
+        "version: 1\npresets: {x: {ops: [blur], ranges_from: y}}\n",
+        "preset 'x' ranges_from unknown preset 'y'",
+    ),
+    ("version: 1\npresets: {x: {ops: [blur]}}\n", "preset 'x' lists ops without ranges_from a preset giving"),
+    (
+        "version: 1\npresets: {y: {ops: {contrast: {c: [-0.5, -0.2], beta: [0, 0.1]}}},"
+        " x: {ops: [blur], ranges_from: y}}\n",
+        "preset 'x' takes 'blur' from 'y', which lacks it",
+    ),
+    ("version: 1\npresets: {x: {ops: {warp: {}}}}\n", "preset 'x' names unknown op 'warp'"),
+    (
+        "version: 1\npresets: {x: {gate: '0.5', ops: {}}}\n",
+        "preset 'x' gate must be between 0 and 1, got '0.5'",
+    ),
+    ("version: 1\npresets: &a {x: *a}\n", "presets.yaml: YAML aliases (*name) are not allowed"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), STRUCTURE_CASES, ids=[c[1][:40] for c in STRUCTURE_CASES])
+def test_a_malformed_presets_file_is_one_line(text: str, message: str) -> None:
+    with pytest.raises(HmtirError) as info:
+        parse_presets(text)
+    assert message in str(info.value) and str(info.value).startswith("presets.yaml: "), str(info.value)
