@@ -7,8 +7,10 @@ uninterrupted one exactly: the sample order of epoch ``e`` comes from ``Distribu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,9 +19,11 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from hmtir.data.datasets import TrainFrames
 from hmtir.errors import HmtirError
+from hmtir.io.image import check_pixel_count, read_image
 from hmtir.parallel import worker_context
 from hmtir.train import distributed
 from hmtir.train.config import TrainConfig
+from hmtir.train.schedule import batches_per_epoch
 
 
 def derived_seed(*parts: int) -> int:
@@ -75,12 +79,7 @@ def iterate_batches(
     sampler = DistributedSampler(
         items, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=config.seed, drop_last=True
     )
-    schedule = Schedule(len(sampler) // config.batch_size)
-    if schedule.batches_per_epoch < 1:
-        raise HmtirError(
-            f"{len(items)} training frames cannot fill one batch of {config.batch_size} "
-            f"on each of {ctx.world_size} process(es); lower --batch-size or add frames"
-        )
+    schedule = Schedule(batches_per_epoch(len(items), config.batch_size, ctx.world_size))
     step = start_step
     while step < total_steps:
         epoch, position = schedule.locate(step)
@@ -102,3 +101,62 @@ def iterate_batches(
             step += 1
             if step >= total_steps:
                 return
+
+
+#: Pillow's names of the formats hmtir decodes (:data:`hmtir.io.image.DECODED_FORMATS`)
+HEADER_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP")
+
+
+def frame_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a frame from its header: Pillow parses it and decodes no pixel, so sizing every
+    training frame costs milliseconds. A header Pillow cannot size is left to :func:`read_image`, whose
+    one-line refusal names the file (or, should it decode after all, whose frame gives the size)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path, formats=HEADER_FORMATS) as image:
+                width, height = image.size
+    except Exception:  # noqa: BLE001 - any header Pillow cannot parse: the reader's verdict instead
+        height, width = read_image(path).data.shape[:2]
+    check_pixel_count(width, height, f"cannot read image {path}")
+    return width, height
+
+
+def smallest_frame(frames: TrainFrames) -> tuple[str, int, int]:
+    """(name, width, height) of the training frame with the shortest side, read from the headers."""
+    best: tuple[str, int, int] | None = None
+    for name in frames.names:
+        width, height = frame_size(Path(frames.folder) / name)
+        if best is None or min(width, height) < min(best[1], best[2]):
+            best = (name, width, height)
+    assert best is not None  # TrainFrames refuses an empty folder
+    return best
+
+
+def check_windows(config: TrainConfig, frames: TrainFrames, size_multiple: int, model: str) -> None:
+    """The window each item reads (``--crop``, or ``--degrade-size`` when larger) must fit in every frame, and
+    the network's window (``--crop``) must be a multiple of what its U-Net needs; checked on the headers,
+    before any frame is decoded (a frame smaller than the window was padded up to it: 37 GiB for 100000)."""
+    if config.crop % size_multiple:
+        low = config.crop // size_multiple * size_multiple
+        hint = f"{low} or {low + size_multiple}" if low else f"{size_multiple}"
+        raise HmtirError(
+            f"--crop {config.crop} must be a multiple of {size_multiple} for --model {model} "
+            f"(the factor its U-Net downsamples by); use {hint}"
+        )
+    option, window = (
+        ("--degrade-size", config.degrade_size)
+        if config.degrade_size > config.crop
+        else (
+            "--crop",
+            config.crop,
+        )
+    )
+    name, width, height = smallest_frame(frames)
+    if window > min(width, height):
+        raise HmtirError(
+            f"{option} {window} is larger than the smallest training frame ({name}: {width}×{height}); "
+            f"use at most {min(width, height)}"
+        )

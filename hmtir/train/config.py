@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from hmtir.errors import HmtirError
+from hmtir.io.safety import check_seed
 from hmtir.io.yaml_file import read_yaml
+from hmtir.models.config_schema import Bool, Choice, Float, Int, Spec, check_model_config
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 DEFAULT_RECIPE = "official"
@@ -58,41 +60,31 @@ class TrainConfig:
     threads: int = 0  # CPU threads per process; 0 = all cores shared among this node's processes
 
     def __post_init__(self) -> None:
-        if self.amp not in AMP_MODES:
-            raise HmtirError(f"--amp must be one of {', '.join(AMP_MODES)} (got '{self.amp}')")
-        from hmtir.degrade.ops import TRAINING_MIXES
+        """Every option checked for type and range before anything is read or allocated (one line each)."""
+        from hmtir.degrade.presets import preset_names
 
-        if self.mix not in TRAINING_MIXES:
-            raise HmtirError(
-                f"recipe key 'mix' must be one of {', '.join(TRAINING_MIXES)} (got '{self.mix}')"
-            )
-        if self.iterations is not None and self.iterations not in SPT_ITERATIONS:
-            raise HmtirError(f"--iterations must be 1 or 3 (got {self.iterations})")
-        if not 0.0 <= float(self.gate) <= 1.0:
-            raise HmtirError(f"--gate must be between 0 and 1 (got {self.gate})")
-        if self.warmup_epochs is not None and self.warmup_epochs < 0:
-            raise HmtirError(f"recipe key 'warmup_epochs' must be at least 0 (got {self.warmup_epochs})")
-        if self.loss != "l1":
-            raise HmtirError(f"recipe key 'loss': only 'l1' is implemented (got '{self.loss}')")
-        if str(self.optimizer.get("name", "adam")).lower() != "adam":
-            raise HmtirError(
-                f"recipe key 'optimizer.name': only 'adam' is implemented (got '{self.optimizer['name']}')"
-            )
-        if self.degrade_size < 0:
-            raise HmtirError(f"--degrade-size must be 0 or a window size in pixels (got {self.degrade_size})")
+        for key, spec in option_specs().items():
+            value = getattr(self, key)
+            if not (value is None and key in OPTIONAL) and not spec.ok(value):
+                raise HmtirError(f"{option_name(key)} must be {spec.describe()} (got {value!r})")
+        self.seed = check_seed(self.seed)
+        if self.lr_min > self.lr:
+            raise HmtirError(f"recipe key 'lr_min' must be at most --lr {self.lr:g} (got {self.lr_min:g})")
+        if not isinstance(self.presets, list) or not self.presets:
+            raise HmtirError(f"--preset needs at least one degradation preset (got {self.presets!r})")
+        known = preset_names()
+        for key, name in [
+            *(("--preset", p) for p in self.presets),
+            ("recipe key 'val_preset'", self.val_preset),
+        ]:
+            if name not in known:
+                raise HmtirError(f"{key}: unknown degradation preset {name!r} (known: {', '.join(known)})")
+        self.optimizer = check_optimizer(self.optimizer)
         if self.exposure is not None:
             self.exposure = check_exposure(self.exposure)
         if self.restretch is not None:
             self.restretch = check_restretch(self.restretch)
-        for key in ("batch_size", "crop", "log_every", "ckpt_every", "val_every"):
-            if int(getattr(self, key)) < 1:
-                raise HmtirError(f"--{key.replace('_', '-')} must be at least 1 (got {getattr(self, key)})")
-        if self.steps < 1 and self.epochs is None:
-            raise HmtirError(f"--steps must be at least 1 (got {self.steps})")
-        if self.epochs is not None and self.epochs < 1:
-            raise HmtirError(f"--epochs must be at least 1 (got {self.epochs})")
-        if not self.presets:
-            raise HmtirError("recipe key 'presets' needs at least one degradation preset")
+        self.model_config = check_model_config(self.model, self.model_config)
 
     @property
     def plain_model(self) -> str:
@@ -106,6 +98,80 @@ class TrainConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+MANY = 10**12  # bound of counts that only cost time (steps, intervals)
+MAX_WORKERS = 64  # DataLoader worker processes per training process
+OPTIONAL = ("iterations", "warmup_epochs", "epochs")  # None selects a default behaviour
+RECIPE_ONLY = ("lr_min", "loss", "flips", "val_preset", "val_crop", "val_max_frames", "model_config")
+
+
+def option_specs() -> dict[str, Spec]:
+    """The type and range of every scalar option (lists and sections have their own checks below)."""
+    from hmtir.degrade.ops import TRAINING_MIXES
+    from hmtir.models import MODELS
+
+    return {
+        "model": Choice(tuple(MODELS.names())),
+        "spt": Bool(),
+        "iterations": Choice(SPT_ITERATIONS),
+        "mix": Choice(tuple(TRAINING_MIXES)),
+        "gate": Float(0.0, 1.0),
+        "loss": Choice(("l1",)),
+        "lr": Float(0.0, 1.0, low_open=True),
+        "lr_min": Float(0.0, 1.0),
+        "warmup_steps": Int(0, MANY),
+        "warmup_epochs": Int(0, MANY),
+        "batch_size": Int(1, MANY),  # the frames bound it (one batch per process)
+        "crop": Int(1, MANY),  # the frames bound it (hmtir.train.batches.check_windows)
+        "degrade_size": Int(0, MANY),
+        "flips": Bool(),
+        "steps": Int(1, MANY),
+        "epochs": Int(1, MANY),
+        "workers": Int(0, MAX_WORKERS),
+        "log_every": Int(1, MANY),
+        "val_every": Int(1, MANY),
+        "val_crop": Int(0, MANY),  # cut to each frame
+        "val_max_frames": Int(1, 10**6),
+        "ckpt_every": Int(1, MANY),
+        "amp": Choice(AMP_MODES),
+        "threads": Int(0, 4096),
+    }
+
+
+def option_name(key: str) -> str:
+    """How a user names option ``key``: its command-line flag, or the recipe key it only has."""
+    return f"recipe key {key!r}" if key in RECIPE_ONLY else f"--{key.replace('_', '-')}"
+
+
+def check_optimizer(value: Any) -> dict[str, Any]:
+    """Adam's settings: ``name: adam``, ``betas`` two numbers in [0, 1), ``weight_decay`` ≥ 0."""
+    where = "recipe key 'optimizer'"
+    if not isinstance(value, dict):
+        raise HmtirError(
+            f"{where} must be a mapping such as {{name: adam, betas: [0.9, 0.999]}} (got {value!r})"
+        )
+    unknown = sorted(map(str, set(value) - {"name", "betas", "weight_decay"}))
+    if unknown:
+        raise HmtirError(f"{where}: unknown key {unknown[0]!r} (known: name, betas, weight_decay)")
+    if str(value.get("name", "adam")).lower() != "adam":
+        raise HmtirError(f"recipe key 'optimizer.name': only 'adam' is implemented (got {value['name']!r})")
+    beta = Float(0.0, 1.0)
+    betas = value.get("betas", [0.9, 0.999])
+    if (
+        not isinstance(betas, (list, tuple))
+        or len(betas) != 2
+        or not all(beta.ok(b) and b < 1 for b in betas)
+    ):
+        raise HmtirError(
+            f"recipe key 'optimizer.betas' must be two numbers from 0 to below 1 (got {betas!r})"
+        )
+    decay = value.get("weight_decay", 0.0)
+    if not Float(0.0, 1.0).ok(decay):
+        raise HmtirError(
+            f"recipe key 'optimizer.weight_decay' must be {Float(0.0, 1.0).describe()} (got {decay!r})"
+        )
+    return dict(value)
 
 
 MAX_EXPOSURE = 2.0  # brighter than twice a frame's own exposure is mostly clipped white

@@ -26,20 +26,19 @@ from hmtir.degrade.torch_ops import degrade
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
 from hmtir.io.safety import output_folder
-from hmtir.models import create_model
 from hmtir.models.accel import compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
-from hmtir.models.ppfn import PromptableNet
 from hmtir.models.prompts import PromptBank
 from hmtir.runtime import count_parameters
 from hmtir.train import distributed
 from hmtir.train.augment import crop_window, restretch_levels, scale_exposure
-from hmtir.train.batches import SeededItems, derived_seed, iterate_batches
+from hmtir.train.batches import SeededItems, check_windows, derived_seed, iterate_batches
 from hmtir.train.checkpointing import last_checkpoint, load_training_state, restore_rng, save_training_state
 from hmtir.train.config import TrainConfig
-from hmtir.train.logging import ScalarLogger
+from hmtir.train.logging import ScalarLogger, writing_run
+from hmtir.train.network import build_network, plan_network
 from hmtir.train.objective import SPTObjective, window_statistics
-from hmtir.train.schedule import lr_factor, total_steps_for
+from hmtir.train.schedule import batches_per_epoch, lr_factor, total_steps_for
 from hmtir.train.validation import ValidationSet
 
 FINAL_MODEL = "model.pt"
@@ -58,20 +57,6 @@ class TrainResult:
     validation: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     rank_checksums: list[float] = field(default_factory=list)
-
-
-def build_network(config: TrainConfig) -> tuple[str, PromptableNet, PromptBank | None]:
-    name = config.model if config.spt else config.plain_model
-    overrides = dict(config.model_config)
-    if not name.startswith("ppfn_"):
-        overrides.pop("prompt", None)
-    try:
-        model = create_model(name, **overrides)
-    except TypeError as err:
-        raise HmtirError(f"--model {name}: bad model config {overrides} ({err})") from None
-    if not isinstance(model, PromptableNet):
-        raise HmtirError(f"--model {name} is not a trainable restoration network")
-    return name, model, PromptBank.seeded() if model.uses_prompts else None
 
 
 def parameter_checksum(model: nn.Module) -> float:
@@ -101,10 +86,16 @@ def train(
     silently; ``resume`` without a checkpoint is an error, not a fresh start.
     """
     out = output_folder(out)
+    # every option checked against the frames (headers only) and the network (sized on the meta device)
+    # before any frame, weight or file is allocated or touched
+    frames = TrainFrames(data, crop=max(config.crop, config.degrade_size), flips=config.flips)
+    plan = plan_network(config)
+    check_windows(config, frames, plan.size_multiple, plan.name)
     ctx = distributed.setup(device, config.threads)
     try:
+        batches_per_epoch(len(frames), config.batch_size, ctx.world_size)
         _prepare_out(out, resume, overwrite, ctx)
-        return _train(config, Path(data), out, val_data, resume, ctx, on_step, max_seconds, compile)
+        return _train(config, frames, Path(data), out, val_data, resume, ctx, on_step, max_seconds, compile)
     finally:
         distributed.teardown(ctx)
 
@@ -127,14 +118,16 @@ def _prepare_out(out: Path, resume: bool, overwrite: bool, ctx: distributed.Dist
             "pass --resume to continue it or --overwrite to start again"
         )
     if holds_run and ctx.is_main:
-        for name in existing:
-            target = out / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        with writing_run(out):
+            for name in existing:
+                target = out / name
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
     distributed.barrier(ctx)
 
 
 def _train(
     config: TrainConfig,
+    frames: TrainFrames,
     data: Path,
     out: Path,
     val_data: Path | str | None,
@@ -145,10 +138,9 @@ def _train(
     compile: bool = False,
 ) -> TrainResult:
     torch.manual_seed(config.seed)
-    frames = TrainFrames(data, crop=max(config.crop, config.degrade_size), flips=config.flips)
     items = SeededItems(frames)
     total_steps = total_steps_for(config, len(frames), ctx.world_size)
-    batches_per_epoch = len(frames) // ctx.world_size // config.batch_size
+    per_epoch = batches_per_epoch(len(frames), config.batch_size, ctx.world_size)
     name, model, bank = build_network(config)
     model.to(ctx.device).train()
     optimizer = torch.optim.Adam(
@@ -157,9 +149,7 @@ def _train(
         betas=tuple(config.optimizer.get("betas", (0.9, 0.999))),
         weight_decay=float(config.optimizer.get("weight_decay", 0.0)),
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(config, total_steps, batches_per_epoch)
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, total_steps, per_epoch))
     config_dict = config.as_dict()
     start_step = 0
     checkpoint_path = last_checkpoint(out)
@@ -182,7 +172,7 @@ def _train(
     validation = ValidationSet.build(Path(val_data), config) if val_data is not None and ctx.is_main else None
     meta = {
         "recipe": config_dict,
-        "data": str(Path(data).resolve()),
+        "data": str(data.resolve()),
         "frames": len(frames),
         "world_size": ctx.world_size,
         "parameters": count_parameters(model),
@@ -190,7 +180,9 @@ def _train(
     }
 
     def save(step: int, scores: dict[str, float]) -> None:
-        if ctx.is_main:
+        if not ctx.is_main:
+            return
+        with writing_run(out):
             save_training_state(
                 checkpoint_path,
                 name,
@@ -280,9 +272,10 @@ def _train(
     seconds = time.perf_counter() - started
     final_model = out / FINAL_MODEL
     if ctx.is_main:
-        save_checkpoint(
-            final_model, name, model, bank, meta={**meta, "step": final_step, "validation": scores}
-        )
+        with writing_run(out):
+            save_checkpoint(
+                final_model, name, model, bank, meta={**meta, "step": final_step, "validation": scores}
+            )
         summary = {
             "model": name,
             "steps": final_step,
@@ -293,7 +286,8 @@ def _train(
             "config": config_dict,
             "meta": meta,
         }
-        atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
+        with writing_run(out):
+            atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
         logger.close()
     distributed.barrier(ctx)
     return TrainResult(out, final_step, final_model, checkpoint_path, losses, scores, seconds, checksums)

@@ -9,17 +9,22 @@ from hmtir.errors import HmtirError
 from hmtir.train.config import TrainConfig
 
 
+def batches_per_epoch(frames: int, batch_size: int, world_size: int) -> int:
+    """Whole batches each process draws per epoch (the sampler drops the remainder); at least one."""
+    batches = frames // world_size // batch_size
+    if batches < 1:
+        raise HmtirError(
+            f"{frames} training frames cannot fill one batch of {batch_size} "
+            f"on each of {world_size} process(es); lower --batch-size or add frames"
+        )
+    return batches
+
+
 def total_steps_for(config: TrainConfig, frames: int, world_size: int) -> int:
     """Optimizer steps of the run: ``steps``, or ``epochs`` whole epochs of this many frames per process."""
     if config.epochs is None:
         return config.steps
-    per_rank = frames // world_size
-    batches = per_rank // config.batch_size
-    if batches < 1:
-        raise HmtirError(
-            f"{frames} frames cannot fill one batch of {config.batch_size} on each of {world_size} process(es)"
-        )
-    return config.epochs * batches
+    return config.epochs * batches_per_epoch(frames, config.batch_size, world_size)
 
 
 def lr_factor(
