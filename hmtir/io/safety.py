@@ -9,6 +9,11 @@
   compares files, not spellings: symlinks, ``./``, hard links and case-insensitive file systems all
   resolve to the same inode), and never replaces an existing file unless the caller said so
   (:func:`check_new_file`).
+* **Output folders.** Every command that writes a folder (synthesize, evaluate, enhance, train, demo,
+  export, leaderboard build, submit score's leaderboard, download) passes it through
+  :func:`check_output_folder` in the library function it calls: never the file-system root, never ``""``
+  (the current folder), never a non-empty folder hmtir did not create unless ``overwrite``. What hmtir
+  creates it marks (:func:`mark_output_folder`), so a resume needs no ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import numbers
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from hmtir.errors import HmtirError
@@ -145,6 +150,63 @@ def output_folder(path: str | os.PathLike[str], option: str = "--out") -> Path:
             if not candidate.is_dir():
                 raise HmtirError(f"{option} {folder}: {candidate} is a file, not a folder")
             break
+    return folder
+
+
+#: Written into every output folder hmtir creates (or is told with ``overwrite`` to write into), so that a
+#: later run, a resume, may write there again without ``--overwrite``.
+OUTPUT_MARKER = ".hmtir-output"
+_MARKER_TEXT = "This folder was written by hmtir; it may write here again without --overwrite.\n"
+
+
+def check_output_folder(
+    path: object,
+    *,
+    overwrite: bool = False,
+    option: str = "--out",
+    own: Callable[[Path], bool] | None = None,
+) -> Path:
+    """``path`` as a folder a command may write into, checked before anything is written; one rule for all.
+
+    Refused, in one line: the empty string (``Path("")`` is the current folder, so ``--out ""`` wrote
+    there), the file-system root in any spelling (``/``, ``//``, ``/..``, a link to it: even with
+    ``overwrite``), a file in the way, and a non-empty folder hmtir did not create unless ``overwrite``.
+    hmtir created it when it holds :data:`OUTPUT_MARKER` (:func:`mark_output_folder`) or, for folders
+    written before the marker existed, when ``own(folder)`` recognises the command's own output.
+    """
+    if isinstance(path, (str, bytes)) and not path:
+        raise HmtirError(f"{option} is empty: name the folder to write into")
+    if not isinstance(path, (str, os.PathLike)):
+        raise HmtirError(f"{option} must be a path, got {path!r}")
+    folder = output_folder(Path(os.fsdecode(path)), option)
+    real = Path(os.path.realpath(folder))
+    if real == Path(real.anchor):
+        raise HmtirError(
+            f"{option} {folder}: refusing to write into the root of the file system; name a folder"
+        )
+    if not overwrite and folder.is_dir() and not _written_by_hmtir(folder, own) and any(folder.iterdir()):
+        raise HmtirError(
+            f"{option} {folder} is not empty and was not created by hmtir; choose a new or empty folder, "
+            "or pass --overwrite to write into it"
+        )
+    return folder
+
+
+def _written_by_hmtir(folder: Path, own: Callable[[Path], bool] | None) -> bool:
+    marker = folder / OUTPUT_MARKER
+    return (marker.is_file() and not marker.is_symlink()) or (own is not None and own(folder))
+
+
+def mark_output_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` (checked by :func:`check_output_folder`) and mark it as hmtir's; call it just before
+    the first write, so a refusal leaves nothing behind."""
+    from hmtir.io.atomic import atomic_write_text  # atomic imports this module
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OUTPUT_MARKER
+    if not marker.is_file() or marker.is_symlink():
+        atomic_write_text(marker, _MARKER_TEXT)
     return folder
 
 
