@@ -221,8 +221,11 @@ def display_levels(mapping: RangeMapping, values: np.ndarray) -> int:
     finite = _finite(values)
     if finite.size == 0:
         return 0
-    levels = np.rint(mapping.to_display(finite).astype(np.float64) * 255).astype(np.uint8)
-    return int(np.count_nonzero(np.bincount(levels, minlength=256)))
+    if finite.dtype.kind in "iu" and finite.dtype.itemsize <= 2:  # map each distinct count once
+        base = int(finite.min())
+        finite = np.flatnonzero(np.bincount(finite.astype(np.int64) - base)) + base
+    display = np.clip((finite.astype(np.float64) - mapping.low) * mapping._gain + mapping.display_low, 0, 1)
+    return int(np.count_nonzero(np.bincount(np.rint(display * 255).astype(np.intp), minlength=256)))
 
 
 def _agc(p_low: float, p_high: float, dtype: np.dtype, used: float | None) -> RangeMapping:
@@ -287,8 +290,8 @@ def choose_mapping(
     except HmtirError as error:
         raise HmtirError(f"{what}: {error}") from None
     body = finite[(finite >= p_low) & (finite <= p_high)]
-    needed = min(MIN_DISPLAY_LEVELS, display_levels(agc, body))
     got = display_levels(mapping, body)
+    needed = got if got >= MIN_DISPLAY_LEVELS else min(MIN_DISPLAY_LEVELS, display_levels(agc, body))
     if got < needed and spec.mode == "auto":
         mapping, got = agc, needed  # the AGC shows the body as well as any linear window can
     if got < needed:
