@@ -153,14 +153,18 @@ def run_demo(
     progress: bool = True,
     size: tuple[int, int] | None = None,
     leaderboard: str | Path | None = None,
+    overwrite: bool = False,
 ) -> DemoResult:
     """Build the demo benchmark under ``out`` and evaluate ``methods`` on all of its subsets.
 
     With the default options it is the leaderboard's ``demo`` benchmark (checked against its pinned
     manifest), and the result says where each row would rank among the leaderboard's measured rows.
+    ``out`` follows :func:`hmtir.io.safety.check_output_folder` (``overwrite``: write into a non-empty
+    folder hmtir did not create).
     """
     from hmtir.data.layout import manifest_hash
     from hmtir.evaluation import evaluate
+    from hmtir.io.safety import check_output_folder, mark_output_folder
     from hmtir.leaderboard.seed import build_demo_data, stale_run
     from hmtir.methods import METHODS, split_weights_tag
 
@@ -168,7 +172,8 @@ def run_demo(
     # unknown names fail before any work; a weights tag (ppfn.dim) names a variant of a registered method
     metas = {name: METHODS.meta(split_weights_tag(name)[0]) for name in methods}
     bench = demo_benchmark(per_category, seed, size)
-    out = Path(out)
+    out = check_output_folder(out, overwrite=overwrite, own=lambda d: (d / "demo_summary.json").is_file())
+    mark_output_folder(out)
     data = build_demo_data(bench, out / _data_folder(bench), progress=progress, workers=workers)
     result = DemoResult(out=out, benchmark=data, definition=bench)
     comparable = bench.name == BENCHMARK

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from hmtir.commands._output import OVERWRITE_HELP, OutFolder
+
 
 @click.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
+@click.option("--out", type=OutFolder(path_type=Path), default=Path("demo-out"), show_default=True)
 @click.option(
     "--per-category",
     type=click.IntRange(min=1),
@@ -30,6 +32,7 @@ import click
     default=None,
     help="Leaderboard folder to place the rows in [default: ./leaderboard, else the checkout's].",
 )
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 def demo(
     out: Path,
     per_category: int | None,
@@ -37,6 +40,7 @@ def demo(
     seed: int | None,
     workers: int,
     leaderboard: Path | None,
+    overwrite: bool,
 ) -> None:
     """Build the embedded demo benchmark (the leaderboard's demo-v1) and evaluate on it (no network, no GPU)."""
     from rich.table import Table
@@ -46,7 +50,13 @@ def demo(
 
     chosen = [m.strip() for m in methods.split(",")] if methods else list(DEFAULT_METHODS)
     result = run_demo(
-        out, per_category=per_category, methods=chosen, seed=seed, workers=workers, leaderboard=leaderboard
+        out,
+        per_category=per_category,
+        methods=chosen,
+        seed=seed,
+        workers=workers,
+        leaderboard=leaderboard,
+        overwrite=overwrite,
     )
     bench = result.definition
     table_data = result.table()

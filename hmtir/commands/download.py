@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from hmtir.commands._output import OVERWRITE_HELP, OutFolder
+
 
 @click.command("download")
 @click.argument("names", nargs=-1, required=True)
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutFolder(file_okay=False, path_type=Path),
     help="Put files here instead of the default location.",
 )
 @click.option("--mirror", help="Prefer this mirror (name or kind: gdrive, hf, http, github-raw).")
@@ -25,6 +27,7 @@ import click
     is_flag=True,
     help="Fetch and verify the files again, replacing a wrong copy and its entry in hmtir.lock.json.",
 )
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 def download(
     names: tuple[str, ...],
     directory: Path | None,
@@ -32,6 +35,7 @@ def download(
     offline: bool,
     progress: bool,
     repair: bool,
+    overwrite: bool,
 ) -> None:
     """Download datasets and weights (see `hmtir list sources`), verified and unpacked safely."""
     from rich.table import Table
@@ -43,7 +47,13 @@ def download(
     registry = load_sources()
     sources = expand(registry, list(names))  # validates the names before any transfer starts
     paths = fetch(
-        list(names), dir=directory, mirror=mirror, offline=offline, progress=progress, repair=repair
+        list(names),
+        dir=directory,
+        mirror=mirror,
+        offline=offline,
+        progress=progress,
+        repair=repair,
+        overwrite=overwrite,
     )
     table = Table(title="hmtir download")
     table.add_column("source")

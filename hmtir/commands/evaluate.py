@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from hmtir.commands._network_flags import device_option, network_flags, network_options
+from hmtir.commands._output import OutFolder
 
 
 @click.command()
@@ -45,7 +46,7 @@ from hmtir.commands._network_flags import device_option, network_flags, network_
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OutFolder(path_type=Path),
     default=None,
     help="Results folder [default: results/<method>/<data>__<metrics>...-<hash>, the same for the same command].",
 )

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from hmtir.commands._output import OutFolder
+
 
 @click.command("export")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -17,7 +19,7 @@ import click
     show_default=True,
     help="Output format (hf: a Hugging Face dataset folder: Parquet configs + dataset card).",
 )
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to create.")
+@click.option("--out", required=True, type=OutFolder(path_type=Path), help="Folder to create.")
 @click.option("--subsets", default=None, help="Comma list of subsets (default: every subset present).")
 @click.option(
     "--source",

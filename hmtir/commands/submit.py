@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from hmtir.commands._output import OutFolder
+
 _DATA_HELP = "HM-TIR layout holding the ground truth (optional for validate on the demo benchmark)."
 
 
@@ -42,7 +44,7 @@ def validate(paths: tuple[Path, ...], data: Path | None) -> None:
     "--data", type=click.Path(path_type=Path), required=True, help="HM-TIR layout with the ground truth."
 )
 @click.option(
-    "--leaderboard", type=click.Path(path_type=Path), default=Path("leaderboard"), show_default=True,
+    "--leaderboard", type=OutFolder(path_type=Path), default=Path("leaderboard"), show_default=True,
     help="Leaderboard data folder the result is written into (results/ and records/).",
 )  # fmt: skip
 @click.option("--metrics", default="psnr,ssim", show_default=True, help="Comma list of leaderboard metrics.")

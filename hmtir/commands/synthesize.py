@@ -6,14 +6,17 @@ from pathlib import Path
 
 import click
 
+from hmtir.commands._output import OVERWRITE_HELP, OutFolder
+
 PRESET_CHOICES = ("all", "normal", "hard", "single-contrast", "single-blur", "single-noise")
 
 
 @click.command("synthesize")
 @click.option("--source", required=True, type=click.Path(path_type=Path), help="Folder of clean frames.")
 @click.option(
-    "--out", required=True, type=click.Path(path_type=Path), help="Root of the HM-TIR tree to write."
+    "--out", required=True, type=OutFolder(path_type=Path), help="Root of the HM-TIR tree to write."
 )
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option(
     "--preset",
     "presets",
@@ -45,6 +48,7 @@ def synthesize(
     seed: int,
     workers: int,
     from_manifest: Path | None,
+    overwrite: bool,
 ) -> None:
     """Degrade clean TIR frames into the HM-TIR layout (imgs/, composited/, single/, meta/)."""
     from rich.table import Table
@@ -67,6 +71,7 @@ def synthesize(
         seed=seed,
         workers=workers,
         from_manifest=from_manifest,
+        overwrite=overwrite,
     )
 
     title = f"HM-TIR synthesis → {report.out}"

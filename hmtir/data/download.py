@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from hmtir.data.archive import archive_format, extract_archive, extract_member
-from hmtir.data.lockfile import Lock, LockEntry
+from hmtir.data.lockfile import LOCK_FILE, Lock, LockEntry
 from hmtir.data.mirrors import fetch_hf, fetch_mirror
 from hmtir.data.sources import CONVERTERS, FileSpec, Mirror, SourceMeta, expand, load_sources
 from hmtir.data.transfer import PART_SUFFIX, Advance, MirrorFailed, Transfer, discard, http_session, sidecar
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import sibling_name, temp_prefix
+from hmtir.io.safety import check_output_folder
 from hmtir.weights import sha256_file
 
 
@@ -294,6 +295,19 @@ def _progress_bars(enabled: bool) -> Iterator[Callable[[str], Advance] | None]:
         yield new_task
 
 
+def _holds_downloads(folder: Path, meta: SourceMeta) -> bool:
+    """``folder`` is hmtir's download folder: it holds the lock file, the record of a transfer under way, or
+    a file under a name hmtir gives ``meta``'s files (one ``--offline`` told the user to place there).
+    These mark a download folder, so no other marker is written into it."""
+    placed = [spec.origin.archive if spec.origin else spec for spec in meta.files]  # as _manual_route names
+    names = {n for spec in [*meta.files, *placed] for n in (spec.name, sibling_name(spec.name, PART_SUFFIX))}
+    return (
+        (folder / LOCK_FILE).is_file()
+        or any(folder.glob(f"*{PART_SUFFIX}.json"))
+        or any(os.path.lexists(folder / name) for name in names)
+    )
+
+
 def download(
     names: Sequence[str] | str,
     dir: str | Path | None = None,  # noqa: A002 - mirrors the CLI option
@@ -301,19 +315,30 @@ def download(
     offline: bool = False,
     progress: bool = True,
     repair: bool = False,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Fetch the named sources (``hmtir list sources``); return each file or extracted folder.
 
     ``dir`` overrides every source's default location; ``mirror`` prefers a mirror by name or kind;
     ``offline`` never touches the network and says where to put files that are missing; ``repair``
-    fetches and verifies every file again, replacing a wrong copy and its lock entry.
+    fetches and verifies every file again, replacing a wrong copy and its lock entry. Every destination
+    is held to :func:`hmtir.io.safety.check_output_folder` before any transfer (``overwrite``: download
+    into a non-empty folder hmtir did not create).
     """
     registry = load_sources()
     sources: list[SourceMeta] = expand(registry, [names] if isinstance(names, str) else list(names))
     out: list[Path] = []
+    directories = [
+        check_output_folder(
+            os.path.expanduser(dir) if dir is not None else meta.default_dir(),
+            overwrite=overwrite,
+            option="--dir",
+            own=lambda folder, meta=meta: _holds_downloads(folder, meta),
+        )
+        for meta in sources
+    ]
     with _progress_bars(progress) as bars:
-        for meta in sources:
-            directory = Path(dir).expanduser() if dir is not None else meta.default_dir()
+        for meta, directory in zip(sources, directories):
             for spec in meta.files:
                 out.append(
                     fetch_file(

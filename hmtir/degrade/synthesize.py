@@ -46,7 +46,7 @@ from hmtir.degrade.ops import GREY, apply, shown
 from hmtir.degrade.presets import check_gate, load_preset, params_problem, preset_names, sample_params
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
-from hmtir.io.safety import check_name, check_seed, output_folder
+from hmtir.io.safety import check_name, check_output_folder, check_seed, mark_output_folder, output_folder
 from hmtir.vocabulary import PRESET_TO_SUBSET, SUBSETS
 
 DEFAULT_PRESETS = ("normal", "hard", "single-contrast", "single-blur", "single-noise")
@@ -383,11 +383,13 @@ def synthesize(
     from_manifest: str | os.PathLike[str] | None = None,
     scenes: Mapping[str, str] | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> SynthesisReport:
     """Degrade every frame of ``source`` into the HM-TIR layout under ``out`` (see module docstring).
 
     Every argument is checked as the CLI checks its options (one :class:`HmtirError` line naming it), and
-    every input file before anything is written.
+    every input file before anything is written. ``out`` follows the output-folder rule of
+    :func:`hmtir.io.safety.check_output_folder` (a non-empty folder hmtir did not create needs ``overwrite``).
     """
     source, out = _path_argument(source, "--source"), _path_argument(out, "--out")
     if not source.is_dir():
@@ -396,6 +398,9 @@ def synthesize(
         raise HmtirError(f"source folder {source} does not exist (pass --source DIR with clean frames)")
     for folder in (out, *(out / sub for sub in (CLEAN_DIR, META_DIR, *SUBSETS))):
         output_folder(folder, "--out")
+    check_output_folder(
+        out, overwrite=overwrite, own=lambda tree: (tree / META_DIR / MANIFEST_FILE).is_file()
+    )
     if out.resolve() == source.resolve():
         raise HmtirError(f"--out {out} must differ from --source")
     gate = check_gate(gate)
@@ -417,6 +422,7 @@ def synthesize(
             raise HmtirError(f"source image {source / src}{named} {problem}")
     scene_map = _source_scenes(source, _scenes_argument(scenes))
     with _writing(out):
+        mark_output_folder(out)
         return _synthesize(
             out, source, sources, work, preset_list, manifest_in, scene_map, seed, gate, workers, progress
         )

@@ -158,6 +158,10 @@ def _row_stub(sub: Submission, metrics: Sequence[str]) -> dict[str, Any]:
 
 
 def _check_row(stub: dict[str, Any], leaderboard: Path, replace: bool) -> None:
+    from hmtir.io.safety import check_output_folder
+
+    # the rows go into results/ and records/: never the root, nor a non-empty folder that is no leaderboard
+    check_output_folder(leaderboard, option="--leaderboard", own=lambda board: (board / "results").is_dir())
     check_writable(leaderboard, stub, replace=replace)
     check_board_data(leaderboard, stub)
 

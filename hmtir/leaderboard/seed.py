@@ -54,7 +54,11 @@ def build_demo_data(
 
     if bench.scenes is None:
         raise HmtirError(f"benchmark {bench.name} is not procedural; download it instead")
-    out = Path(out)
+    from hmtir.io.safety import check_output_folder, mark_output_folder
+
+    # the clean scenes go inside the tree, so it is marked hmtir's before synthesize checks it (resumable)
+    out = check_output_folder(out, own=lambda tree: (tree / "_clean").is_dir())
+    mark_output_folder(out)
     clean = out / "_clean"
     spec = bench.scenes
     pairs = make_scenes(

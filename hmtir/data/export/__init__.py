@@ -41,6 +41,7 @@ from hmtir.data.export.tree import plan_splits, read_manifest, read_provenance
 from hmtir.data.layout import manifest_hash, parse_subsets
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import temp_prefix
+from hmtir.io.safety import check_output_folder
 from hmtir.vocabulary import SUBSETS
 
 __all__ = [
@@ -85,6 +86,8 @@ def export_hf(
     """
     from hmtir.console import progress as progress_bar
 
+    # never the root, never "" (the current folder); an existing out at all is refused below unless overwrite
+    check_output_folder(out, overwrite=True)
     root, out = Path(root), Path(out)
     if not root.is_dir():
         raise HmtirError(f"{root} is not a directory")
