@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from hmtir.data.layout import IMAGE_SUFFIXES
 from hmtir.errors import HmtirError
-from hmtir.io.safety import check_new_file, output_folder, refuse_inputs
+from hmtir.io.safety import (
+    check_new_file,
+    check_output_folder,
+    mark_output_folder,
+    output_folder,
+    refuse_inputs,
+)
 from hmtir.methods.base import Method
 from hmtir.vocabulary import DEGRADATIONS, scenario_of
 
@@ -44,6 +50,8 @@ DEGRADATION_CHOICES: tuple[str, ...] = (AUTO, *DEGRADATIONS)
 class EnhanceJob:
     source: Path
     target: Path
+    #: the --out folder, marked as hmtir's (:func:`hmtir.io.safety.mark_output_folder`) at the first write
+    out_dir: Path | None = None
 
     @property
     def sidecar(self) -> Path:
@@ -79,16 +87,20 @@ def plan_outputs(
     with ``overwrite``; an existing output (or its ``.json`` record) is replaced only with ``overwrite``.
     Folders are searched with :func:`find_inputs`, which never takes an output of hmtir as an input.
     """
+    # the output-folder rule is applied once the plan is known: the refusals below are more precise
+    requested = out_dir
     out_dir = output_folder(out_dir)
     jobs: list[EnhanceJob] = []
     for item in map(Path, inputs):
         if item.is_dir():
             found = find_inputs(item, out_dir)
-            jobs += [EnhanceJob(p, out_dir / item.name / _output_name(p.relative_to(item))) for p in found]
+            jobs += [
+                EnhanceJob(p, out_dir / item.name / _output_name(p.relative_to(item)), out_dir) for p in found
+            ]
         elif item.is_file():
             if item.suffix.lower() not in IMAGE_SUFFIXES:
                 raise HmtirError(f"{item} is not an image file (expected one of {', '.join(IMAGE_SUFFIXES)})")
-            jobs.append(EnhanceJob(item, out_dir / _output_name(Path(item.name))))
+            jobs.append(EnhanceJob(item, out_dir / _output_name(Path(item.name)), out_dir))
         else:
             raise HmtirError(f"input not found: {item}")
     seen: dict[Path, Path] = {}
@@ -102,6 +114,7 @@ def plan_outputs(
     refuse_inputs(written, [job.source for job in jobs])
     for path in written:
         check_new_file(path, overwrite)
+    check_output_folder(requested, overwrite=overwrite)
     return jobs
 
 
@@ -246,6 +259,8 @@ def enhance_paths(
             restored = runner(batch, chosen, scenario_of(chosen), names=[str(job.source)])
             pixels = raw.mapping.from_display(restored[0, 0].cpu().numpy())
         seconds = time.perf_counter() - start
+        if job.out_dir is not None:
+            mark_output_folder(job.out_dir)
         write_pixels(job.target, pixels)
         record = {
             "hmtir_version": __version__,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from hmtir.commands._network_flags import device_option, network_flags, network_options
+from hmtir.commands._output import OutFolder
 from hmtir.enhance import AUTO, DEGRADATION_CHOICES
 from hmtir.io.radiometric import RANGE_HELP
 
@@ -14,7 +15,7 @@ from hmtir.io.radiometric import RANGE_HELP
 @click.command("enhance")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder."
+    "--out", "out_dir", required=True, type=OutFolder(file_okay=False, path_type=Path), help="Output folder."
 )
 @click.option(
     "--method", default="ppfn", show_default=True, help="Registered method (see `hmtir list methods`)."

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from hmtir.commands._output import OutFolder
 from hmtir.errors import HmtirError
 
 
@@ -25,7 +26,7 @@ from hmtir.errors import HmtirError
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OutFolder(path_type=Path),
     default=Path("runs/train"),
     show_default=True,
     help="Run folder: checkpoints/last.pt, model.pt, scalars.csv, tensorboard/.",

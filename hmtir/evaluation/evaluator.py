@@ -21,6 +21,7 @@ from hmtir.evaluation.provenance import environment
 from hmtir.evaluation.results import (
     LOCK_FILE,
     SCHEMA,
+    SUMMARY_FILE,
     EvaluationResult,
     frames_digest,
     load_result,
@@ -201,7 +202,7 @@ def _evaluate(
 ) -> EvaluationResult:
     from hmtir.console import progress as progress_bar
     from hmtir.io.lock import exclusive
-    from hmtir.io.safety import output_folder
+    from hmtir.io.safety import check_output_folder, mark_output_folder
     from hmtir.runtime import resolve_device
 
     rank, world = (ctx.rank, ctx.world_size) if ctx is not None else (0, 1)
@@ -241,7 +242,15 @@ def _evaluate(
         estimator_sha256=estimator.weights_sha256 if estimator is not None else None,
         raw_range=raw_range,
     )
-    out = output_folder(Path(out) if out is not None else spec.default_out())
+    out = check_output_folder(  # results of a run from before the marker: a lock, a cache or a summary
+        out if out is not None else spec.default_out(),
+        overwrite=overwrite,
+        own=lambda folder: (
+            (folder / LOCK_FILE).exists()
+            or any(folder.glob("cache*.jsonl"))
+            or (folder / SUMMARY_FILE).exists()
+        ),
+    )
 
     def finished() -> EvaluationResult | None:
         """Rank 0's decision about an existing result, before any work (every rank then follows it).
@@ -266,6 +275,7 @@ def _evaluate(
         decision: Any = None
         if rank == 0:
             try:
+                mark_output_folder(out)
                 held.enter_context(exclusive(out / LOCK_FILE, f"results into {out}"))
                 decision = finished()
             except HmtirError as err:

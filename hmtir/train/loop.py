@@ -25,7 +25,7 @@ from hmtir.data.datasets import TrainFrames
 from hmtir.degrade.torch_ops import degrade
 from hmtir.errors import HmtirError
 from hmtir.io.atomic import atomic_write_text
-from hmtir.io.safety import output_folder
+from hmtir.io.safety import check_output_folder, mark_output_folder
 from hmtir.models.accel import compile_module
 from hmtir.models.checkpoint import load_state_dict_strict, save_checkpoint
 from hmtir.models.prompts import PromptBank
@@ -85,7 +85,9 @@ def train(
     A folder that already holds a run is continued with ``resume`` or replaced with ``overwrite``, never
     silently; ``resume`` without a checkpoint is an error, not a fresh start.
     """
-    out = output_folder(out)
+    out = check_output_folder(
+        out, overwrite=overwrite, own=lambda run: any((run / n).exists() for n in RUN_OUTPUTS)
+    )
     # every option checked against the frames (headers only) and the network (sized on the meta device)
     # before any frame, weight or file is allocated or touched
     frames = TrainFrames(data, crop=max(config.crop, config.degrade_size), flips=config.flips)
@@ -95,6 +97,9 @@ def train(
     try:
         batches_per_epoch(len(frames), config.batch_size, ctx.world_size)
         _prepare_out(out, resume, overwrite, ctx)
+        if ctx.is_main:
+            with writing_run(out):
+                mark_output_folder(out)
         return _train(config, frames, Path(data), out, val_data, resume, ctx, on_step, max_seconds, compile)
     finally:
         distributed.teardown(ctx)
