@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from hmtir.io.image import write_image
+from hmtir.io.safety import OUTPUT_MARKER
 from hmtir.models.checkpoint import read_checkpoint
 
 TINY = '{"width": 4, "enc_blocks": [1], "dec_blocks": [1], "middle_blocks": 1, "stem_downsample": 1, "prompt": {"dim": 8}}'
@@ -52,6 +53,7 @@ def test_two_gloo_processes_agree_and_only_rank0_writes(frames_dir: Path, tmp_pa
     assert torch.isfinite(fresh).all()
     # rank 0 alone wrote: one resume checkpoint, one model, one log, no leftovers of a second writer
     assert sorted(p.name for p in out.iterdir()) == [
+        OUTPUT_MARKER,  # the folder is hmtir's (hmtir.io.safety.mark_output_folder)
         "checkpoints",
         "model.pt",
         "scalars.csv",

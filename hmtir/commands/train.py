@@ -210,6 +210,8 @@ def train(
         overrides_model = json.loads(model_config) if model_config else None
     except json.JSONDecodeError as err:
         raise HmtirError(f"--model-config is not valid JSON: {err}") from None
+    except RecursionError:
+        raise HmtirError("--model-config is not valid JSON: nested too deeply") from None
     if resume and overwrite:
         raise HmtirError("--resume continues a run and --overwrite replaces it; pass one of them")
     prompt = {
@@ -218,8 +220,7 @@ def train(
     if prompt:
         if no_spt:
             raise HmtirError("--prompt-fusion/--prompt-activation need a prompted model (drop --no-spt)")
-        overrides_model = dict(overrides_model or {})
-        overrides_model["prompt"] = {**dict(overrides_model.get("prompt") or {}), **prompt}
+        overrides_model = with_prompt_flags(overrides_model, prompt)
     config = load_config(
         recipe,
         model=model,
@@ -249,6 +250,16 @@ def train(
     )
     max_seconds = None if max_minutes is None else max_minutes * 60
     _run(config, data, out, val_data, resume, device, max_seconds, compile_, overwrite)
+
+
+def with_prompt_flags(model_config: object, prompt: dict[str, str]) -> object:
+    """``--model-config`` with the prompt flags merged into its ``prompt`` section; a config or section that
+    is not a mapping is passed on unchanged, for the schema check to refuse in one line."""
+    config = {} if model_config is None else model_config
+    section = config.get("prompt") if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(section or {}, dict):
+        return config
+    return {**config, "prompt": {**(section or {}), **prompt}}
 
 
 def _run(
