@@ -7,8 +7,8 @@ applied, and code that needs a default configuration reads ``MODELS.meta(name).p
 
 Backbones enter twice (:func:`_backbone`): ``<name>``, the prompt-free "Baseline", and ``ppfn_<name>``,
 the same network with PPFN prompt units, so PPFN stays a plug-in around any of them. A new backbone is a
-module with the two factories (see :func:`hmtir.models.ppfn.plain_backbone`) and one ``_backbone`` line
-here.
+module with the two factories (see :func:`hmtir.models.ppfn.plain_backbone`), one ``_backbone`` line
+here, and the typed schema of its config in :mod:`hmtir.models.config_schema` (what training accepts).
 """
 
 from __future__ import annotations
