@@ -217,11 +217,11 @@ def _check_agreement(out: Path, summary: dict[str, Any], records: pd.DataFrame) 
         )
     subsets = list(summary["subsets"])
     in_order = list(dict.fromkeys(records["subset"]))
-    if in_order != subsets or list(run.get("subsets") or ()) != subsets:
+    if in_order != subsets or run.get("subsets") != subsets:
         raise _mismatch(
             out, f"subsets {', '.join(subsets)} in the summary, {', '.join(in_order)} in the records"
         )
-    if list(run.get("metrics") or ()) != list(summary["metrics"]):
+    if not isinstance(run.get("metrics"), dict) or list(run["metrics"]) != list(summary["metrics"]):
         raise _mismatch(out, "the run's metrics and the summary's differ")
     if frames_digest(zip(records["subset"], records["name"])) != run.get("frames_sha256"):
         raise _mismatch(out, "the records hold other frames than the run evaluated")
@@ -255,7 +255,10 @@ def load_result(out: str | os.PathLike[str]) -> EvaluationResult:
         records = pd.read_parquet(out / RECORDS_PARQUET)
     except (OSError, ValueError) as err:
         raise HmtirError(f"cannot read {out / RECORDS_PARQUET}: {str(err).splitlines()[0]}") from None
-    _check_agreement(out, summary, records)
+    try:
+        _check_agreement(out, summary, records)
+    except (TypeError, ValueError, KeyError, AttributeError) as err:  # columns of lists, text scores, ...
+        raise _mismatch(out, f"its records are not a table of scores: {type(err).__name__}") from None
     return EvaluationResult(out, summary, records, loaded=True)
 
 

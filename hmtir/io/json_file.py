@@ -5,8 +5,9 @@ of thousands deep (a ``RecursionError`` deep inside the parser), an integer of 1
 the 4300-digit int-string limit, or an overflow wherever the value is used), ``1e400`` silently becoming
 ``inf``, the non-standard ``NaN``/``Infinity`` literals, and an object naming one key twice (the last
 wins, unseen). Here each is refused, nesting before anything is built, so the cost of a hostile file is
-linear in its size, and every problem is one :class:`HmtirError` line naming the file. Every reader of
-JSON in hmtir (evaluation summaries, result caches, manifests, leaderboard entries) goes through here.
+linear in its size, and every problem is one :class:`HmtirError` line naming the file. It is the one
+rule for JSON read from a user's folder: evaluation summaries, result caches and the manifest lines
+joined to results read through here (:mod:`hmtir.evaluation`), and so should every other reader.
 """
 
 from __future__ import annotations

@@ -137,6 +137,9 @@ def test_a_forged_digest_does_not_make_the_summary_say_what_the_records_do_not(r
         (lambda s: s["run"].update(frames_sha256="0" * 64), "the records hold other frames than the run"),
         (lambda s: s["subsets"].update({"single/blur": s["subsets"][SUBSET]}), "subsets composited/normal, "),
         (lambda s: s.update(method="ppfn"), "the summary lacks its run, method or metrics"),
+        (lambda s: s["run"].update(subsets=5), "subsets composited/normal in the summary, "),
+        (lambda s: s["run"].update(metrics=["psnr", "ssim"]), "the run's metrics and the summary's differ"),
+        (lambda s: s["subsets"].update({SUBSET: 5}), "a subset's entry is not a table"),
         (lambda s: s["metrics"].update(lpips=s["metrics"]["psnr"]), "the records have no column lpips"),
     ],
 )
@@ -165,9 +168,9 @@ def test_swapped_or_missing_records_are_refused(finished, result: Path, tmp_path
     assert str(info.value) == mismatch(result, f"{name} is missing")
 
 
-def test_edited_records_with_matching_hashes_still_disagree_with_the_statistics(result: Path) -> None:
-    records = pd.read_parquet(result / "records.parquet")
-    records.loc[0, "psnr"] += 5.0
+def forge_records(result: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+    """Rewrite both records files and, as a forger would, every hash the summary holds of them."""
+    records = change(pd.read_parquet(result / "records.parquet"))
     records.to_parquet(result / "records.parquet", index=False)
     records.to_csv(result / "records.csv", index=False)
 
@@ -176,9 +179,35 @@ def test_edited_records_with_matching_hashes_still_disagree_with_the_statistics(
             summary["records_sha256"][name] = hashlib.sha256((result / name).read_bytes()).hexdigest()
 
     edit_summary(result, rehash, redigest=True)
+
+
+def shifted(records: pd.DataFrame) -> pd.DataFrame:
+    records.loc[0, "psnr"] += 5.0
+    return records
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (shifted, f"the statistics of {SUBSET} are not those of its records"),
+        (lambda r: r.assign(psnr="high"), "its records are not a table of scores: ValueError"),
+        (
+            lambda r: r.assign(method=[["identity"]] * len(r)),
+            "its records are not a table of scores: TypeError",
+        ),
+        (lambda r: r.assign(method="ppfn"), "method identity in the summary, ppfn in the records"),
+        (lambda r: r.iloc[::-1], "the records hold other frames than the run evaluated"),
+        (lambda r: r.drop(columns="scene"), "the records have no column scene"),
+    ],
+    ids=["psnr+5", "text-scores", "list-method", "method", "reordered", "no-scene"],
+)
+def test_edited_records_with_matching_hashes_still_disagree_with_the_summary(
+    result: Path, change, why
+) -> None:
+    forge_records(result, change)
     with pytest.raises(HmtirError) as info:
         load_result(result)
-    assert str(info.value) == mismatch(result, f"the statistics of {SUBSET} are not those of its records")
+    assert str(info.value) == mismatch(result, why)
 
 
 def test_a_summary_without_a_digest_cannot_be_trusted_and_overwrite_replaces_it(
