@@ -3,6 +3,7 @@ prints, shared by every output (Markdown, CSV, JSON, the HTML site)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,16 +73,58 @@ def group_pairs(group: RankedGroup, records_of: RecordsOf) -> GroupPairs:
 
 
 def records_from_folder(leaderboard: Path) -> RecordsOf:
-    """Rows' records as the leaderboard folder holds them (``records/...csv``, hash-checked on load)."""
+    """Rows' records as the leaderboard folder holds them (``records/...csv``, hash-checked on load, and
+    checked against their row by :func:`check_records`)."""
     import pandas as pd
 
     def read(entry: dict[str, Any]) -> pd.DataFrame | None:
+        path = leaderboard / entry["records"]["file"]
         try:
-            return pd.read_csv(leaderboard / entry["records"]["file"])
+            records = pd.read_csv(path, dtype={"subset": str, "name": str})
         except (OSError, ValueError) as err:
-            raise HmtirError(f"cannot read records {leaderboard / entry['records']['file']}: {err}") from None
+            raise HmtirError(f"cannot read records {path}: {str(err).splitlines()[0]}") from None
+        return check_records(entry, records, path)
 
     return read
+
+
+RECORDS_TOLERANCE = 1e-6  # records keep 6 decimals: their mean is within 5e-7 of the row's
+
+
+def check_records(entry: dict[str, Any], records: pd.DataFrame, source: Path | str) -> pd.DataFrame:
+    """``records`` with numeric metric columns, when they agree with their row: only its subsets, and per
+    subset the mean it shows of every metric they hold. Else one line: a row's paired differences must be
+    the difference of the means the table prints, so records that say something else cannot be used."""
+    import pandas as pd
+
+    def refuse(problem: str) -> HmtirError:
+        return HmtirError(f"records {source} do not belong to their row ({problem})")
+
+    for column in ("subset", "name"):
+        if column not in records.columns:
+            raise refuse(f"no {column} column")
+    records = records.copy()
+    for meta in leaderboard_metric_metas():
+        if meta.name in records.columns:
+            values = pd.to_numeric(records[meta.name], errors="coerce")
+            bad = records[meta.name].notna() & values.isna()
+            if bad.any():
+                raise refuse(f"{meta.name} holds {str(records[meta.name][bad].iloc[0])[:24]!r}, not a number")
+            records[meta.name] = values
+    extra = sorted(set(records["subset"]) - set(entry["subsets"]))
+    if extra:
+        raise refuse(f"frames of {extra[0]}, a subset the row does not have")
+    for subset, block in entry["subsets"].items():
+        rows = records[records["subset"] == subset]
+        for metric, mean in block["metrics"].items():
+            if mean is None or metric not in rows.columns:
+                continue  # no paired difference is drawn from a metric the records do not hold
+            values = rows[metric]
+            found = float(values.mean()) if len(values) and values.map(math.isfinite).all() else None
+            if found is None or abs(found - mean) > RECORDS_TOLERANCE:
+                shown = "no finite mean" if found is None else f"mean {found:.6f}"
+                raise refuse(f"{metric} of {subset}: {shown}; the row says {mean:.6f}")
+    return records
 
 
 def fmt_value(value: float | None, metric: str) -> str:

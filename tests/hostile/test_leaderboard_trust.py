@@ -208,12 +208,15 @@ def test_a_user_row_cannot_enter_a_leaderboard_folder(board: Path, tmp_path: Pat
     [
         (("seed",), "is outside ±(2**63-1)"),
         (("subsets", "composited/normal", "images"), "is outside ±(2**63-1)"),
+        (("notes",), "nested deeper than 32 levels"),
     ],
+    ids=["seed", "images", "deep"],
 )
-def test_a_huge_integer_in_a_summary_is_one_line(
+def test_a_huge_integer_or_deep_nesting_in_a_summary_is_one_line(
     results: Path, tmp_path: Path, where: tuple[str, ...], fragment: str
 ) -> None:
-    """Before: an integer of 10**400 in summary.json gave a traceback from ``leaderboard build``."""
+    """Before: an integer of 10**400 in summary.json gave a traceback from ``leaderboard build``; so does
+    nesting 50 000 deep anywhere in it."""
     text = (results / "wfaf" / "summary.json").read_text()
     summary = json.loads(text)
     target = summary
@@ -221,6 +224,9 @@ def test_a_huge_integer_in_a_summary_is_one_line(
         target = target[key]
     target[where[-1]] = HUGE
     _write_summary(results / "wfaf", summary)
+    if where == ("notes",):
+        text = (results / "wfaf" / "summary.json").read_text()
+        (results / "wfaf" / "summary.json").write_text(text.replace(str(HUGE), "[" * 50_000 + "]" * 50_000))
     site = tmp_path / "site"
     refused(build_results(results, site), fragment, results, absent=site)
 
@@ -282,6 +288,53 @@ def test_hostile_numbers_in_submission_metadata_are_one_line(
     (sub / "submission.yaml").unlink()
     (sub / name).write_text(text)
     refused(["submit", "validate", str(sub), "--data", str(demo)], fragment, sub, demo)
+
+
+def _records_of(board: Path, method: str) -> Path:
+    return board / "records" / f"{method}__demo-v1.csv"
+
+
+def _set_cell(board: Path, value: str) -> None:
+    lines = _records_of(board, "wfaf").read_text().splitlines()
+    header, first = lines[0].split(","), lines[1].split(",")
+    first[header.index("psnr")] = value
+    _records_of(board, "wfaf").write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "fragment"),
+    [
+        (lambda board: _set_cell(board, "abc"), "psnr holds 'abc', not a number"),
+        (
+            lambda board: _set_cell(board, str(HUGE)),
+            "psnr of composited/normal: no finite mean; the row says",
+        ),
+        (lambda board: _set_cell(board, ""), "psnr of composited/normal: no finite mean; the row says"),
+        (
+            lambda board: shutil.copyfile(_records_of(board, "identity"), _records_of(board, "wfaf")),
+            "psnr of composited/hard: mean ",  # the first subset in the row, identity's mean there
+        ),
+    ],
+    ids=["not-a-number", "huge-int", "missing", "another-rows-records"],
+)
+def test_records_that_are_not_their_rows_are_one_line(
+    board: Path, tmp_path: Path, tamper: Callable[[Path], None], fragment: str
+) -> None:
+    """A records file whose sha256 its entry was edited to match is still checked against the row: the
+    paired differences must be differences of the means the table prints (before: 'abc' was a traceback, a
+    swapped file gave a paired difference of another row's frames)."""
+    tamper(board)
+    entry = json.loads(_board_row(board).read_text())
+    entry["records"]["sha256"] = hashlib.sha256(_records_of(board, "wfaf").read_bytes()).hexdigest()
+    _board_row(board).write_text(json.dumps(entry))
+    site = tmp_path / "site"
+    line = refused(
+        ["leaderboard", "build", "--leaderboard", str(board), "--out", str(site)],
+        f"records {_records_of(board, 'wfaf')} do not belong to their row (",
+        board,
+        absent=site,
+    )
+    assert fragment in line, line
 
 
 def test_a_deeply_nested_site_marker_is_not_a_site(board: Path, tmp_path: Path) -> None:
