@@ -217,12 +217,12 @@ def _check(schema: Schema, given: object, defaults: dict[str, Any], where: str, 
             raise HmtirError(f"{where}: unknown key {prefix + str(key)!r} (known: {known})")
         if not spec.ok(value):
             raise HmtirError(f"{where}: {prefix + str(key)!r} must be {spec.describe()} (got {value!r})")
+    merged = {**defaults, **given}
     for rule in schema.rules:
-        broken = rule({**defaults, **given})
+        broken = rule(merged)
         if broken is not None:
             key, must = broken
-            value = {**defaults, **given}.get(key)
-            raise HmtirError(f"{where}: {prefix + str(key)!r} must be {must} (got {value!r})")
+            raise HmtirError(f"{where}: {prefix + key!r} must be {must} (got {merged.get(key)!r})")
 
 
 def check_model_config(model: str, config: object, where: str = "--model-config") -> dict[str, Any]:

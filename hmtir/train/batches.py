@@ -7,6 +7,7 @@ uninterrupted one exactly: the sample order of epoch ``e`` comes from ``Distribu
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,17 +110,20 @@ HEADER_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP")
 
 def frame_size(path: Path) -> tuple[int, int]:
     """(width, height) of a frame from its header: Pillow parses it and decodes no pixel, so sizing every
-    training frame costs milliseconds. A header Pillow cannot size is left to :func:`read_image`, whose
-    one-line refusal names the file (or, should it decode after all, whose frame gives the size)."""
+    training frame costs milliseconds. A file Pillow cannot size (or not a regular file: a pipe would block
+    the open) is left to :func:`read_image`, whose one-line refusal names it."""
     from PIL import Image
 
-    try:
-        with warnings.catch_warnings():
+    size = None
+    if path.is_file():
+        with contextlib.suppress(Exception), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path, formats=HEADER_FORMATS) as image:
-                width, height = image.size
-    except Exception:  # noqa: BLE001 - any header Pillow cannot parse: the reader's verdict instead
+                size = image.size
+    if size is None:
         height, width = read_image(path).data.shape[:2]
+    else:
+        width, height = size
     check_pixel_count(width, height, f"cannot read image {path}")
     return width, height
 
@@ -146,14 +150,9 @@ def check_windows(config: TrainConfig, frames: TrainFrames, size_multiple: int, 
             f"--crop {config.crop} must be a multiple of {size_multiple} for --model {model} "
             f"(the factor its U-Net downsamples by); use {hint}"
         )
-    option, window = (
-        ("--degrade-size", config.degrade_size)
-        if config.degrade_size > config.crop
-        else (
-            "--crop",
-            config.crop,
-        )
-    )
+    option, window = "--crop", config.crop
+    if config.degrade_size > config.crop:
+        option, window = "--degrade-size", config.degrade_size
     name, width, height = smallest_frame(frames)
     if window > min(width, height):
         raise HmtirError(

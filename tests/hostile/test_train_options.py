@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from hmtir.models import MODELS
 from hmtir.models.config_schema import SCHEMAS, check_model_config
 from hmtir.train.config import load_config
 from hmtir.train.loop import train
+from hostile.corpus import png_declaring
 from hostile.test_synthesize_args import read_only
 from tests.trees import tree_digest
 
@@ -98,6 +100,25 @@ def test_numeric_options_are_checked_against_the_frames_and_the_network(
     world: Path, args: list[str], fragment: str
 ) -> None:
     refused(world, fragment, *TINY_RUN[:2], *args)
+
+
+@pytest.mark.parametrize(
+    ("frame", "fragment"),
+    [
+        ("bomb", "f9.png: 10000×10000 = 100,000,000 pixels is over the limit of"),  # from its header alone
+        ("corrupt", "cannot read image {frames}/f9.png: not a valid image file"),
+        ("pipe", "cannot read image {frames}/f9.png: not a regular file"),  # a FIFO must not block the read
+    ],
+)
+def test_hostile_frames_are_refused_while_sizing_the_frames(world: Path, frame: str, fragment: str) -> None:
+    target = world / "frames" / "f9.png"
+    if frame == "bomb":
+        target.write_bytes(png_declaring(10_000, 10_000))
+    elif frame == "corrupt":
+        target.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    else:
+        os.mkfifo(target)
+    refused(world, fragment.format(frames=world / "frames"), *TINY_RUN[:2], "--crop", "32")
 
 
 @pytest.mark.parametrize(
