@@ -5,7 +5,8 @@ name, typed metadata and a factory. A registry's shipped entries are *declared* 
 (``hmtir/methods/catalog.py``, ...): typed metadata plus the factory's ``"module:attr"``, imported only
 when the entry is built. Catalogs import nothing heavy, so ``hmtir list`` and ``hmtir --help`` work
 without torch, and one broken implementation module cannot hide the others. Code outside hmtir may still
-add entries with the ``@REG.register(...)`` decorator.
+add entries with the ``@REG.register(...)`` decorator, and installed distributions add entries through
+entry points (:mod:`hmtir.plugins`), found from their metadata and imported only when built.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Generic, TypeVar
@@ -111,15 +113,47 @@ class LazyFactory:
         return f"LazyFactory({self.target!r})"
 
 
+class PluginFactory:
+    """The factory an entry point names (:class:`hmtir.plugins.Plugin`), imported on its first use."""
+
+    def __init__(self, plugin: Any) -> None:
+        self.plugin = plugin
+
+    def resolve(self) -> Callable[..., Any]:
+        from hmtir.plugins import resolve
+
+        found = resolve(self.plugin)
+        if not callable(found):
+            raise HmtirError(
+                f"plugin {self.plugin.label}: {self.plugin.name} = {self.plugin.target} is a "
+                f"{type(found).__name__}, not a factory"
+            )
+        return found
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        try:
+            return inspect.signature(self.resolve())
+        except (TypeError, ValueError):  # a builtin or C callable without one: take keywords as given
+            return inspect.Signature([inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"PluginFactory({self.plugin.target!r} from {self.plugin.label})"
+
+
 @dataclass(frozen=True)
 class Entry(Generic[M]):
     meta: M
     factory: Callable[..., Any]
+    origin: Any = None  # the hmtir.plugins.Plugin that declared it; None for hmtir's own entries
 
 
 class Registry(Generic[M]):
     """Name → (metadata, factory), filled on first lookup from its ``catalog`` module (declarations) and any
-    ``modules`` that register entries themselves."""
+    ``modules`` that register entries themselves, plus the entry points of the ``plugins`` group."""
 
     def __init__(
         self,
@@ -127,6 +161,7 @@ class Registry(Generic[M]):
         meta_type: type[M] = EntryMeta,
         modules: Sequence[str] = (),
         catalog: str | None = None,
+        plugins: str | None = None,
     ) -> None:
         self.kind = kind
         self.meta_type = meta_type
@@ -134,6 +169,10 @@ class Registry(Generic[M]):
         self._entries: dict[str, Entry[M]] = {}
         self._loaded = False
         self.load_errors: dict[str, str] = {}  # module -> why it failed to import
+        self._plugins = plugins
+        self._importing = False
+        self._plugin_path: tuple[str, ...] | None = None  # sys.path the plugins were discovered on
+        self.clashes: dict[str, str] = {}  # casefolded name -> the one-line refusal (hmtir.plugins.Clash)
 
     def register(
         self, name: str | None = None, **meta: Any
@@ -158,9 +197,17 @@ class Registry(Generic[M]):
         self.register(name, **meta)(LazyFactory(factory))
 
     def _ensure_loaded(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
+        if not self._loaded:
+            self._loaded = True
+            self._importing = True
+            try:
+                self._import_modules()
+            finally:
+                self._importing = False
+        if self._plugins is not None and not self._importing and self._plugin_path != tuple(sys.path):
+            self._load_plugins()  # again whenever sys.path changed: a new environment, a test's dist-info
+
+    def _import_modules(self) -> None:
         for module in self._modules:
             # One broken entry module (a missing optional package, say) must not take the others down;
             # the failure is kept and shown wherever the entry would have been listed or used.
@@ -168,6 +215,18 @@ class Registry(Generic[M]):
                 importlib.import_module(module)
             except ImportError as err:
                 self.load_errors[module] = f"{type(err).__name__}: {err}"
+
+    def _load_plugins(self) -> None:
+        """(Re)discover the entry points of the ``plugins`` group; refused names go to :attr:`clashes`."""
+        from hmtir.plugins import discover
+
+        self._plugin_path = tuple(sys.path)
+        self._entries = {k: e for k, e in self._entries.items() if e.origin is None}
+        found, clashes = discover(str(self._plugins), self.kind, set(self._entries))
+        self.clashes = {c.name.casefold(): c.message for c in clashes}
+        for plugin in found:
+            meta = self.meta_type(name=plugin.name, summary=f"plugin {plugin.label} ({plugin.target})")
+            self._entries[plugin.name] = Entry(meta, PluginFactory(plugin), origin=plugin)
 
     def names(self) -> list[str]:
         self._ensure_loaded()
@@ -186,8 +245,13 @@ class Registry(Generic[M]):
         return iter(self._entries[k] for k in sorted(self._entries))
 
     def entry(self, name: str) -> Entry[M]:
-        """The entry called ``name`` (case-insensitively where unambiguous); unknown names get a hint."""
+        """The entry called ``name`` (case-insensitively where unambiguous); unknown names get a hint.
+
+        A name a plugin clashes on (:mod:`hmtir.plugins`) is refused, hmtir's own entry of that name too:
+        which of the two a result meant could not be told afterwards."""
         self._ensure_loaded()
+        if isinstance(name, str) and name.casefold() in self.clashes:
+            raise HmtirError(self.clashes[name.casefold()])
         try:
             return self._entries[resolve_name(self.kind, name, self._entries)]
         except HmtirError:

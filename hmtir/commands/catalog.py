@@ -1,9 +1,11 @@
-"""``hmtir list``: what is registered — methods, metrics, models, degradation presets, download sources.
+"""``hmtir list``: what is registered — methods, metrics, models, benchmarks, presets, download sources.
 
 Each catalog is imported only when listed, and a catalog whose module is missing or broken is reported
 in one line instead of hiding the others (one broken entry must not break discovery). Methods, metrics
 and models are read from their torch-free declarations (``hmtir/*/catalog.py``), so listing them needs
-no torch; a module that registers entries itself and fails to import is named in one line.
+no torch; a module that registers entries itself and fails to import is named in one line. Entries of
+installed plugins (:mod:`hmtir.plugins`) are listed from their metadata, with their distribution and
+version, without importing them; a plugin name that clashes is named in one line and the exit is non-zero.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ CATALOGS: dict[str, tuple[str, str]] = {
     "methods": ("hmtir.methods", "METHODS"),
     "metrics": ("hmtir.metrics", "METRICS"),
     "models": ("hmtir.models", "MODELS"),
+    "benchmarks": ("hmtir.commands.catalog", "_benchmarks"),
     "presets": ("hmtir.commands.catalog", "_presets"),
     "sources": ("hmtir.data.sources", "load_sources"),
 }
@@ -47,6 +50,20 @@ _HIDDEN = (
     "version",
     "score_range",
 )
+
+
+def _benchmarks() -> dict[str, Any]:
+    """Benchmarks are data (``benchmarks.yaml``, ``$HMTIR_BENCHMARKS``, plugins): read them through their
+    registry; a plugin's shows its distribution and version."""
+    from hmtir.leaderboard.benchmarks import benchmarks
+
+    rows = {}
+    for name, bench in benchmarks().items():
+        row = {**dataclasses.asdict(bench), "summary": bench.title}
+        if bench.source.startswith("plugin "):
+            row["plugin"] = bench.source.removeprefix("plugin ")
+        rows[name] = row
+    return rows
 
 
 def _presets() -> dict[str, Any]:
@@ -82,10 +99,18 @@ def load_catalog(kind: str) -> dict[str, dict[str, Any]]:
     from hmtir.registry import Registry
 
     if isinstance(source, Registry):
-        return {entry.meta.name: _as_dict(entry) for entry in source}
+        return {entry.meta.name: _plugin_row(entry) if entry.origin else _as_dict(entry) for entry in source}
     if isinstance(source, Mapping):
         return {str(name): {"name": str(name), **_as_dict(value)} for name, value in sorted(source.items())}
     raise TypeError(f"{module_name}.{attribute} is neither a Registry nor a mapping")
+
+
+def _plugin_row(entry: Any) -> dict[str, Any]:
+    """A plugin's entry as known without importing it: its name, distribution, version and target (its
+    kind, mode and the rest are the plugin's to say once built)."""
+    plugin = entry.origin
+    summary = f"entry point {plugin.target} (imported when used)"
+    return {"name": plugin.name, "plugin": plugin.label, "summary": summary, **plugin.describe()}
 
 
 def _format(value: Any) -> str:
@@ -112,9 +137,10 @@ def _columns(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 # What the short table shows besides name and summary: the one fact you choose by (80 columns must fit).
 _KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "methods": ("kind",),
-    "metrics": ("mode",),
+    "methods": ("kind", "plugin"),
+    "metrics": ("mode", "plugin"),
     "models": (),
+    "benchmarks": ("plugin",),
     "presets": (),
     "sources": ("kind",),
 }
@@ -135,8 +161,9 @@ def _render(kind: str, rows: dict[str, dict[str, Any]], long: bool = False, widt
     columns = _columns(rows) if long else [c for c in _KEY_COLUMNS.get(kind, ()) if c in _columns(rows)]
     used = 4 + max(map(len, rows), default=4)  # borders and padding of the first column
     for column in columns:  # metadata stays on one line each; the summary takes the remaining width
-        table.add_column(column, overflow="fold", max_width=18, no_wrap=not long)
-        used += 3 + min(18, max([len(column)] + [len(_format(row.get(column))) for row in rows.values()]))
+        widest = 26 if column == "plugin" else 18  # "hmtir-plugin-example 0.1.0" whole
+        table.add_column(column, overflow="fold", max_width=widest, no_wrap=not long)
+        used += 3 + min(widest, max([len(column)] + [len(_format(row.get(column))) for row in rows.values()]))
     table.add_column("summary", overflow="fold")
     room = max(20, width - used - 3)
     for name, row in rows.items():
@@ -159,6 +186,14 @@ def load_failures(kind: str) -> list[str]:
         f"{kind}: entries of {module} not listed ({why})"
         for module, why in sorted(source.load_errors.items())
     ]
+
+
+def clashes(kind: str) -> list[str]:
+    """The one-line refusals of plugin names of ``kind`` that clash (:mod:`hmtir.plugins`)."""
+    from hmtir.registry import Registry
+
+    source = _source(kind)
+    return sorted(source.clashes.values()) if isinstance(source, Registry) else []
 
 
 def _unavailable(kind: str, err: Exception) -> str:
@@ -199,6 +234,7 @@ def list_entries(kinds: tuple[str, ...], long: bool, as_json: bool) -> None:
             collected[kind] = rows
         else:
             console.print(_render(kind, rows, long, console.width))
+        refused.extend(HmtirError(line) for line in clashes(kind))
         for line in load_failures(kind):  # on stderr with --json, so stdout stays one JSON document
             if as_json:
                 click.echo(line, err=True)

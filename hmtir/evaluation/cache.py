@@ -43,11 +43,14 @@ def config_digest(
     seed: int,
     prompts: Any = "oracle",
     raw_range: str = "auto",
+    source: Mapping[str, Any] | None = None,
 ) -> str:
     """The per-run half of every image key: what is the same for all images of one evaluation.
 
     ``prompts``: ``"oracle"`` (the subset's) or the estimator that chose them (its weights' identity);
     ``raw_range``: how real frames were mapped to display. Both change what the method sees.
+    ``source``: a method from outside hmtir (:mod:`hmtir.external`), whose code can change under
+    the same name: its sha256 and distribution version are part of the key.
     """
     return _digest(
         {
@@ -58,6 +61,7 @@ def config_digest(
             "seed": seed,
             **({} if prompts == "oracle" else {"prompts": prompts}),
             **({} if raw_range == "auto" else {"raw_range": raw_range}),
+            **({} if source is None else {"source": dict(source)}),
         }
     )
 

@@ -241,6 +241,7 @@ def _evaluate(
         frames_sha256=frames_digest((job.name, item.name) for job in jobs for item in job.items),
         estimator_sha256=estimator.weights_sha256 if estimator is not None else None,
         raw_range=raw_range,
+        method_source=restorer.source,
     )
     out = check_output_folder(  # results of a run from before the marker: a lock, a cache or a summary
         out if out is not None else spec.default_out(),
@@ -305,6 +306,7 @@ def _evaluate(
                 seed,
                 prompts if estimator is None else {"auto": estimator.sha256},  # weights, thresholds, gate
                 raw_range,
+                source=restorer.source,
             ),
             device=device,
             batch_size=batch_size,

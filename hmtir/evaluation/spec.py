@@ -54,9 +54,13 @@ class RunSpec:
     frames_sha256: str  # digest of the evaluated (subset, frame name) list, in order
     estimator_sha256: str | None = None  # prompts "auto": the estimator's weights
     raw_range: str = "auto"  # how real (unpaired) frames map to display
+    method_source: dict[str, Any] | None = None  # a method from outside hmtir: code sha256, distribution
 
     def as_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), default=str))
+        spec = json.loads(json.dumps(asdict(self), default=str))
+        if spec["method_source"] is None:  # hmtir's own methods: the spec (and its digest) as before
+            del spec["method_source"]
+        return spec
 
     @property
     def digest(self) -> str:

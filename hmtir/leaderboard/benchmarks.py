@@ -1,7 +1,7 @@
 """The benchmark registry: which benchmark versions exist, their subsets and ranking metrics.
 
-Benchmarks are defined in the shipped ``benchmarks.yaml``, in files listed in ``$HMTIR_BENCHMARKS``, and
-(for a results build) in a user's ``benchmarks.yaml`` or data-manifest benchmarks of an enclosing
+Benchmarks are defined in the shipped ``benchmarks.yaml``, in files listed in ``$HMTIR_BENCHMARKS``, by
+installed plugins (entry point group ``hmtir.benchmarks``, :func:`plugin_benchmarks`), and (for a results build) in a user's ``benchmarks.yaml`` or data-manifest benchmarks of an enclosing
 :func:`benchmark_scope`. Every file is validated with one-line errors naming file and key; a name (and a
 pinned manifest) means one benchmark across all of them.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -215,8 +216,34 @@ def _file_key(path: Path) -> tuple[str, int, int]:
 
 
 @cache
-def _catalog(keys: tuple[tuple[str, int, int], ...]) -> dict[str, Benchmark]:
-    return merge_benchmarks([parse_benchmark_file(Path(key[0])) for key in keys])
+def _catalog(keys: tuple[tuple[str, int, int], ...], path: tuple[str, ...]) -> dict[str, Benchmark]:
+    files = [parse_benchmark_file(Path(key[0])) for key in keys]
+    return merge_benchmarks([*files, plugin_benchmarks(set(files[0]) if files else set())])
+
+
+def plugin_benchmarks(builtins: set[str]) -> dict[str, Benchmark]:
+    """Benchmarks of installed plugins: each entry point of ``hmtir.benchmarks`` names a mapping in the
+    ``benchmarks.yaml`` entry format (or a function returning one), checked like a registry file entry.
+
+    A name that hmtir ships or that two plugins claim is refused in one line (:mod:`hmtir.plugins`)."""
+    from hmtir.plugins import GROUPS, discover, resolve
+
+    found, clashes = discover(GROUPS["benchmarks"], "benchmark", builtins)
+    if clashes:
+        raise HmtirError(clashes[0].message)
+    out = {}
+    for plugin in found:
+        raw = resolve(plugin)
+        if callable(raw):
+            try:
+                raw = raw()
+            except Exception as err:
+                raise HmtirError(
+                    f"plugin {plugin.label}: benchmark {plugin.name} ({plugin.target}) raised "
+                    f"{type(err).__name__}: {err}"
+                ) from None
+        out[plugin.name] = _parse_benchmark(plugin.name, raw, Path(f"plugin {plugin.label}"))
+    return out
 
 
 _SCOPE: ContextVar[dict[str, Benchmark] | None] = ContextVar("hmtir_benchmark_scope", default=None)
@@ -228,7 +255,7 @@ def benchmarks() -> dict[str, Benchmark]:
     scoped = _SCOPE.get()
     if scoped is not None:
         return scoped
-    return _catalog(tuple(_file_key(p) for p in benchmark_files()))
+    return _catalog(tuple(_file_key(p) for p in benchmark_files()), tuple(sys.path))
 
 
 @contextmanager

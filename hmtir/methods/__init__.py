@@ -2,7 +2,10 @@
 
 A name may carry a weights tag, timm-style: ``load_method("ppfn.dim")`` is ``load_method("ppfn",
 weights="dim")``, so every place that takes a method name (evaluate, compare, demo, leaderboard seed) can
-name a shipped weights variant.
+name a shipped weights variant. A name with a colon is a method from outside hmtir:
+``load_method("my_pkg.module:factory")`` or ``load_method("path/to/file.py:factory")``
+(:mod:`hmtir.external`); installed plugins add names through the ``hmtir.methods`` entry point
+group (:mod:`hmtir.plugins`).
 
 Shipped methods are declared in :mod:`hmtir.methods.catalog` (typed metadata and the ``"module:function"``
 of the factory); a method's module, and torch with it, is imported only when the method is built, so
@@ -19,7 +22,9 @@ from hmtir.errors import HmtirError
 from hmtir.methods.base import DEGRADATIONS, METHOD_KINDS, SCENARIOS, Method, MethodMeta, check_prompts
 from hmtir.registry import Registry
 
-METHODS: Registry[MethodMeta] = Registry("method", MethodMeta, catalog="hmtir.methods.catalog")
+METHODS: Registry[MethodMeta] = Registry(
+    "method", MethodMeta, catalog="hmtir.methods.catalog", plugins="hmtir.methods"
+)
 
 
 def split_weights_tag(name: str) -> tuple[str, str | None]:
@@ -41,6 +46,10 @@ def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
         shown = ascii(name) if isinstance(name, str) else "None" if name is None else type(name).__name__
         raise HmtirError(f"method: expected a method name such as 'wfaf', got {shown}")
     device = resolve_device(device)
+    if ":" in name:  # my_pkg.module:factory or path/file.py:factory (a weights tag has a dot, no colon)
+        from hmtir.external import load_external
+
+        return load_external(name.strip(), device, **kwargs)
     name, tag = split_weights_tag(name)
     if tag is not None:
         if kwargs.get("weights") is not None:
@@ -58,6 +67,13 @@ def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
             ", ".join(p for p in params if params[p].kind is not inspect.Parameter.VAR_POSITIONAL) or "none"
         )
         raise HmtirError(f"method '{name}' does not take {', '.join(unexpected)} (its options: {accepted})")
+    if entry.origin is not None:  # a plugin's factory: wrapped, checked and identified like file.py:factory
+        from hmtir.external import adopt, call_factory, plugin_source
+
+        label = f"{name}{f'.{tag}' if tag else ''} (plugin {entry.origin.label})"
+        built = call_factory(label, factory, kwargs)
+        run = name if tag is None else f"{name}-{tag}"  # results folder names never carry a dot
+        return adopt(built, run, label, plugin_source(entry.origin, factory.resolve()), device)
     try:
         method = factory(**kwargs)
     except HmtirError as err:

@@ -58,12 +58,14 @@ class Method:
     ``restore`` receives float32 on ``self.device``; ``degradation`` is one of
     :data:`hmtir.vocabulary.DEGRADATIONS` and ``scenario`` one of ``SCENARIOS`` (methods that don't use
     prompts ignore them). Learned methods set ``weights_sha256`` to the hash of the file they loaded, so
-    results name the exact weights that produced them.
+    results name the exact weights that produced them. Methods from outside hmtir carry ``source`` (their
+    code's sha256, distribution and version: :mod:`hmtir.external`), recorded the same way.
     """
 
     meta: MethodMeta
     device: str = "cpu"
     weights_sha256: str | None = None
+    source: dict[str, Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -150,7 +152,8 @@ class Method:
 
     def describe(self) -> dict[str, Any]:
         """Provenance recorded with every result: the method's metadata and the exact weights used."""
-        return {**self.meta.as_dict(), "weights_sha256": self.weights_sha256, "device": self.device}
+        described = {**self.meta.as_dict(), "weights_sha256": self.weights_sha256, "device": self.device}
+        return {**described, "source": self.source} if self.source is not None else described
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.meta.name!r}, device={self.device!r})"

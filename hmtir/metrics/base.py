@@ -57,6 +57,7 @@ class Metric:
     """
 
     meta: MetricMeta
+    source: dict[str, Any] | None = None  # a plugin metric: its distribution, version and code sha256
 
     def __init__(self, meta: MetricMeta, *, quantize_8bit: bool = False) -> None:
         self.meta = meta
@@ -146,4 +147,5 @@ class Metric:
             "settings": self.settings(),
             "quantize_8bit": self.quantize_8bit,
             "weights": self.weights_info(),
+            **({"source": self.source} if self.source is not None else {}),
         }
