@@ -94,10 +94,9 @@ def _check_arguments(args: Mapping[str, Any]) -> None:
     for name in ("device", "convention", "prompts", "raw_range"):
         if not isinstance(args[name], str):
             raise HmtirError(f"{name}: expected text, got {_shown(args[name])}")
-    for name, least in (("batch_size", 1), ("prefetch_batches", 0)):
-        value = args[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise HmtirError(f"{name}: expected a whole number of at least {least}, got {value!r}"[:200])
+    prefetch = args["prefetch_batches"]  # batch_size, seed and the options' values: check_options
+    if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+        raise HmtirError(f"prefetch_batches: expected a whole number of at least 0, got {prefetch!r}"[:200])
     subsets = args["subsets"]
     if not isinstance(subsets, str) and not (
         isinstance(subsets, Sequence) and all(isinstance(s, str) for s in subsets)

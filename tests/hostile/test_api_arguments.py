@@ -51,8 +51,8 @@ def refused(call, message: str) -> None:  # noqa: ANN001 - any callable
         ({"overwrite": 1}, "overwrite: expected True or False, got int"),
         ({"device": None}, "device: expected text, got None"),
         ({"convention": 8}, "convention: expected text, got int"),
-        ({"batch_size": True}, "batch_size: expected a whole number of at least 1, got True"),
-        ({"batch_size": 0}, "batch_size: expected a whole number of at least 1, got 0"),
+        ({"batch_size": True}, "batch size must be at least 1 (got True)"),
+        ({"batch_size": 2.5}, "batch size must be at least 1 (got 2.5)"),
         ({"prefetch_batches": -1}, "prefetch_batches: expected a whole number of at least 0, got -1"),
         ({"subsets": None}, "subsets: expected 'all', a comma list or a list of subset names, got None"),
         (
