@@ -184,7 +184,15 @@ def check_output_folder(
         raise HmtirError(
             f"{option} {folder}: refusing to write into the root of the file system; name a folder"
         )
-    if not overwrite and folder.is_dir() and not _written_by_hmtir(folder, own) and any(folder.iterdir()):
+    try:
+        foreign = (
+            not overwrite and folder.is_dir() and not _written_by_hmtir(folder, own) and any(folder.iterdir())
+        )
+    except OSError as err:  # an unreadable folder: one line, not a traceback
+        raise HmtirError(
+            f"{option} {folder}: cannot look inside ({err.strerror or type(err).__name__})"
+        ) from None
+    if foreign:
         raise HmtirError(
             f"{option} {folder} is not empty and was not created by hmtir; choose a new or empty folder, "
             "or pass --overwrite to write into it"
