@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from hmtir.data.layout import IMAGE_SUFFIXES
 from hmtir.errors import HmtirError
 from hmtir.io.safety import (
+    OUTPUT_MARKER,
     check_new_file,
     check_output_folder,
     mark_output_folder,
@@ -121,14 +122,26 @@ def plan_outputs(
 def find_inputs(folder: Path, out_dir: Path) -> list[Path]:
     """The image files below ``folder`` to enhance into ``out_dir``, sorted; outputs are never inputs.
 
-    Skipped: hidden files, everything inside ``out_dir`` (and ``out_dir/<folder name>``, where this run
-    writes) when it lies below ``folder``, and every file an earlier enhance run wrote (its ``.json``
-    record beside it says so), wherever that run's ``--out`` was: ``enhance DIR --out DIR/a`` then
-    ``--out DIR/b`` enhances DIR's own frames twice, never DIR/a's results.
+    Skipped: hidden files; everything inside ``out_dir`` (and ``out_dir/<folder name>``, where this run
+    writes) when it lies below ``folder``; every folder below ``folder`` that hmtir marked as an output
+    folder (:data:`~hmtir.io.safety.OUTPUT_MARKER`: an earlier ``--out`` of enhance, evaluate …); and every
+    file an earlier enhance run wrote (its ``.json`` record beside it says so), wherever that run's
+    ``--out`` was. So ``enhance DIR --out DIR/a`` then ``--out DIR/b`` enhances DIR's own frames twice,
+    never DIR/a's results. ``folder`` itself may carry the marker (an ``--out`` that also held the user's
+    frames): there only the files with a record are skipped.
     """
-    skip = _own_output_roots(folder, out_dir)
+    base = os.path.realpath(folder)
+    entries = sorted(folder.rglob("*"))
+    skip = _own_output_roots(folder, out_dir) + [
+        os.path.realpath(marker.parent)
+        for marker in entries
+        if marker.name == OUTPUT_MARKER
+        and marker.is_file()
+        and not marker.is_symlink()
+        and _inside(marker.parent, base)
+    ]
     found, earlier = [], 0
-    for path in sorted(folder.rglob("*")):
+    for path in entries:
         if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
             continue
         if any(_inside(path, root) for root in skip) or _written_by_enhance(path):
@@ -136,7 +149,8 @@ def find_inputs(folder: Path, out_dir: Path) -> list[Path]:
             continue
         found.append(path)
     if not found:
-        outputs = f" (skipped {earlier} output(s) of earlier hmtir runs)" if earlier else ""
+        outputs = f" (skipped {earlier} output(s) of earlier hmtir runs; name such files to enhance them)"
+        outputs = outputs if earlier else ""
         raise HmtirError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}{outputs}")
     return found
 

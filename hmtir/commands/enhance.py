@@ -9,7 +9,7 @@ import click
 from hmtir.commands._network_flags import device_option, network_flags, network_options
 from hmtir.commands._output import OutFolder
 from hmtir.enhance import AUTO, DEGRADATION_CHOICES
-from hmtir.io.radiometric import RANGE_HELP
+from hmtir.io.radiometric import MIN_DISPLAY_LEVELS, RANGE_HELP
 
 
 @click.command("enhance")
@@ -34,7 +34,8 @@ from hmtir.io.radiometric import RANGE_HELP
     default="auto",
     show_default=True,
     help=f"How raw values map to display: {RANGE_HELP}. auto: 8-bit and [0, 1] floats as they are, "
-    "narrow 16-bit counts and Kelvin by a 0.5-99.5 percentile AGC.",
+    "narrow 16-bit counts and Kelvin by a 0.5-99.5 percentile AGC. A range that leaves a frame fewer "
+    f"than {MIN_DISPLAY_LEVELS} of 256 grey levels is refused.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (never an input).")
 @click.option(

@@ -22,6 +22,7 @@ from hmtir.cli import cli
 from hmtir.errors import HmtirError
 from hmtir.evaluation import evaluate
 from hmtir.io.image import read_pixels, write_image, write_pixels
+from hmtir.io.safety import OUTPUT_MARKER
 from tests.metric_objects import ObjectMeta, ObjectMetric
 
 IDENTITY = ["--method", "identity", "--degradation", "composite", "--device", "cpu"]
@@ -206,5 +207,30 @@ def test_a_users_own_json_beside_a_frame_does_not_hide_it(tmp_path: Path, record
     frames = tmp_path / "frames"
     _frames(frames)
     (frames / "a.png.json").write_text(record)
+    _enhance(str(frames), "--out", str(tmp_path / "out"))
+    assert _outputs(tmp_path / "out") == ["frames/a.png", "frames/sub/b.png"]
+
+
+def test_folders_hmtir_marked_as_output_are_never_searched(tmp_path: Path) -> None:
+    """evaluate's saved images (no enhance record beside them) inside the input folder stay out."""
+    frames = tmp_path / "frames"
+    _frames(frames)
+    evaluate(
+        "identity", real=frames / "sub", metrics=[_Mean()], device="cpu", progress=False,
+        out=frames / "results", save_images=True,
+    )  # fmt: skip
+    assert (frames / "results" / OUTPUT_MARKER).is_file() and list((frames / "results").rglob("*.png"))
+    _enhance(str(frames), "--out", str(tmp_path / "out"))
+    assert _outputs(tmp_path / "out") == ["frames/a.png", "frames/sub/b.png"]
+
+
+def test_the_named_folder_may_be_marked_its_own_frames_are_still_inputs(tmp_path: Path) -> None:
+    """An --out that held the user's frames (written into with --overwrite) keeps them as inputs."""
+    frames = tmp_path / "frames"
+    _frames(frames)
+    other = tmp_path / "other"
+    _frames(other)
+    _enhance(str(other), "--out", str(frames), "--overwrite")  # frames/other/... beside the user's frames
+    assert (frames / OUTPUT_MARKER).is_file()
     _enhance(str(frames), "--out", str(tmp_path / "out"))
     assert _outputs(tmp_path / "out") == ["frames/a.png", "frames/sub/b.png"]
