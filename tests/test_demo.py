@@ -105,5 +105,5 @@ def test_a_broken_leaderboard_costs_the_demo_only_its_placement(tmp_path) -> Non
     result = run_demo(tmp_path / "d", methods=["identity"], progress=False, leaderboard=board)
     assert "identity" in result.table() and result.standings == []
     assert result.note.startswith(
-        f"these rows could not be placed on {board}: cannot read leaderboard result"
+        f"these rows could not be placed on {board}: leaderboard result {board / 'results'}"
     )
