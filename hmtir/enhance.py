@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hmtir.data.layout import IMAGE_SUFFIXES
 from hmtir.errors import HmtirError
+from hmtir.io.atomic import sibling_name
 from hmtir.io.safety import (
     OUTPUT_MARKER,
     check_new_file,
@@ -74,7 +75,7 @@ class EnhanceResult:
 
 def sidecar_path(target: Path) -> Path:
     """The JSON record written next to each output (``a.png`` → ``a.png.json``)."""
-    return target.with_name(target.name + ".json")
+    return target.with_name(sibling_name(target.name, ".json"))  # within NAME_MAX for any valid output name
 
 
 def plan_outputs(

@@ -7,6 +7,7 @@ Writers name their temporary files and folders after the target (``.<name>.<rand
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -99,3 +100,23 @@ def test_no_writer_names_a_temporary_after_its_target_by_hand() -> None:
         if hand_built.search(line)
     ]
     assert offenders == []
+
+
+def test_enhance_an_image_with_a_254_byte_name(tmp_path: Path) -> None:
+    """``<output>.json`` was 259 bytes: the image was written, then the record failed with a traceback."""
+    from click.testing import CliRunner
+
+    from hmtir.cli import cli
+
+    name = "f" * 250 + ".png"
+    write_image(tmp_path / "in" / name, np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["enhance", str(tmp_path / "in" / name), "--method", "identity", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert len(written) == 2 and name in written
+    [record] = [n for n in written if n != name]
+    assert record.endswith(".json") and len(record.encode()) <= MAX_NAME_BYTES
+    assert json.loads((out / record).read_text())["output"] == name
