@@ -96,11 +96,14 @@ def train(
     ctx = distributed.setup(device, config.threads)
     try:
         batches_per_epoch(len(frames), config.batch_size, ctx.world_size)
+        validation = (
+            ValidationSet.build(Path(val_data), config) if val_data is not None and ctx.is_main else None
+        )
         _prepare_out(out, resume, overwrite, ctx)
         if ctx.is_main:
             with writing_run(out):
                 mark_output_folder(out)
-        return _train(config, frames, Path(data), out, val_data, resume, ctx, on_step, max_seconds, compile)
+        return _train(config, frames, Path(data), out, validation, resume, ctx, on_step, max_seconds, compile)
     finally:
         distributed.teardown(ctx)
 
@@ -135,7 +138,7 @@ def _train(
     frames: TrainFrames,
     data: Path,
     out: Path,
-    val_data: Path | str | None,
+    validation: ValidationSet | None,
     resume: bool,
     ctx: distributed.DistContext,
     on_step: ProgressHook | None,
@@ -174,7 +177,6 @@ def _train(
         net = nn.parallel.DistributedDataParallel(net, **ddp_kwargs)
     objective = SPTObjective(model, bank, config.spt, net=net, precision=precision, iterations=config.passes)
     logger = ScalarLogger(out, resume_step=start_step if start_step else None) if ctx.is_main else None
-    validation = ValidationSet.build(Path(val_data), config) if val_data is not None and ctx.is_main else None
     meta = {
         "recipe": config_dict,
         "data": str(data.resolve()),

@@ -28,6 +28,8 @@ class ValidationSet:
 
     @classmethod
     def build(cls, folder: Path, config: TrainConfig) -> ValidationSet:
+        if not folder.is_dir():
+            raise HmtirError(f"--val-data {folder} is not a folder of clean frames")
         root = folder / CLEAN_DIR if (folder / CLEAN_DIR).is_dir() else folder
         names = list_images(root)[: config.val_max_frames]
         if not names:

@@ -238,6 +238,9 @@ def test_a_refused_option_leaves_an_earlier_run_untouched_even_with_overwrite(wo
     code, _, output = run(world, *TINY_RUN, "--crop", "32", "--model-config", json.dumps(TINY))
     assert code == 0, output
     refused(world, "--crop 64 is larger", *TINY_RUN, "--crop", "64", "--overwrite")
+    missing = world / "nope"
+    refused(world, f"--val-data {missing} is not a folder of clean frames", *TINY_RUN, "--crop", "32",
+            "--model-config", json.dumps(TINY), "--val-data", str(missing), "--overwrite")  # fmt: skip
     refused(
         world, "'width' must be", *TINY_RUN, "--crop", "32", "--model-config", '{"width": 0}', "--overwrite"
     )
