@@ -282,17 +282,20 @@ def test_raw_frames_respect_the_pixel_limit_before_any_decoding(
 ) -> None:
     import cv2
 
-    for name, frame in (
-        ("counts.tiff", narrow_counts()),
-        ("kelvin.tiff", (290 + scene()).astype(np.float32)),
-    ):
+    frames = {
+        "counts.tiff": narrow_counts(),
+        "kelvin.tiff": (290 + scene()).astype(np.float32),
+        "kelvin64.tiff": 290 + scene(),  # float64: Pillow cannot parse it, its size comes from the tags
+    }
+    for name, frame in frames.items():
         write_pixels(tmp_path / name, frame)
+        assert np.array_equal(read_raw(tmp_path / name).pixels, frame)
     monkeypatch.setenv("HMTIR_MAX_PIXELS", str(96 * 128 - 1))
 
     def no_decode(*args: object, **kwargs: object) -> None:
         raise AssertionError("decoded a frame over the pixel limit")
 
     monkeypatch.setattr(cv2, "imdecode", no_decode)
-    for name in ("counts.tiff", "kelvin.tiff"):
+    for name in frames:
         with pytest.raises(HmtirError, match=r"128×96 = 12,288 pixels is over the limit of 12,287"):
             read_raw(tmp_path / name)

@@ -178,7 +178,24 @@ def _declared_size(raw: bytes, what: str) -> tuple[int, int]:
             f"{max_pixels():,} (set {MAX_PIXELS_ENV} to raise it)"
         ) from None
     except Exception:  # noqa: BLE001 - a damaged header: no size, so nothing is decoded
-        raise HmtirError(f"{what}: not a valid image file") from None
+        size = _tiff_size(raw) if sniffed[0] == "TIFF" else None  # Pillow has no float64 mode
+        if size is None:
+            raise HmtirError(f"{what}: not a valid image file") from None
+        return size
+
+
+def _tiff_size(raw: bytes) -> tuple[int, int] | None:
+    """(width, height) of a TIFF's first page from its tags alone (tifffile reads no pixels), or None."""
+    import io
+
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(raw)) as tiff:
+            page = tiff.pages[0]
+            return int(page.imagewidth), int(page.imagelength)
+    except Exception:  # noqa: BLE001 - not a TIFF tifffile can parse either
+        return None
 
 
 def _read_bytes(path: Path) -> bytes:
