@@ -59,6 +59,7 @@ RANGES = {
     "all-black": ("20000,30000", np.uint16, "onto 1 of 256 display levels, fewer than 8"),
     "all-white": ("100,200", np.uint16, "onto 1 of 256 display levels, fewer than 8"),
     "sub-count-window": ("7000.2,7000.7", np.uint16, "onto 1 of 256 display levels"),
+    "float-overflowing-width": ("-1e308,1e308", np.float64, "range -1e+308,1e+308: HIGH − LOW is too wide"),
     "float-huge-window": ("-1e38,1e38", np.float32, "--range -1e+38,1e+38 maps the frame's values"),
     "beyond-float32": ("0,1e39", np.float32, "outside what float32 samples can hold"),
 }
