@@ -249,14 +249,18 @@ class Registry(Generic[M]):
 
         A name a plugin clashes on (:mod:`hmtir.plugins`) is refused, hmtir's own entry of that name too:
         which of the two a result meant could not be told afterwards."""
-        self._ensure_loaded()
-        if isinstance(name, str) and name.casefold() in self.clashes:
-            raise HmtirError(self.clashes[name.casefold()])
+        self.refuse_clash(name)
         try:
             return self._entries[resolve_name(self.kind, name, self._entries)]
         except HmtirError:
             broken = "".join(f"; {mod} failed to load ({why})" for mod, why in self.load_errors.items())
             raise unknown_name(self.kind, name, self._entries, broken) from None
+
+    def refuse_clash(self, name: object) -> None:
+        """Raise the one-line refusal of a plugin name that clashes (or is no valid entry name), if it is one."""
+        self._ensure_loaded()
+        if isinstance(name, str) and name.casefold() in self.clashes:
+            raise HmtirError(self.clashes[name.casefold()])
 
     def meta(self, name: str) -> M:
         return self.entry(name).meta

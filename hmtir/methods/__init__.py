@@ -46,6 +46,7 @@ def load_method(name: str, device: str = "cpu", **kwargs: Any) -> Method:
         shown = ascii(name) if isinstance(name, str) else "None" if name is None else type(name).__name__
         raise HmtirError(f"method: expected a method name such as 'wfaf', got {shown}")
     device = resolve_device(device)
+    METHODS.refuse_clash(name)  # a refused plugin name, also one that would read as a weights tag
     if ":" in name:  # my_pkg.module:factory or path/file.py:factory (a weights tag has a dot, no colon)
         from hmtir.external import load_external
 
