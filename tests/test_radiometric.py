@@ -245,6 +245,8 @@ def test_auto_falls_back_to_the_agc_when_a_display_float_frame_would_collapse() 
         (("percentile", "uint16", 7000.0, 8000.0, -0.1, 0.9), "must rise within [0, 1]"),
         (("manual", "complex64", 0.0, 1.0), "cannot map samples of type complex64"),
         (("manual", "no-such-type", 0.0, 1.0), "cannot map samples of type no-such-type"),
+        (("manual", "uint16", "7000", 8000.0), "LOW, HIGH and the display band must be numbers"),
+        (("manual", "uint16", 7000.0, None), "must be numbers"),
     ],
 )
 def test_the_library_api_refuses_a_window_no_frame_can_go_through(args: tuple, fragment: str) -> None:

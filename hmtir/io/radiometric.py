@@ -48,6 +48,7 @@ Library API (``hmtir.enhance``, ``hmtir evaluate --real`` and notebooks)::
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
@@ -127,6 +128,11 @@ class RangeMapping:
 
     def __post_init__(self) -> None:
         """Refuse a window no frame can be mapped through and back (module docstring: the window check)."""
+        bounds = (self.low, self.high, self.display_low, self.display_high)
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in bounds):
+            raise HmtirError(
+                f"range {self.low!r},{self.high!r}: LOW, HIGH and the display band must be numbers"
+            )
         window = f"range {self.low:.6g},{self.high:.6g}"
         try:
             dtype = np.dtype(self.dtype)
@@ -134,7 +140,7 @@ class RangeMapping:
             dtype = np.dtype(object)
         if dtype.kind not in "iuf":
             raise HmtirError(f"{window}: cannot map samples of type {self.dtype} to display")
-        if not all(map(math.isfinite, (self.low, self.high, self.display_low, self.display_high))):
+        if not all(map(math.isfinite, bounds)):
             raise HmtirError(f"{window}: LOW, HIGH and the display band must be finite numbers")
         if not self.low < self.high:
             raise HmtirError(f"{window}: LOW must be below HIGH")
