@@ -113,6 +113,9 @@ def test_range_spec_parses_and_prints() -> None:
     assert str(RangeSpec.parse(" AUTO ")) == "auto" and str(RangeSpec.parse("full")) == "full"
     spec = RangeSpec.parse("290.5,310")
     assert (spec.mode, spec.low, spec.high, str(spec)) == ("manual", 290.5, 310.0, "290.5,310")
+    for text in ("7000.12345,8000", "7000.12349,8000", "-1e-300,1e+300", "0.1,0.30000000000000004"):
+        assert str(RangeSpec.parse(text)) == text  # the recorded window is the one asked for
+        assert RangeSpec.parse(str(RangeSpec.parse(text))) == RangeSpec.parse(text)
 
 
 def test_hot_and_dead_pixels_do_not_move_the_agc() -> None:

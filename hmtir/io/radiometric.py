@@ -103,7 +103,11 @@ class RangeSpec:
         return cls("manual", low, high)
 
     def __str__(self) -> str:
-        return self.mode if self.mode != "manual" else f"{self.low:g},{self.high:g}"
+        """``auto``, ``full`` or ``LOW,HIGH`` written so that it parses back to the same window (evaluate
+        records, replays and caches by this text: ``:g`` made 7000.12345 and 7000.12349 one window)."""
+        if self.mode != "manual":
+            return self.mode
+        return ",".join(repr(float(v)).removesuffix(".0") for v in (self.low, self.high))
 
 
 @dataclass(frozen=True)
