@@ -33,7 +33,7 @@ input's sample type can hold, and a rising display band (hot stays bright: the m
 white-hot). **The frame** (:func:`choose_mapping`): the frame's robust body (its values between the AGC
 percentiles) must land on at least :data:`MIN_DISPLAY_LEVELS` distinct 8-bit display levels, or on as many
 as the frame's own percentile AGC gives it when that is fewer (a flat or two-valued frame has nothing more
-to show). ``--range=-1e308,1e308`` on counts 7000–7399, or ``full`` on them (2 levels), is one line naming
+to show). ``--range=-1e308,1e308`` on counts 7000–7399, or ``full`` on them (3 levels), is one line naming
 the frame and the range instead of an all-black output; ``auto`` falls back to the AGC when the frame's
 as-is mapping would fail the check (a float frame in [0, 1] spanning 0.001–0.003).
 
