@@ -18,7 +18,10 @@ from hmtir.io.radiometric import MIN_DISPLAY_LEVELS, RANGE_HELP
     "--out", "out_dir", required=True, type=OutFolder(file_okay=False, path_type=Path), help="Output folder."
 )
 @click.option(
-    "--method", default="ppfn", show_default=True, help="Registered method (see `hmtir list methods`)."
+    "--method",
+    default="ppfn",
+    show_default=True,
+    help="Registered method (see `hmtir list methods`), my_pkg.module:factory or path/file.py:factory.",
 )
 @click.option(
     "--degradation",

@@ -16,7 +16,12 @@ from hmtir.commands._output import OutFolder
 
 
 @click.command()
-@click.option("--method", "method", required=True, help="Registered method name (see `hmtir list methods`).")
+@click.option(
+    "--method",
+    "method",
+    required=True,
+    help="Registered method name (see `hmtir list methods`), my_pkg.module:factory or path/file.py:factory.",
+)
 @click.option(
     "--data",
     type=click.Path(path_type=Path),

@@ -1,0 +1,1 @@
+"""An example hmtir plugin (see README.md): entries are declared in pyproject.toml, not imported here."""
