@@ -139,6 +139,27 @@ def test_a_relabelled_summary_with_its_digest_recomputed_is_refused_by_its_recor
     )
 
 
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda s: s.update(data="tinybench"),
+        lambda s: s["data"].update(root=["a", "b"]),
+        lambda s: s["data"].update(manifest_sha256=7),
+    ],
+    ids=["data-text", "root-list", "manifest-number"],
+)
+def test_a_rebound_summary_of_another_shape_is_one_line(
+    results: Path, tmp_path: Path, tamper: Callable[[dict[str, Any]], None]
+) -> None:
+    """Hashes recomputed over a summary whose data block has the wrong types: one line, not an
+    AttributeError from filing it under its data's benchmark."""
+    summary = _summary(results / "wfaf")
+    tamper(summary)
+    _rebind(results / "wfaf", summary)
+    site = tmp_path / "site"
+    refused(build_results(results, site), "is not an hmtir evaluate summary", results, absent=site)
+
+
 def test_a_folder_rewritten_consistently_is_only_ever_the_users_claim(results: Path, tmp_path: Path) -> None:
     """Records, summary and hashes all saying ppfn: nothing in the folder can tell, so the row is the user's
     claim (tier user), never a tier that hmtir's own rescoring earns."""
