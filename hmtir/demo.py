@@ -170,7 +170,8 @@ def run_demo(
 
     start = time.perf_counter()
     # unknown names fail before any work; a weights tag (ppfn.dim) names a variant of a registered method
-    metas = {name: METHODS.meta(split_weights_tag(name)[0]) for name in methods}
+    # a colon names a method from outside hmtir (my_pkg.module:factory, file.py:factory): loaded below
+    metas = {name: None if ":" in name else METHODS.meta(split_weights_tag(name)[0]) for name in methods}
     bench = demo_benchmark(per_category, seed, size)
     out = check_output_folder(out, overwrite=overwrite, own=lambda d: (d / "demo_summary.json").is_file())
     mark_output_folder(out)
@@ -185,10 +186,15 @@ def run_demo(
         )
     runs: dict[str, Path] = {}
     for name, meta in metas.items():
-        if meta.needs_gpu:
+        if meta is not None and meta.needs_gpu:
             result.skipped[name] = "needs a GPU"
             continue
-        target = out / "results" / _data_folder(bench) / name
+        folder = name
+        if meta is None:
+            from hmtir.external import external_name
+
+            folder = external_name(name)  # a folder-safe slug, as evaluate's own results folder
+        target = out / "results" / _data_folder(bench) / folder
         try:
             from hmtir.methods import load_method
 
