@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import inspect
 import keyword
+import os
 import re
 import sys
 from dataclasses import replace
@@ -80,12 +81,19 @@ def _import_module(spec: str, module_name: str) -> ModuleType:
         raise HmtirError(
             f"method {spec}: {module_name!r} is neither a module path (my_pkg.module) nor a .py file"
         )
+    # as `python -m` would: a module in the current folder is found (the hmtir script's sys.path lacks it)
+    added = os.getcwd() not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(module_name)
     except Exception as err:
         raise HmtirError(
             f"method {spec}: module {module_name} does not import ({type(err).__name__}: {err})"
         ) from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
 
 
 def _attribute(spec: str, module: ModuleType, attribute: str, where: str) -> Any:

@@ -479,3 +479,14 @@ def test_without_the_plugin_on_the_path_its_names_are_gone(
         patch.syspath_prepend(str(root))
         assert "gone-method" in METHODS.names()
     assert "gone-method" not in METHODS.names()
+
+
+def test_a_module_in_the_current_folder_is_found_as_python_m_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here_model_x.py").write_text(METHODS_PY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    method = load_method("here_model_x:sharpen")
+    assert method.name == "here_model_x-sharpen" and method.describe()["source"]["files"] == 1
+    assert str(tmp_path) not in sys.path  # only while importing
