@@ -122,7 +122,7 @@ def resolve_external(spec: str) -> tuple[Any, dict[str, Any]]:
         data = path.read_bytes()
         source: dict[str, Any] = {
             "kind": "file",
-            "target": spec,
+            "target": f"{path}:{attribute}",  # ./f.py:x and f.py:x are one method
             "file": str(path),
             "sha256": hashlib.sha256(data).hexdigest(),
         }
