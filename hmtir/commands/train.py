@@ -6,6 +6,7 @@ torchrun only rank 0 draws the progress bar and prints.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,8 @@ def train(
         val_every=val_every,
         ckpt_every=ckpt_every,
     )
+    if max_minutes is not None and not math.isfinite(max_minutes):
+        raise HmtirError(f"--max-minutes must be a finite number of minutes (got {max_minutes})")
     max_seconds = None if max_minutes is None else max_minutes * 60
     _run(config, data, out, val_data, resume, device, max_seconds, compile_, overwrite)
 

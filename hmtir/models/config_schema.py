@@ -96,7 +96,7 @@ class IntList:
 
 @dataclass(frozen=True)
 class Any_:
-    """Any value: a section checked on its own, or a setting of a network without a schema."""
+    """Any value (a section checked on its own)."""
 
     def ok(self, value: object) -> bool:
         return True
@@ -225,20 +225,22 @@ def _check(schema: Schema, given: object, defaults: dict[str, Any], where: str, 
             raise HmtirError(f"{where}: {prefix + key!r} must be {must} (got {merged.get(key)!r})")
 
 
-def check_model_config(model: str, config: object, where: str = "--model-config") -> dict[str, Any]:
-    """``config`` (overrides of ``model``'s catalog defaults) when its schema accepts it, else one line.
-
-    A network without a schema here (one registered outside hmtir) has only its key names checked against
-    its defaults; its constructor is the judge of the values.
-    """
+def trainable_models() -> list[str]:
+    """The networks ``hmtir train`` builds: every backbone with a schema here, and its ``ppfn_`` twin."""
     from hmtir.models import MODELS
 
-    defaults = dict(MODELS.meta(model).params or {})
+    return [name for name in MODELS.names() if name.removeprefix("ppfn_") in SCHEMAS]
+
+
+def check_model_config(model: str, config: object, where: str = "--model-config") -> dict[str, Any]:
+    """``config`` (overrides of ``model``'s catalog defaults) when its schema accepts it, else one line."""
+    from hmtir.models import MODELS
+
     schema = SCHEMAS.get(model.removeprefix("ppfn_"))
-    prompted = schema is not None and model.startswith("ppfn_")
     if schema is None:
-        keys = defaults if defaults or not isinstance(config, dict) else config
-        schema = Schema({str(key): ANY for key in keys})
+        raise HmtirError(f"--model {model} has no config schema (trainable: {', '.join(trainable_models())})")
+    defaults = dict(MODELS.meta(model).params or {})
+    prompted = model.startswith("ppfn_")
     if prompted:
         schema = Schema({**schema.settings, "prompt": ANY}, schema.rules)
     _check(schema, config, defaults, where)

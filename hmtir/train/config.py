@@ -15,7 +15,7 @@ from typing import Any
 from hmtir.errors import HmtirError
 from hmtir.io.safety import check_seed
 from hmtir.io.yaml_file import read_yaml
-from hmtir.models.config_schema import Bool, Choice, Float, Int, Spec, check_model_config
+from hmtir.models.config_schema import Bool, Choice, Float, Int, Spec, check_model_config, trainable_models
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
 DEFAULT_RECIPE = "official"
@@ -109,10 +109,9 @@ RECIPE_ONLY = ("lr_min", "loss", "flips", "val_preset", "val_crop", "val_max_fra
 def option_specs() -> dict[str, Spec]:
     """The type and range of every scalar option (lists and sections have their own checks below)."""
     from hmtir.degrade.ops import TRAINING_MIXES
-    from hmtir.models import MODELS
 
     return {
-        "model": Choice(tuple(MODELS.names())),
+        "model": Choice(tuple(trainable_models())),
         "spt": Bool(),
         "iterations": Choice(SPT_ITERATIONS),
         "mix": Choice(tuple(TRAINING_MIXES)),

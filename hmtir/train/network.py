@@ -45,6 +45,11 @@ def plan_network(config: TrainConfig) -> NetworkPlan:
     """The network ``config`` builds, sized on the ``meta`` device; refused when over the parameter limit."""
     with torch.device("meta"):
         name, model = _construct(config)
+    if model.uses_prompts != config.spt:
+        raise HmtirError(
+            f"--model {name} {'has' if model.uses_prompts else 'has no'} prompt units: SPT trains a ppfn_ "
+            "model and --no-spt its plain backbone"
+        )
     parameters = sum(p.numel() for p in model.parameters())
     if parameters > MAX_PARAMETERS:
         raise HmtirError(

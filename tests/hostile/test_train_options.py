@@ -94,6 +94,20 @@ def refused(world: Path, fragment: str, *args: str) -> str:
         ),
         (["--crop", "32", "--exposure", "nan,1"], "--exposure must satisfy 0 < LOW <= HIGH <= 2 (got nan,1)"),
         (["--crop", "32", "--lr", "2"], "--lr must be a number above 0 and at most 1 (got 2.0)"),
+        (["--crop", "32", "--gate", "nan"], "--gate must be a number from 0 to 1 (got nan)"),
+        (
+            ["--crop", "32", "--max-minutes", "nan"],
+            "--max-minutes must be a finite number of minutes (got nan)",
+        ),
+        # not a restoration U-Net: refused by name (the estimator's constructor ran before, on the meta device)
+        (
+            ["--crop", "32", "--model", "estimator"],
+            "--model must be one of 'focalnet', 'nafnet', 'ppfn_focalnet'",
+        ),
+        (
+            ["--crop", "32", "--model", "nafnet"],
+            "--model nafnet has no prompt units: SPT trains a ppfn_ model",
+        ),
     ],
 )
 def test_numeric_options_are_checked_against_the_frames_and_the_network(
@@ -221,7 +235,10 @@ def test_prompt_flags_do_not_crash_on_a_config_that_is_not_a_mapping(world: Path
         ),
         ("optimizer: {momentum: 0.9}", "recipe key 'optimizer': unknown key 'momentum'"),
         ("model_config: 7", "--model-config must be a mapping of settings (got int, 7)"),
-        ("model: 7", "--model must be one of 'daclip_clip'"),
+        (
+            "model: 7",
+            "--model must be one of 'focalnet', 'nafnet', 'ppfn_focalnet', 'ppfn_nafnet', 'ppfn_restormer'",
+        ),
         ("gate: 2", "--gate must be a number from 0 to 1 (got 2)"),
         ("iterations: 2", "--iterations must be one of 1, 3 (got 2)"),
         ("flips: 1", "recipe key 'flips' must be true or false (got 1)"),
