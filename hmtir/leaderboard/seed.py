@@ -176,7 +176,7 @@ def seed(
                     bar.advance(task)
                     continue
                 runnable.append(name)
-                run_dir = work_dir / "runs" / name
+                run_dir = work_dir / "runs" / (method.name if ":" in name else name)  # file.py:f → f-slug
                 # a finished identical run (same weights, data, metrics, seed) is loaded by evaluate itself
                 evaluate(method, data=data, metrics="psnr,ssim", out=run_dir, progress=False,
                          overwrite=stale_run(run_dir, method.weights_sha256))  # fmt: skip
