@@ -9,8 +9,10 @@ A distribution adds entries by declaring entry points in the groups of :data:`GR
     [project.entry-points."hmtir.benchmarks"]
     my-bench = "my_pkg.bench:DEFINITION"    # a benchmarks.yaml entry (a mapping, or a function returning one)
 
-Discovery reads only the installed metadata (``importlib.metadata``): nothing of a plugin is imported until
-one of its entries is built, so ``hmtir list`` shows plugins without importing torch. Entry names follow
+Discovery reads only the installed metadata (``importlib.metadata``): a method or metric module is imported
+only when its entry is built, so ``hmtir list`` shows them without importing torch. A benchmark is data,
+read whenever the benchmark catalog is (``hmtir list benchmarks``, leaderboard builds): keep its module
+free of heavy imports. Entry names follow
 the leaderboard's slug rule without dots (a dot starts a weights tag, ``ppfn.dim``). A name that two
 distributions claim, or that one claims twice, is a :class:`Clash`: the registries refuse it in one line
 naming both claimants instead of picking one silently.
