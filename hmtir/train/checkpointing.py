@@ -58,6 +58,24 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def check_adam_state(optimizer: torch.optim.Optimizer) -> None:
+    """Adam's ``load_state_dict`` copies moments of any shape (or none): a mismatch would only surface inside
+    ``optimizer.step()``. Every parameter with a state needs both moments in its shape, and a step count."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param)
+            if not state:
+                continue
+            for key in ("exp_avg", "exp_avg_sq"):
+                moment = state.get(key)
+                if not isinstance(moment, torch.Tensor) or moment.shape != param.shape:
+                    raise ValueError(
+                        f"optimizer state {key!r} does not fit a parameter of shape {tuple(param.shape)}"
+                    )
+            if "step" not in state:
+                raise KeyError("optimizer state 'step'")
+
+
 def last_checkpoint(out: Path) -> Path:
     return out / CHECKPOINT_DIR / LAST
 

@@ -33,7 +33,13 @@ from hmtir.runtime import count_parameters
 from hmtir.train import distributed
 from hmtir.train.augment import crop_window, restretch_levels, scale_exposure
 from hmtir.train.batches import SeededItems, check_windows, derived_seed, iterate_batches
-from hmtir.train.checkpointing import last_checkpoint, load_training_state, restore_rng, save_training_state
+from hmtir.train.checkpointing import (
+    check_adam_state,
+    last_checkpoint,
+    load_training_state,
+    restore_rng,
+    save_training_state,
+)
 from hmtir.train.config import TrainConfig
 from hmtir.train.logging import ScalarLogger, writing_run
 from hmtir.train.network import build_network, plan_network
@@ -164,12 +170,19 @@ def _train(
     if resume:
         state = load_training_state(checkpoint_path, config_dict)
         load_state_dict_strict(model, state["state_dict"], source=f"checkpoint {checkpoint_path}")
-        if state.get("prompt_bank") is not None:
-            bank = PromptBank.from_dict(state["prompt_bank"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        restore_rng(state["rng"])
-        start_step = int(state["step"])
+        try:  # a file that passed as a training checkpoint but lacks a part, or holds one of another shape
+            if state.get("prompt_bank") is not None:
+                bank = PromptBank.from_dict(state["prompt_bank"])
+            optimizer.load_state_dict(state["optimizer"])
+            check_adam_state(optimizer)
+            scheduler.load_state_dict(state["scheduler"])
+            restore_rng(state["rng"])
+            start_step = int(state["step"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+            raise HmtirError(
+                f"--resume: {checkpoint_path} is not a usable training checkpoint "
+                f"({type(err).__name__}: {str(err)[:120]})"
+            ) from None
     precision = "bf16" if config.amp == "bf16" else "fp32"
     net: nn.Module = compile_module(model, ctx.device, precision=precision)[0] if compile else model
     if ctx.distributed:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from hmtir.cli import cli
@@ -261,6 +262,33 @@ def test_a_refused_option_leaves_an_earlier_run_untouched_even_with_overwrite(wo
     refused(
         world, "'width' must be", *TINY_RUN, "--crop", "32", "--model-config", '{"width": 0}', "--overwrite"
     )
+
+
+@pytest.mark.parametrize(
+    ("tamper", "fragment"),
+    [
+        (lambda s: s.pop("scheduler"), "(KeyError: 'scheduler')"),
+        (
+            lambda s: s["optimizer"]["state"][0].update(exp_avg=torch.zeros(3)),
+            "optimizer state 'exp_avg' does not fit",
+        ),
+        (lambda s: s["optimizer"]["state"][0].pop("exp_avg_sq"), "optimizer state 'exp_avg_sq' does not fit"),
+        (lambda s: s.update(rng={"python": 5}), "(TypeError: cannot unpack non-iterable int object)"),
+        (lambda s: s.update(step="x"), "(ValueError: invalid literal for int()"),
+    ],
+)
+def test_a_tampered_training_checkpoint_is_refused_on_resume(world: Path, tamper, fragment: str) -> None:  # noqa: ANN001
+    """A file that passes as a training checkpoint but lacks a part (or holds one of another shape) was a
+    KeyError at load, or inside ``optimizer.step()`` when Adam had copied moments of the wrong shape."""
+    args = [*TINY_RUN, "--crop", "32", "--model-config", json.dumps(TINY)]
+    code, _, output = run(world, *args)
+    assert code == 0, output
+    last = world / "run" / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    tamper(state)
+    torch.save(state, last)
+    line = refused(world, fragment, *args, "--steps", "2", "--resume")
+    assert line.startswith(f"Error: --resume: {last} is not a usable training checkpoint ("), line
 
 
 def test_a_read_only_run_folder_is_one_line(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
