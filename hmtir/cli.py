@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("hmtir.commands.download:download", "Download datasets and weights."),
     "verify": ("hmtir.commands.verify:verify", "Check an HM-TIR tree for missing or broken files."),
     "export": ("hmtir.commands.export:export", "Export an HM-TIR tree as a Hugging Face dataset."),
+    "export-model": (
+        "hmtir.commands.export_model:export_model",
+        "Export a network method (PPFN, NAFNet, Restormer) to ONNX.",
+    ),
     "list": (
         "hmtir.commands.catalog:list_entries",
         "List registered methods, metrics, models, presets, sources.",

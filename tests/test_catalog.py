@@ -113,7 +113,7 @@ def test_list_without_torch_shows_every_declared_method_metric_and_model_with_it
         expected = json.loads(json.dumps(catalog.load_catalog(kind), default=str))  # this process has torch
         assert {"identity", "ppfn", "psnr", "niqe", "ppfn_nafnet", "restormer"} & set(expected)
         assert {name: expected[name] for name in declared} == listed[kind], kind
-    assert len(listed["methods"]) == 8 and len(listed["metrics"]) == 6 and len(listed["models"]) == 10
+    assert len(listed["methods"]) == 9 and len(listed["metrics"]) == 6 and len(listed["models"]) == 10
 
 
 def test_a_registering_module_that_fails_to_import_is_named_not_silently_dropped(

@@ -149,3 +149,14 @@ _baseline(
     " nafnet.dim: weights for darker frames).",
     paper=NAFNET_PAPER,
 )
+
+METHODS.declare(
+    "onnx",
+    "hmtir.methods.onnx:onnx",
+    kind="learned",
+    summary="Any single-input grey ONNX model, or an `hmtir export-model` PPFN (prompt inputs, SPT run"
+    " around it), under ONNX Runtime (CPU, or CUDA when present); needs --weights MODEL.onnx.",
+    license="the model's own",
+    needs_gpu=False,
+    params={"weights": "PATH (.onnx)"},
+)
