@@ -264,10 +264,13 @@ def test_bad_checkpoint_files_are_one_line_errors(tmp_path) -> None:
         load_checkpoint(broken)
     bare = tmp_path / "bare.pt"
     torch.save({"state_dict": tiny("nafnet").state_dict()}, bare)
-    with pytest.raises(HmtirError, match="names no model"):
-        load_checkpoint(bare)
-    loaded = load_checkpoint(bare, default_model="nafnet", default_config=TINY["nafnet"])
-    assert loaded.name == "nafnet" and loaded.bank is None
+    loaded = load_checkpoint(bare)  # a bare state_dict: its architecture is read from its tensors
+    assert loaded.name == "nafnet" and loaded.bank is None and loaded.inferred
+    assert loaded.config == tiny("nafnet").config
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"head.weight": torch.zeros(2, 3)}, foreign)
+    with pytest.raises(HmtirError, match="fits no registered architecture: nearest is"):
+        load_checkpoint(foreign)
 
 
 def test_non_checkpoint_file_is_named_in_one_line(tmp_path) -> None:

@@ -69,9 +69,8 @@ def test_official_format_file_runs_through_the_method_runner(golden: dict, tmp_p
     """A {"state_dict": {"module.*": ...}} file (release format) → strict load → SPT → golden output."""
     path = tmp_path / "Restormer_PPFN.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in golden["state_dict"].items()}}, path)
-    loaded = load_checkpoint(
-        path, default_model="ppfn_restormer", default_config=golden["config"], bank=golden_bank(golden)
-    )
+    loaded = load_checkpoint(path, bank=golden_bank(golden))  # architecture inferred from the tensors
+    assert loaded.inferred and {k: loaded.config[k] for k in golden["config"]} == golden["config"]
     method = NetworkMethod(MethodMeta(name="ppfn"), loaded, weights_sha256=None)
     out = method.restore(golden["input"], "composite", "composite")
     assert (out - golden["spt_composite_output_noise_blur_contrast"]).abs().max() <= 1e-5

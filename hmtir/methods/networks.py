@@ -4,7 +4,8 @@ Weights, for every entry: ``weights=None`` → the compact checkpoint shipped in
 ``weights="agc"`` (what None loads) or ``"dim"`` (``ppfn``, ``nafnet``) → the shipped pair for full-range or
 darker frames; ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank
 from the weights dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a
-bare/official state_dict (then the released architecture of the entry is assumed).
+bare/official state_dict (its network and size are inferred from its tensors and said in one line on
+stderr; :mod:`hmtir.models.infer`).
 
 Inference options, for every entry (defaults reproduce the fp32 eager numerics of the release):
 ``precision`` (``fp32``/``bf16``/``fp16`` autocast), ``channels_last`` (NHWC weights and inputs) and
@@ -13,6 +14,7 @@ Inference options, for every entry (defaults reproduce the fp32 eager numerics o
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,6 @@ import torch
 from hmtir.errors import HmtirError
 from hmtir.methods import METHODS
 from hmtir.methods.base import Method, MethodMeta
-from hmtir.models import MODELS
 from hmtir.models.accel import (
     InferenceOptions,
     autocast,
@@ -31,7 +32,7 @@ from hmtir.models.accel import (
     compile_module,
     to_channels_last,
 )
-from hmtir.models.checkpoint import LoadedModel, load_checkpoint
+from hmtir.models.checkpoint import LoadedModel, check_bank, load_checkpoint
 from hmtir.models.ppfn import pad_to_multiple
 from hmtir.models.prompts import PromptBank
 from hmtir.models.spt import input_statistics, spt_restore
@@ -111,6 +112,8 @@ class NetworkMethod(Method):
             model_config=self.loaded.config,
             prompt_bank=None if bank is None else bank.origin,
             checkpoint=None if self.loaded.path is None else self.loaded.path.name,
+            architecture=self.loaded.architecture,
+            architecture_inferred=self.loaded.inferred,
             inference=self.options.as_dict(),
         )
         return info
@@ -132,9 +135,7 @@ def shipped_file(method: str, variant: str | None = None) -> Path:
     return path
 
 
-def _load(
-    method: str, weights: str | Path | None, default_model: str, default_config: dict[str, Any]
-) -> tuple[LoadedModel, str]:
+def _load(method: str, weights: str | Path | None) -> tuple[LoadedModel, str]:
     bank: PromptBank | None = None
     if weights == "official":
         if method != "ppfn":
@@ -145,9 +146,10 @@ def _load(
         path = shipped_file(method, weights)
     else:
         path = resolve_weights(WeightsSpec(filename=Path(weights).name), explicit=weights)
-    loaded = load_checkpoint(path, default_model=default_model, default_config=default_config, bank=bank)
+    loaded = load_checkpoint(path, bank=bank)
     if loaded.model.uses_prompts and loaded.bank is None:
         loaded.bank = PromptBank.official()  # a bare state_dict of a PPFN model: the release's bank
+    check_bank(loaded)
     return loaded, sha256_file(path)
 
 
@@ -157,6 +159,8 @@ def _check_fits(method: str, loaded: LoadedModel, prompts: bool, model_name: str
         raise HmtirError(
             f"checkpoint {loaded.path} holds model '{loaded.name}', but method '{method}' needs {wanted}"
         )
+    if loaded.inferred:  # accepted: say which network and size the user's state_dict was read as
+        print(loaded.architecture, file=sys.stderr)
 
 
 def _run_name(method: str, weights: str | Path | None) -> str:
@@ -169,7 +173,7 @@ def _prompt_free(
 ) -> Method:
     """A backbone without prompts or SPT (the paper's "Baseline" rows) as a method; method name = model name."""
     options = InferenceOptions(precision, channels_last, compile)
-    loaded, digest = _load(name, weights, name, MODELS.meta(name).params)
+    loaded, digest = _load(name, weights)
     _check_fits(name, loaded, prompts=False, model_name=name)
     return NetworkMethod(replace(METHODS.meta(name), name=_run_name(name, weights)), loaded, digest, options)
 
@@ -182,7 +186,7 @@ def ppfn(
 ) -> Method:
     """PPFN + SPT; ``weights``: shipped (default, = ``"agc"``) | ``"dim"`` | ``"official"`` | PATH."""
     options = InferenceOptions(precision, channels_last, compile)
-    loaded, digest = _load("ppfn", weights, "ppfn_restormer", MODELS.meta("restormer").params)
+    loaded, digest = _load("ppfn", weights)
     _check_fits("ppfn", loaded, prompts=True)
     backbone = loaded.name.removeprefix("ppfn_")
     meta = replace(METHODS.meta("ppfn"), name=_run_name("ppfn", weights), backbone=backbone)

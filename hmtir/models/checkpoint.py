@@ -15,7 +15,8 @@ hmtir checkpoint (``torch.save`` of a dict, loadable with ``weights_only=True``)
 
 Official / third-party format: a bare state_dict, or one wrapped as ``{"state_dict": ...}`` (also
 ``"params"``/``"params_ema"`` as BasicSR writes), keys possibly prefixed ``module.`` (DataParallel). It
-carries no architecture, so the caller names the model it is for (e.g. the released Restormer-PPFN).
+carries no architecture, so the network and its size are inferred from the tensors and accepted only
+when they fit one registered network exactly (:mod:`hmtir.models.infer`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class LoadedModel:
     config: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: One line: the network and size loaded, and whether the checkpoint recorded it or it was inferred.
+    architecture: str = ""
+    inferred: bool = False
 
 
 def extract_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tensor]:
@@ -146,34 +150,53 @@ def build_model(name: str, config: Mapping[str, Any]) -> PromptableNet:
         raise HmtirError(f"model '{name}' cannot be built from the checkpoint config: {err}") from None
 
 
-def load_checkpoint(
-    path: str | Path,
-    default_model: str | None = None,
-    default_config: Mapping[str, Any] | None = None,
-    bank: PromptBank | None = None,
-) -> LoadedModel:
-    """Load an hmtir checkpoint, or a bare/official state_dict into ``default_model(**default_config)``.
+def _check_recorded(name: str, model: PromptableNet, sd: Mapping[str, torch.Tensor], source: str) -> None:
+    """The config an hmtir checkpoint records wins, but only if its tensors are that network, key for key."""
+    from hmtir.models.infer import Fit, describe_config, differ, nearest
 
-    ``bank`` overrides the checkpoint's prompt bank (and is required for official PPFN weights).
+    fit = differ(Fit(name, model.config), model.state_dict(), sd)
+    if fit.exact:
+        return
+    best = nearest(sd)
+    tensors = (
+        f"its tensors are {best.name} ({describe_config(best.name, best.config)})"
+        if best.exact
+        else f"its tensors fit no registered architecture (nearest {best.name})"
+    )
+    raise HmtirError(
+        f"{source} records {name} ({describe_config(name, model.config)}) but {tensors}: {fit.differences()}"
+    )
+
+
+def load_checkpoint(path: str | Path, bank: PromptBank | None = None) -> LoadedModel:
+    """Load an hmtir checkpoint (its recorded config, checked against its tensors), or a bare/official
+    state_dict, whose architecture is inferred from its tensors (:mod:`hmtir.models.infer`).
+
+    ``bank`` overrides the checkpoint's prompt bank; official PPFN weights carry none, so their caller
+    gives the release's. ``LoadedModel.architecture`` says in one line what was loaded and how it was known.
     """
+    from hmtir.models.infer import describe_config, fit_architecture
+
     path = Path(path)
+    source = f"checkpoint {path}"
     obj = read_checkpoint(path)
-    if "model" in obj and "config" in obj:
+    sd = extract_state_dict(obj, source=source)
+    recorded = "model" in obj and "config" in obj
+    if recorded:
         name, config = str(obj["model"]), dict(obj["config"])
         if bank is None and obj.get("prompt_bank") is not None:
             bank = PromptBank.from_dict(obj["prompt_bank"])
         meta = dict(obj.get("meta") or {})
     else:
-        if default_model is None:
-            raise HmtirError(
-                f"checkpoint {path} names no model (not an hmtir checkpoint); say which model it is for"
-            )
-        name, config, meta = default_model, dict(default_config or {}), {"format": "state_dict"}
+        name, config = fit_architecture(sd, source)
+        meta = {"format": "state_dict"}
     model = build_model(name, config)
-    load_state_dict_strict(
-        model, extract_state_dict(obj, source=f"checkpoint {path}"), source=f"checkpoint {path}"
-    )
+    if recorded:
+        _check_recorded(name, model, sd, source)
+    load_state_dict_strict(model, sd, source=source)
     model.eval()
+    how = "recorded in the checkpoint" if recorded else "inferred"
+    architecture = f"weights {path.name}: {describe_config(name, model.config)} ({how}, {len(sd)} tensors)"
     return LoadedModel(
         name=name,
         model=model,
@@ -181,4 +204,23 @@ def load_checkpoint(
         config=model.config,
         meta=meta,
         path=path,
+        architecture=architecture,
+        inferred=not recorded,
     )
+
+
+def check_bank(loaded: LoadedModel) -> None:
+    """A PPFN model's prompt bank must fit its prompt units (map channels, scenario length), else one line."""
+    if loaded.bank is None or not loaded.model.uses_prompts:
+        return
+    prompt = loaded.model.config["prompt"]
+    maps = {tuple(t.shape[:1]) for t in loaded.bank.degradation.values()}
+    vectors = {tuple(t.shape) for t in loaded.bank.scenario.values()}
+    wanted_vectors = {(prompt["scenario_dim"],)} if prompt.get("fusion") != "degradation" else vectors
+    if maps != {(prompt["map_channels"],)} or vectors != wanted_vectors:
+        raise HmtirError(
+            f"prompt bank '{loaded.bank.origin}' does not fit checkpoint {loaded.path}: its prompt units take "
+            f"{prompt['map_channels']}-channel maps and {prompt['scenario_dim']}-long scenario vectors, the "
+            f"bank holds maps of {sorted(m[0] for m in maps)} channel(s) and vectors of length "
+            f"{sorted(v[0] for v in vectors)}"
+        )
