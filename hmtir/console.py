@@ -49,8 +49,10 @@ def _every_from_env() -> float:
 class _LineProgress:
     """The log-file form of a progress bar: ``label: done/total (pct), ETA, rate`` every few seconds."""
 
-    def __init__(self, stream: IO[str], every: float, unit: str = "items") -> None:
-        self.stream, self.every, self.unit = stream, every, unit
+    def __init__(
+        self, stream: IO[str], every: float, unit: str = "items", rate_unit: str | None = None
+    ) -> None:
+        self.stream, self.every, self.unit, self.rate_unit = stream, every, unit, rate_unit
         self.tasks: dict[int, dict[str, Any]] = {}
 
     def add_task(self, description: str, total: float | None = None, completed: float = 0, **_: Any) -> int:
@@ -103,7 +105,7 @@ class _LineProgress:
             text += f"/{self._amount(total)} ({100 * done / total:.0f}%)"
             if rate > 0 and done < total:
                 text += f", ETA {_duration((total - done) / rate)}"
-        text += f", {self._amount(rate, rate=True)}/s"
+        text += f", {self._amount(rate, rate=True)}{' ' + self.rate_unit if self.rate_unit else ''}/s"
         print(text, file=self.stream, flush=True)
 
     def _amount(self, value: float, rate: bool = False) -> str:
@@ -127,14 +129,32 @@ def _duration(seconds: float) -> str:
     )
 
 
+def _item_rate(rate_unit: str) -> Any:
+    """A rich column showing a task's items per second (``3.4 frames/s``); rich has one only for bytes."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class ItemRate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.speed
+            return Text("" if speed is None else f"{speed:.2f} {rate_unit}/s", style="progress.data.speed")
+
+    return ItemRate()
+
+
 @contextmanager
 def progress(
-    enabled: bool = True, label: str = "", every: float | None = None, unit: str = "items"
+    enabled: bool = True,
+    label: str = "",
+    every: float | None = None,
+    unit: str = "items",
+    rate_unit: str | None = None,
 ) -> Iterator[Any]:
     """Progress with rich's ``add_task/update/advance/reset`` API: a bar on a terminal, lines in a log.
 
     ``every``: seconds between log lines (default :envvar:`HMTIR_PROGRESS_SECONDS`, else 10); ``unit``:
-    ``items`` (counts) or ``bytes`` (transfers: sizes and speeds in MB).
+    ``items`` (counts) or ``bytes`` (transfers: sizes and speeds in MB); ``rate_unit`` (e.g. ``frames``):
+    items also show their rate, ``12.3 frames/s``.
     """
     if unit not in UNITS:
         raise ValueError(f"progress unit {unit!r} is not one of {', '.join(UNITS)}")
@@ -152,6 +172,8 @@ def progress(
             if unit == "bytes"
             else (rp.MofNCompleteColumn(), rp.TimeRemainingColumn())
         )
+        if rate_unit and unit == "items":
+            amount = (*amount, _item_rate(rate_unit))
         bar = rp.Progress(
             rp.TextColumn("[bold]{task.description}"), rp.BarColumn(), *amount, console=console(stderr=True)
         )
@@ -162,6 +184,6 @@ def progress(
                 bar.live.transient = True  # the bar is cleared: the error's own line is the last word
                 raise
         return
-    lines = _LineProgress(sys.stderr, _every_from_env() if every is None else every, unit)
+    lines = _LineProgress(sys.stderr, _every_from_env() if every is None else every, unit, rate_unit)
     yield lines  # on an error nothing more is printed: the error's own line is the last word
     lines.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -40,6 +41,12 @@ from hmtir.io.radiometric import MIN_DISPLAY_LEVELS, RANGE_HELP
     "narrow 16-bit counts and Kelvin by a 0.5-99.5 percentile AGC. A range that leaves a frame fewer "
     f"than {MIN_DISPLAY_LEVELS} of 256 grey levels is refused.",
 )
+@click.option(
+    "--codec",
+    default=None,
+    help="Video encoder for clips (default ffv1: lossless, 8- and 16-bit grey). Any installed encoder that "
+    "stores grey at the clip's depth: png (8/16-bit), libx264 (8/10-bit, lossy).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files (never an input).")
 @click.option(
     "--weights",
@@ -58,6 +65,7 @@ def enhance(
     method: str,
     degradation: str,
     range_: str,
+    codec: str | None,
     overwrite: bool,
     weights: str | None,
     estimator_weights: str | None,
@@ -65,20 +73,26 @@ def enhance(
     precision: str,
     channels_last: bool,
     compile_: bool,
+    engine: str,
 ) -> None:
-    """Enhance real TIR frames (files or folders) and write them to --out in their own units and type."""
+    """Enhance real TIR frames and clips (files or folders) and write them to --out in their own units and type.
+
+    Clips (.mp4 .avi .mkv .mov) keep their frame count, rate and timestamps; each gets one prompt decision
+    and a time-smoothed AGC (no flicker), recorded in <output>.json. An interrupted clip leaves no output
+    under its final name; the next run encodes it again.
+    """
     from rich.table import Table
 
     from hmtir.console import console, progress
-    from hmtir.enhance import enhance_paths, judge, plan_outputs
+    from hmtir.enhance import enhance_paths, judge, plan_outputs, prepare_clips
     from hmtir.io.radiometric import NARROW_FRACTION, RangeSpec
     from hmtir.methods import load_method
     from hmtir.runtime import resolve_device
 
     spec = RangeSpec.parse(range_)
-    jobs = plan_outputs(inputs, out_dir, overwrite=overwrite)
+    jobs = plan_outputs(inputs, out_dir, overwrite=overwrite, codec=codec)
     # build everything first: a missing checkpoint is reported before any progress bar appears
-    options = network_options(precision, channels_last, compile_)
+    options = network_options(precision, channels_last, compile_, engine)
     if weights is not None:
         options["weights"] = weights
     runner = load_method(method, device=resolve_device(device), **options)
@@ -88,12 +102,14 @@ def enhance(
 
         estimator = load_estimator(estimator_weights, device=runner.device)
     estimates = None
-    if estimator is not None:
-        with progress(label="estimate") as bar:
-            task = bar.add_task("estimate", total=len(jobs))
+    with progress(label="check") as bar:
+        task = bar.add_task("estimate" if estimator is not None else "check clips", total=len(jobs))
+        if estimator is not None:
             estimates = judge(jobs, estimator, spec, on_done=lambda *_: bar.advance(task))
-    with progress(label="enhance") as bar:
-        task = bar.add_task("enhance", total=len(jobs))
+        clips = prepare_clips(jobs, spec, estimator, codec, on_done=lambda *_: bar.advance(task))
+    frames = sum(plan.info.frames for plan in clips.values()) + len(jobs) - len(clips)
+    with progress(label="enhance", rate_unit="frames") as bar:
+        task = bar.add_task("enhance", total=frames)
         results = enhance_paths(
             jobs,
             runner,
@@ -101,12 +117,16 @@ def enhance(
             range=spec,
             estimator=estimator,
             estimates=estimates,
-            on_done=lambda _: bar.advance(task),
+            clips=clips,
+            codec=codec,
+            on_frame=lambda: bar.advance(task),
         )
     table = Table(title=f"hmtir enhance: {method} (degradation {degradation}, range {spec})")
     for column in ("input", "output", "size", "type", "range → display", "prompts", "seconds"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
-    for r in results:
+    frame_results = [r for r in results if r.clip is None]
+    clip_results = [r for r in results if r.clip is not None]
+    for r in frame_results:
         prompts = "unchanged (clean)" if r.degradation == "clean" else r.degradation
         if r.estimate is not None:
             prompts += " · " + " ".join(f"{k[:2]} {v:.2f}" for k, v in r.estimate.scores.items())
@@ -120,7 +140,10 @@ def enhance(
             f"{r.seconds:.2f}",
         )
     out = console()
-    out.print(table)
+    if frame_results:
+        out.print(table)
+    if clip_results:
+        out.print(_clip_table(clip_results, method))
     narrow = [r for r in results if r.mapping is not None and r.mapping.narrow]
     if narrow:
         out.print(
@@ -128,12 +151,52 @@ def enhance(
             "range but went through --range full (a dark, flat picture for the network); --range auto "
             "maps them by percentile AGC"
         )
-    total = sum(r.seconds for r in results)
-    counts = {
-        d: sum(r.degradation == d for r in results) for d in dict.fromkeys(r.degradation for r in results)
-    }
-    summary = ", ".join(f"{n} {d}" for d, n in counts.items())
-    out.print(
-        f"{len(results)} frame(s) written to {out_dir} in {total:.1f} s of network time ({summary}); "
-        "each output's mapping and prompts are in <output>.json"
+    if frame_results:
+        total = sum(r.seconds for r in frame_results)
+        counts = {
+            d: sum(r.degradation == d for r in frame_results)
+            for d in dict.fromkeys(r.degradation for r in frame_results)
+        }
+        summary = ", ".join(f"{n} {d}" for d, n in counts.items())
+        out.print(
+            f"{len(frame_results)} frame(s) written to {out_dir} in {total:.1f} s of network time ({summary}); "
+            "each output's mapping and prompts are in <output>.json"
+        )
+    if clip_results:
+        frames = sum(r.clip.frames for r in clip_results if r.clip is not None)
+        out.print(
+            f"{len(clip_results)} clip(s), {frames} frame(s) written to {out_dir}; each clip's decision, "
+            "AGC smoothing and stability are in <output>.json"
+        )
+
+
+def _clip_table(results: list[Any], method: str) -> Any:
+    """One row per clip: frames, frames/s achieved, the clip's decision, its AGC and its stability."""
+    from rich.table import Table
+
+    table = Table(title=f"hmtir enhance: clips ({method})")
+    columns = ("input", "output", "size", "type", "frames", "rate", "frames/s", "range → display", "prompts")
+    for column in (*columns, "stability"):
+        table.add_column(column, justify="right" if column in ("frames", "frames/s", "stability") else "left")
+    for r in results:
+        clip, plan = r.clip, r.clip_plan
+        prompts = "unchanged (clean)" if r.degradation == "clean" else r.degradation
+        if r.estimate is not None:
+            prompts += " · clip median " + " ".join(f"{k[:2]} {v:.2f}" for k, v in r.estimate.scores.items())
+        ratio = clip.stability_ratio
+        table.add_row(
+            str(r.source),
+            str(r.target),
+            f"{r.size[1]}×{r.size[0]}",
+            plan.info.pix_fmt,
+            str(clip.frames),
+            f"{float(plan.info.rate):.4g}",
+            f"{clip.frames_per_second:.2f}",
+            plan.describe_mapping(),
+            prompts,
+            "" if ratio is None else f"{ratio:.3f}",
+        )
+    table.caption = (
+        "stability: mean |out(t) − out(t−1)| / the same for the input (display values; 1 = as steady)"
     )
+    return table
