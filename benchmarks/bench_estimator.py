@@ -117,7 +117,8 @@ def measure_set(bench: Path, estimator: Any, method: Any, psnr_on: bool) -> dict
                     "name": name,
                     "truth_subset": subset_label(subset),
                     "truth_applied": "clean" if subset == "imgs" else applied_label(manifest[(subset, name)]),
-                    "predicted": estimate.degradation,
+                    "predicted": estimate.verdict,
+                    "action": estimate.degradation,
                     "scores": estimate.scores,
                 }
                 if psnr_on:
@@ -127,7 +128,7 @@ def measure_set(bench: Path, estimator: Any, method: Any, psnr_on: bool) -> dict
                         oracle = x
                     else:
                         oracle = method(batch, oracle_deg)[0, 0].numpy()
-                    if estimate.degradation == oracle_deg:
+                    if estimate.degradation == oracle_deg:  # the action, after the confidence gate
                         auto = oracle
                     else:
                         auto = restore_auto(method, batch, estimates=[estimate])[0][0, 0].numpy()
@@ -280,16 +281,14 @@ def robustness(benches: dict[str, Path], estimator: Any) -> dict[str, Any]:
         verdicts = estimator([change(x) for x in frames["imgs"]])
         out["clean"][label] = {
             "frames": len(verdicts),
-            "clean": sum(e.degradation == "clean" for e in verdicts),
-            "labels": {
-                d: sum(e.degradation == d for e in verdicts) for d in {e.degradation for e in verdicts}
-            },
+            "clean": sum(e.verdict == "clean" for e in verdicts),
+            "labels": {d: sum(e.verdict == d for e in verdicts) for d in {e.verdict for e in verdicts}},
         }
     for subset in ("single/blur", "single/noise", "composited/normal"):
-        base = [e.degradation for e in estimator(frames[subset])]
+        base = [e.verdict for e in estimator(frames[subset])]
         out["stable"][subset] = {}
         for label in ("centre crop 50 %", "downscale ×0.5", "upscale ×1.5", "JPEG q75"):
-            moved = [e.degradation for e in estimator([changes[label](x) for x in frames[subset]])]
+            moved = [e.verdict for e in estimator([changes[label](x) for x in frames[subset]])]
             out["stable"][subset][label] = sum(a == b for a, b in zip(base, moved)) / len(base)
     return out
 

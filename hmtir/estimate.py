@@ -14,6 +14,13 @@ one label, the degradation prompt PPFN needs (:func:`decide`):
 A frame the estimator cannot judge (:func:`unjudgeable`: too small, NaN/Inf, (nearly) constant, mostly
 saturated) gets a one-line reason instead of a guess.
 
+**Confidence gate** (:data:`GATE`, :func:`decide_gated`). The thresholds above answer "which steps does the
+frame show" (best 5-way accuracy); acting on a wrong answer costs more than leaving a step undone (a
+contrast pass on a mildly blurred dark frame shifts its whole brightness). So a step counts for the *action*
+only when its probability also reaches the gate's ``sure`` level; an unsure step is dropped: a composite
+verdict with one sure step becomes one pass of that step, and a verdict with no sure step leaves the frame
+unchanged. The verdict itself (``Estimate.verdict``) is kept and recorded beside the action.
+
 Library API::
 
     est = load_estimator()                                    # shipped weights (or a PATH)
@@ -48,19 +55,32 @@ SHIPPED_ESTIMATOR = Path(__file__).resolve().parent / "models" / "weights" / "es
 #: More than this share of pixels at 0 or at 1 leaves too little of the frame to judge.
 MAX_SATURATED = 0.5
 MIN_LEVELS = 4
+#: The confidence gate (module docstring): per step, the probability a step needs before a pass acts on it.
+#: Fitted by ``benchmarks/auto_gate.py --fit`` on the estimator's validation groups of HIT-UAV (0_110, 1_90),
+#: never on the held-out frames it is measured on (ESTIMATOR_CARD.md, "Confidence gate"). Blur's level is
+#: above 1: a blur pass gained 0.00-0.03 dB on blurred frames, so blur alone is never acted on.
+GATE: dict[str, Any] = {"sure": {"contrast": 0.5, "blur": 1.01, "noise": 0.99}}
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """One frame's verdict: ``degradation`` (one of :data:`LABELS`) from the per-step ``scores``.
+    """One frame's answer: ``degradation`` (one of :data:`LABELS`), the prompts a method acts on.
 
-    ``degradation`` is None when the frame could not be judged; ``reason`` then says why in one line.
+    ``verdict`` is what the per-step thresholds say the frame shows; ``degradation`` is the verdict after the
+    confidence gate (``gated`` says which unsure steps were dropped, None when none were). ``degradation`` is
+    None when the frame could not be judged; ``reason`` then says why in one line.
     """
 
     degradation: str | None
     scores: dict[str, float] = field(default_factory=dict)
     present: tuple[str, ...] = ()
     reason: str | None = None
+    verdict: str | None = None
+    gated: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict is None:
+            object.__setattr__(self, "verdict", self.degradation)
 
     @property
     def judged(self) -> bool:
@@ -77,6 +97,8 @@ class Estimate:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"degradation": self.degradation, "scores": dict(self.scores)}
+        if self.verdict != self.degradation:
+            out.update(verdict=self.verdict, gated=self.gated)
         if self.reason is not None:
             out["reason"] = self.reason
         return out
@@ -84,10 +106,33 @@ class Estimate:
 
 def decide(present: Iterable[str]) -> str:
     """Steps judged present → a label: none → clean, one → itself, two or more → composite (module doc)."""
-    steps = [s for s in STEPS if s in set(present)]
+    chosen = set(present)
+    steps = [s for s in STEPS if s in chosen]
     if not steps:
         return CLEAN
     return steps[0] if len(steps) == 1 else COMPOSITE
+
+
+def decide_gated(
+    scores: dict[str, float], thresholds: dict[str, float], gate: dict[str, Any] | None = GATE
+) -> tuple[str, str, tuple[str, ...], str | None]:
+    """(action, verdict, present, why) for one frame's per-step probabilities (module docstring).
+
+    ``verdict`` = :func:`decide` on the steps over ``thresholds``; ``action`` = :func:`decide` on those of
+    them that also reach the gate's ``sure`` level (``gate=None``: no gate, action = verdict); ``why`` names
+    the dropped steps, None when the gate changed nothing.
+    """
+    present = tuple(step for step in STEPS if scores[step] >= thresholds[step])
+    verdict = decide(present)
+    if gate is None:
+        return verdict, verdict, present, None
+    sure = gate["sure"]
+    unsure = [step for step in present if scores[step] < sure[step]]
+    if not unsure:
+        return verdict, verdict, present, None
+    action = decide([step for step in present if step not in unsure])
+    why = ", ".join(f"{step} {scores[step]:.2f} < {sure[step]}" for step in unsure)
+    return action, verdict, present, f"unsure: {why}"
 
 
 def _plane(frame: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -131,12 +176,32 @@ class Estimator:
     """A loaded estimator: call it on frames; ``weights_sha256`` names the exact weights that judged them."""
 
     def __init__(
-        self, model: Any, weights_sha256: str | None, path: Path | None, device: str = "cpu"
+        self,
+        model: Any,
+        weights_sha256: str | None,
+        path: Path | None,
+        device: str = "cpu",
+        gate: dict[str, Any] | None = GATE,
     ) -> None:
         self.model = model.eval().to(device)
         self.weights_sha256 = weights_sha256
         self.path = path
         self.device = device
+        self.gate = gate
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The per-step decision thresholds stored in the checkpoint (chosen on validation frames)."""
+        return dict(zip(STEPS, (float(t) for t in self.model.thresholds.cpu().tolist())))
+
+    @property
+    def sha256(self) -> str:
+        """Identity of everything that turns a frame into prompts: the weights, thresholds and gate."""
+        import hashlib
+        import json
+
+        rule = {"weights": self.weights_sha256, **self.describe()}
+        return hashlib.sha256(json.dumps(rule, sort_keys=True).encode()).hexdigest()
 
     def __call__(self, frames: torch.Tensor | Sequence[np.ndarray]) -> list[Estimate]:
         """B×1×H×W float in [0, 1] (or a list of H×W arrays of any sizes) → one :class:`Estimate` each."""
@@ -160,31 +225,37 @@ class Estimator:
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for index in todo:
             by_shape.setdefault(tuple(items[index].shape), []).append(index)
-        thresholds = self.model.thresholds.cpu().numpy()
+        thresholds = self.thresholds
         for indices in by_shape.values():
             batch = torch.stack([torch.as_tensor(items[i]) for i in indices])
             batch = batch.to(self.device, torch.float32)[:, None]
             with torch.inference_mode():
                 probabilities = self.model(batch).cpu().numpy().astype(np.float64)
             for i, p in zip(indices, probabilities):
-                present = tuple(step for step, value, t in zip(STEPS, p, thresholds) if value >= t)
-                scores = {step: round(float(value), 4) for step, value in zip(STEPS, p)}
-                results[i] = Estimate(decide(present), scores, present)
+                exact = {step: float(value) for step, value in zip(STEPS, p)}
+                action, verdict, present, why = decide_gated(exact, thresholds, self.gate)
+                scores = {step: round(value, 4) for step, value in exact.items()}
+                results[i] = Estimate(action, scores, present, verdict=verdict, gated=why)
         return [r for r in results if r is not None]
 
     def describe(self) -> dict[str, Any]:
-        thresholds = self.model.thresholds.cpu().tolist()
         return {
             "model": "estimator",
             "weights_sha256": self.weights_sha256,
             "checkpoint": None if self.path is None else self.path.name,
-            "thresholds": dict(zip(STEPS, (round(t, 4) for t in thresholds))),
+            "thresholds": {step: round(t, 4) for step, t in self.thresholds.items()},
             "rule": "none present → clean; one → that step; two or more → composite",
+            "gate": None
+            if self.gate is None
+            else {**self.gate, "rule": "a present step under its sure level is dropped before acting"},
         }
 
 
-def load_estimator(weights: str | os.PathLike[str] | None = None, device: str = "cpu") -> Estimator:
-    """The shipped estimator (``weights=None``) or an ``estimator`` checkpoint at ``weights``."""
+def load_estimator(
+    weights: str | os.PathLike[str] | None = None, device: str = "cpu", gate: dict[str, Any] | None = GATE
+) -> Estimator:
+    """The shipped estimator (``weights=None``) or an ``estimator`` checkpoint at ``weights``; ``gate=None``
+    acts on the bare verdict (no confidence gate)."""
     from hmtir.models.checkpoint import load_checkpoint
     from hmtir.weights import sha256_file
 
@@ -197,7 +268,7 @@ def load_estimator(weights: str | os.PathLike[str] | None = None, device: str = 
     loaded = load_checkpoint(path)
     if loaded.name != "estimator":
         raise HmtirError(f"checkpoint {path} holds model '{loaded.name}', not an 'estimator'")
-    return Estimator(loaded.model, sha256_file(path), path, device)
+    return Estimator(loaded.model, sha256_file(path), path, device, gate)
 
 
 def restore_auto(

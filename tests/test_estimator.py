@@ -130,7 +130,7 @@ def test_unseen_procedural_scenes_are_judged_mostly_right(estimator, scenes) -> 
         ):
             frames.append(clean.astype(np.float32) if preset is None else _degraded(scene, preset, k))
             truth.append(label)
-    predicted = [e.degradation for e in estimator(frames)]
+    predicted = [e.verdict for e in estimator(frames)]  # what the frames show (before the gate)
     correct = np.mean([p == t for p, t in zip(predicted, truth)])
     assert correct >= 0.75, list(zip(truth, predicted))
     for label in LABELS:  # every class is recognised at least once
@@ -139,11 +139,11 @@ def test_unseen_procedural_scenes_are_judged_mostly_right(estimator, scenes) -> 
 
 def test_verdicts_survive_cropping_and_batching(estimator, scenes) -> None:
     frames = [_degraded(s, "single-noise", k) for k, s in enumerate(scenes[:4])] + scenes[4:]
-    whole = [e.degradation for e in estimator(frames)]
-    crops = [e.degradation for e in estimator([f[32:224, 40:280] for f in frames])]
+    whole = [e.verdict for e in estimator(frames)]
+    crops = [e.verdict for e in estimator([f[32:224, 40:280] for f in frames])]
     assert np.mean([a == b for a, b in zip(whole, crops)]) >= 0.75, (whole, crops)
     batch = torch.from_numpy(np.stack(frames))[:, None]
-    assert [e.degradation for e in estimator(batch)] == whole
+    assert [e.verdict for e in estimator(batch)] == whole
 
 
 def test_held_out_hit_uav_clean_frames_are_left_clean(estimator, hit_uav_dir: Path) -> None:
@@ -270,3 +270,37 @@ def test_estimate_cli_gives_reasons_and_a_non_zero_status(tmp_path: Path) -> Non
             else ["estimate", str(tmp_path / bad)],
         )
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def _card_thresholds() -> dict[str, float]:
+    text = " ".join(CARD.read_text(encoding="utf-8").split())
+    match = re.search(r"best 5-way accuracy: contrast (\d\.\d+), blur (\d\.\d+), noise (\d\.\d+)", text)
+    assert match, "ESTIMATOR_CARD.md no longer states the calibrated thresholds"
+    return dict(zip(("contrast", "blur", "noise"), map(float, match.groups())))
+
+
+class _Fixed(torch.nn.Module):
+    """The shipped estimator's thresholds around fixed probabilities: the decision alone is under test."""
+
+    def __init__(self, thresholds: torch.Tensor, probabilities: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("thresholds", thresholds.clone())
+        self.probabilities = torch.tensor([probabilities])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.probabilities.expand(x.shape[0], -1)
+
+
+def test_the_calibrated_thresholds_are_the_cards_and_decide(estimator, scenes) -> None:
+    assert estimator.thresholds == pytest.approx(_card_thresholds(), abs=1e-4)
+    assert estimator.describe()["thresholds"] == pytest.approx(_card_thresholds(), abs=1e-4)
+    # probabilities that 0.5 everywhere would call composite; the calibrated blur/noise thresholds do not
+    fixed = _Fixed(estimator.model.thresholds, [0.55, 0.6, 0.7])
+    bare = type(estimator)(fixed, "x", None, gate=None)
+    (verdict,) = bare([scenes[0]])
+    assert (verdict.degradation, verdict.present) == ("contrast", ("contrast",))
+    fixed = _Fixed(estimator.model.thresholds, [0.45, 0.7, 0.8])
+    (verdict,) = type(estimator)(fixed, "x", None, gate=None)([scenes[0]])
+    assert verdict.degradation == "composite"  # blur 0.7 ≥ 0.675, noise 0.8 ≥ 0.75; contrast 0.45 < 0.5
+    (gated,) = type(estimator)(fixed, "x", None)([scenes[0]])  # shipped gate: acts on sure steps only
+    assert gated.verdict == "composite" and gated.degradation in ("clean", "blur", "noise", "composite")

@@ -21,8 +21,10 @@ from hmtir.io.radiometric import RANGE_HELP
 def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str | None, device: str) -> None:
     """Say per frame which HM-TIR degradations it shows: clean, contrast, blur, noise or composite.
 
-    Composite means two or more of the three steps; those frames get PPFN's three SPT passes. A frame that
-    cannot be judged (too small, constant, NaN, saturated) gets its reason instead, and the exit status is 1.
+    Composite means two or more of the three steps; those frames get PPFN's three SPT passes. A step the
+    estimator is unsure of is shown, but not acted on ("composite → noise": `hmtir enhance` runs one noise
+    pass). A frame that cannot be judged (too small, constant, NaN, saturated) gets its reason instead, and
+    the exit status is 1.
     """
     from rich.table import Table
 
@@ -53,8 +55,9 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
             e = r.estimate
             if e.judged:
                 scores = [f"{e.scores[s]:.2f}" for s in ("contrast", "blur", "noise")]
+                label = str(e.verdict) if e.verdict == e.degradation else f"{e.verdict} → {e.degradation}"
                 table.add_row(
-                    str(r.path), size, r.mapping.dtype if r.mapping else "", mapping, e.degradation, *scores
+                    str(r.path), size, r.mapping.dtype if r.mapping else "", mapping, label, *scores
                 )
             else:
                 table.add_row(
@@ -72,7 +75,7 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
         counts: dict[str, int] = {}
         for r in results:
             if r.estimate.judged:
-                counts[str(r.estimate.degradation)] = counts.get(str(r.estimate.degradation), 0) + 1
+                counts[str(r.estimate.verdict)] = counts.get(str(r.estimate.verdict), 0) + 1
         out.print(
             f"{len(results)} frame(s): " + (", ".join(f"{n} {d}" for d, n in counts.items()) or "none judged")
         )

@@ -259,6 +259,8 @@ def _chosen_prompts(estimate: Any) -> dict[str, Any]:
         "degradation": label,
         "scenario": None if label == "clean" else scenario_of(label),
         **{f"estimate_{step}": value for step, value in estimate.scores.items()},
+        "estimate_verdict": estimate.verdict,  # before the confidence gate (hmtir.estimate.GATE)
+        "estimate_gated": estimate.gated,  # which unsure steps the gate dropped, None when none
     }
 
 

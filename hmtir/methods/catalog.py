@@ -128,11 +128,11 @@ METHODS.declare(
     kind="learned",
     backbone="nafnet",
     uses_prompts=True,
-    summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet"
-    " for full-range frames (ppfn.dim: its weights for darker frames).",
+    summary="PPFN + SPT (prompted network, 3 progressive passes on composite inputs); shipped compact PPFN-NAFNet,"
+    " its pair chosen per data set from the degraded frames (ppfn.agc full-range, ppfn.dim darker frames).",
     paper=PPFN_PAPER,
     license="MIT",
-    params={"weights": "shipped (= agc) | dim | official | PATH", **_OPTION_PARAMS},
+    params={"weights": "shipped (agc or dim, per data set) | agc | dim | official | PATH", **_OPTION_PARAMS},
 )
 
 
@@ -144,9 +144,9 @@ _baseline(
 )
 _baseline(
     "nafnet",
-    "shipped (= agc) | dim | PATH",
+    "shipped (agc or dim, per data set) | agc | dim | PATH",
     summary="Compact NAFNet without prompts or SPT, same training budget as the shipped PPFN (Baseline row;"
-    " nafnet.dim: weights for darker frames).",
+    " its pair chosen per data set like ppfn's).",
     paper=NAFNET_PAPER,
 )
 

@@ -1,8 +1,9 @@
 """Learned-network methods: ``ppfn`` (PPFN + SPT) and the prompt-free "Baseline" rows ``restormer``/``nafnet``.
 
-Weights, for every entry: ``weights=None`` → the compact checkpoint shipped in ``hmtir/models/weights``;
-``weights="agc"`` (what None loads) or ``"dim"`` (``ppfn``, ``nafnet``) → the shipped pair for full-range or
-darker frames; ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank
+Weights, for every entry: ``weights=None`` → the compact checkpoints shipped in ``hmtir/models/weights``,
+the pair chosen per data set (:func:`choose_variant`, when an evaluation shows the method its benchmark;
+``agc`` until then); ``weights="agc"`` or ``"dim"`` (``ppfn``, ``nafnet``) → that shipped pair, for full-range
+or darker frames, never switched; ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank
 from the weights dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a
 bare/official state_dict (its network and size are inferred from its tensors and said in one line on
 stderr; :mod:`hmtir.models.infer`).
@@ -55,15 +56,33 @@ SHIPPED_VARIANTS = {
         "nafnet": SHIPPED_WEIGHTS_DIR / "nafnet_baseline.pt",
     },
 }
-#: What ``weights=None`` loads, timm-style: ``ppfn`` is ``ppfn.agc`` (benchmarks/RESULTS.md, "Default prior").
+#: What ``weights=None`` loads before it has seen any data (``hmtir enhance``, a bare ``load_method``): the
+#: camera pair. An evaluation then lets :func:`choose_variant` pick the pair for its data set.
 DEFAULT_VARIANT = "agc"
 SHIPPED = SHIPPED_VARIANTS[DEFAULT_VARIANT]
+#: The per-data-set rule (``benchmarks/weights_rule.py``, fitted on hmtir's own benches of held-out HIT-UAV
+#: frames and procedural scenes, never on HM-TIR frames): a set whose statistic is at least ``threshold``
+#: gets ``above``, else ``below``. One frame cannot tell a darker scene from a contrast loss, but the contrast
+#: draws average out over a set's frames, so a set statistic keeps what its clean frames share.
+SET_RULE: dict[str, Any] = {"statistic": "mean", "threshold": 0.476, "above": "agc", "below": "dim"}
+#: Frames read for the set statistics: evenly spaced over the sorted names, so the choice is deterministic.
+SET_FRAMES = 64
+#: Where the set statistics are read: the composited subsets (both presets average the contrast draws).
+SET_SUBSETS = ("composited/normal", "composited/hard")
 # The released PPFN checkpoint (Google Drive, via `hmtir download ppfn-official`); a {"state_dict": ...} dict.
 OFFICIAL_PPFN_WEIGHTS = WeightsSpec(filename="Restormer_PPFN.pth", source="ppfn-official", license="MIT")
 
 
 class NetworkMethod(Method):
     """Runs a loaded network (SPT for PPFN models, one pass otherwise) at any input size."""
+
+    #: Set by the factories: the shipped method whose pair this instance may still choose per data set
+    #: (``weights=None`` only; a tag, ``official`` or a PATH is the user's choice and stays).
+    choosable: str | None = None
+    #: The shipped pair loaded (``agc``/``dim``), None for ``official`` or a PATH.
+    variant: str | None = None
+    #: What :meth:`fit_to_data` chose and why (recorded in results), None until it ran.
+    weights_choice: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -116,7 +135,82 @@ class NetworkMethod(Method):
             architecture_inferred=self.loaded.inferred,
             inference=self.options.as_dict(),
         )
+        if self.weights_choice is not None:
+            info["weights_choice"] = dict(self.weights_choice)
         return info
+
+    def fit_to_data(self, root: Path | None) -> dict[str, Any] | None:
+        """Load the pair :func:`choose_variant` picks for the benchmark at ``root``; returns the choice.
+
+        ``root=None``: unpaired camera frames, which reach display through the percentile AGC, so the camera
+        pair. Only a method loaded with default weights chooses; its name stays untagged (``ppfn``) and the
+        choice goes into :meth:`describe`, while the weights sha256 (run spec, cache keys) follows it.
+        """
+        if self.choosable is None:
+            return None
+        if root is None:
+            choice = {"variant": DEFAULT_VARIANT, "rule": "unpaired frames reach display by AGC: camera pair"}
+        else:
+            choice = choose_variant(root)
+        if choice["variant"] != self.variant:
+            from hmtir.methods import load_method
+
+            tagged = f"{self.choosable}.{choice['variant']}"
+            swapped = load_method(tagged, device=self.device, **self.options.as_dict())
+            assert isinstance(swapped, NetworkMethod)
+            self.loaded, self.weights_sha256 = swapped.loaded, swapped.weights_sha256
+            self._network, self._bank, self.variant = swapped._network, swapped._bank, choice["variant"]
+        self.weights_choice = choice
+        return choice
+
+
+def set_frames(root: Path) -> list[Path]:
+    """The degraded frames the set statistics read: :data:`SET_SUBSETS` (or, without them, every paired
+    subset present), at most :data:`SET_FRAMES`, evenly spaced over the sorted names."""
+    from hmtir.data.layout import list_images
+    from hmtir.vocabulary import SUBSETS
+
+    for subsets in (SET_SUBSETS, tuple(name for name, s in SUBSETS.items() if s.paired)):
+        paths = [root / subset / name for subset in subsets for name in list_images(root / subset)]
+        if paths:
+            step = -(-len(paths) // SET_FRAMES)
+            return paths[::step]
+    return []
+
+
+def set_statistics(root: Path) -> dict[str, float]:
+    """Medians over :func:`set_frames` of each frame's grey mean, std and 5th / 50th / 95th percentiles.
+
+    Read from the degraded inputs alone: a rule on them never looks at the clean targets."""
+    import numpy as np
+
+    from hmtir.io.image import read_image
+
+    frames = set_frames(Path(root))
+    if not frames:
+        raise HmtirError(f"{root} has no degraded frames to choose weights from (no subset folders)")
+    rows = []
+    for path in frames:
+        x = read_image(path).data
+        p5, p50, p95 = np.percentile(x, (5, 50, 95))
+        rows.append((float(x.mean()), float(x.std()), float(p5), float(p50), float(p95)))
+    medians = np.median(np.array(rows), axis=0)
+    return {key: round(float(v), 4) for key, v in zip(("mean", "std", "p5", "p50", "p95"), medians)}
+
+
+def choose_variant(root: Path) -> dict[str, Any]:
+    """The shipped pair :data:`SET_RULE` picks for the benchmark at ``root``, with the number it read."""
+    stats = set_statistics(root)
+    rule = SET_RULE
+    value = stats[rule["statistic"]]
+    variant = rule["above"] if value >= rule["threshold"] else rule["below"]
+    return {
+        "variant": variant,
+        "rule": f"{rule['statistic']} >= {rule['threshold']} → {rule['above']}, else {rule['below']}",
+        "value": value,
+        "frames": len(set_frames(Path(root))),
+        "source": "degraded frames of " + ", ".join(SET_SUBSETS) + " (median over frames)",
+    }
 
 
 def shipped_file(method: str, variant: str | None = None) -> Path:
@@ -168,6 +262,14 @@ def _run_name(method: str, weights: str | Path | None) -> str:
     return f"{method}.{weights}" if weights in SHIPPED_VARIANTS else method
 
 
+def _shipped_choice(method: NetworkMethod, name: str, weights: str | Path | None) -> NetworkMethod:
+    """Mark which shipped pair ``method`` holds, and whether it may still choose one per data set."""
+    if weights is None or weights in SHIPPED_VARIANTS:
+        method.variant = DEFAULT_VARIANT if weights is None else str(weights)
+    method.choosable = name if weights is None else None
+    return method
+
+
 def _prompt_free(
     name: str, weights: str | Path | None, precision: str, channels_last: bool, compile: bool
 ) -> Method:
@@ -175,7 +277,8 @@ def _prompt_free(
     options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load(name, weights)
     _check_fits(name, loaded, prompts=False, model_name=name)
-    return NetworkMethod(replace(METHODS.meta(name), name=_run_name(name, weights)), loaded, digest, options)
+    meta = replace(METHODS.meta(name), name=_run_name(name, weights))
+    return _shipped_choice(NetworkMethod(meta, loaded, digest, options), name, weights)
 
 
 def ppfn(
@@ -184,13 +287,14 @@ def ppfn(
     channels_last: bool = False,
     compile: bool = False,
 ) -> Method:
-    """PPFN + SPT; ``weights``: shipped (default, = ``"agc"``) | ``"dim"`` | ``"official"`` | PATH."""
+    """PPFN + SPT; ``weights``: shipped (default: the pair for the data set) | ``"agc"`` | ``"dim"`` |
+    ``"official"`` | PATH."""
     options = InferenceOptions(precision, channels_last, compile)
     loaded, digest = _load("ppfn", weights)
     _check_fits("ppfn", loaded, prompts=True)
     backbone = loaded.name.removeprefix("ppfn_")
     meta = replace(METHODS.meta("ppfn"), name=_run_name("ppfn", weights), backbone=backbone)
-    return NetworkMethod(meta, loaded, digest, options)
+    return _shipped_choice(NetworkMethod(meta, loaded, digest, options), "ppfn", weights)
 
 
 def restormer(
@@ -209,5 +313,6 @@ def nafnet(
     channels_last: bool = False,
     compile: bool = False,
 ) -> Method:
-    """Compact NAFNet without prompts or SPT (Baseline row); ``weights``: shipped (default) | ``"agc"`` | PATH."""
+    """Compact NAFNet without prompts or SPT (Baseline row); ``weights``: shipped (default: the pair for the
+    data set) | ``"agc"`` | ``"dim"`` | PATH."""
     return _prompt_free("nafnet", weights, precision, channels_last, compile)
