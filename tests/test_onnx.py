@@ -8,6 +8,9 @@ feed are built here with ``onnx.helper`` and refused in one line with nothing wr
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -204,4 +207,40 @@ def test_models_that_cannot_be_exported_are_one_line_and_nothing_is_written(tmp_
     assert result.output.startswith("Error: method 'wfaf' cannot be exported to ONNX")
     with pytest.raises(HmtirError, match=r"^model '_DataDependent' cannot be exported to ONNX: \w+"):
         export_onnx(_DataDependent(), tmp_path / "d.onnx")
+    missing = CliRunner().invoke(cli, ["export-model", "ppfn", "--out", str(tmp_path / "no" / "p.onnx")])
+    assert missing.exit_code == 1 and missing.output.count("\n") == 1 and "does not exist" in missing.output
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="machine: torch without distributed")
+def test_sharded_run_equals_one_process_and_an_edited_file_is_another_method(tmp_path: Path) -> None:
+    from hmtir.evaluation import evaluate
+
+    layout = make_layout(tmp_path / "bench")
+    model = _invert(tmp_path / "inv.onnx", ["n", 1, "h", "w"])
+    single = evaluate(
+        "onnx", data=layout, weights=model, out=tmp_path / "single", device="cpu", progress=False
+    )
+    out = tmp_path / "sharded"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    args = ["-m", "hmtir", "evaluate", "--method", "onnx", "--weights", str(model), "--data", str(layout)]
+    done = subprocess.run(
+        [*command, *args, "--device", "cpu", "--out", str(out)],
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["run"] == single.summary["run"]
+    assert summary["run"]["weights_sha256"] == sha256_file(model)
+    sharded = pd.read_parquet(out / "records.parquet")
+    pd.testing.assert_frame_equal(sharded.drop(columns="seconds"), single.records.drop(columns="seconds"))
+    # the same graph with one more metadata entry is another file: its scores are not the cached ones
+    proto = onnx.load(str(model))
+    proto.metadata_props.add(key="note", value="edited")
+    onnx.save(proto, str(model))
+    with pytest.raises(HmtirError, match="different weights_sha256"):
+        evaluate("onnx", data=layout, weights=model, out=tmp_path / "single", device="cpu", progress=False)

@@ -207,6 +207,8 @@ def export_onnx(
         "hmtir.exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
     }
     target = Path(path)
+    if not target.parent.is_dir():  # atomic_path would create it: a failed export must leave nothing behind
+        raise HmtirError(f"cannot write {target}: folder {target.parent} does not exist")
     start = time.perf_counter()
     with atomic_path(target, suffix=".onnx") as tmp:
         try:
