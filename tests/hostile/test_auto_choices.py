@@ -132,3 +132,17 @@ def test_official_examples_get_the_dark_pair(tmp_path: Path) -> None:
     for subset, folder in (("composited/normal", "normal"), ("composited/hard", "hard")):
         shutil.copytree(EXAMPLES / folder, tmp_path / subset)
     assert choose_variant(tmp_path)["variant"] == "dim"
+
+
+def test_auto_prompt_records_keep_the_verdict_and_what_the_gate_dropped(tmp_path: Path) -> None:
+    data = _layout(tmp_path / "data", 0.5, subsets=("composited/normal", "single/blur"))
+    result = hmtir.evaluate("identity", data=data, prompts="auto", device="cpu", progress=False,
+                            out=tmp_path / "out", metrics="psnr")  # fmt: skip
+    records = result.records
+    assert {"estimate_verdict", "estimate_gated", "degradation"} <= set(records.columns)
+    for row in records.itertuples():
+        if row.estimate_gated is None:
+            assert row.degradation == row.estimate_verdict
+        else:  # a dropped step may leave the action as it was (a three-step composite stays composite)
+            assert row.estimate_gated.startswith("unsure: ")
+    assert result.summary["estimator"]["gate"]["sure"] == GATE["sure"]
