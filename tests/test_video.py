@@ -349,3 +349,43 @@ def test_help_imports_neither_torch_nor_av() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "--codec" in done.stdout and "loaded: []" in done.stderr, done.stderr
+
+
+def test_a_clip_over_the_pixel_limit_is_refused_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = write_clip(tmp_path / "big.mkv", grey8(3))
+    decoded: list[int] = []
+    monkeypatch.setenv("HMTIR_MAX_PIXELS", "1000")  # 40×32 = 1280 px
+    with pytest.raises(HmtirError, match="big.mkv .one frame.*HMTIR_MAX_PIXELS"):
+        probe(clip, lambda index, _: decoded.append(index))
+    assert decoded == []
+    _one_line_error(_enhance(str(clip), "--out", str(tmp_path / "out"), "--method", "identity"), "big.mkv")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_frames_and_clips_streams_every_frame_in_order(tmp_path: Path) -> None:
+    from hmtir.enhance import enhance_paths, plan_outputs
+    from hmtir.io.image import read_pixels, write_pixels
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    frames = grey8(5, seed=4)
+    for index, pixels in enumerate(frames):
+        write_pixels(folder / f"f{index:02d}.png", pixels)
+    write_clip(folder / "clip.mkv", counts16(4))
+    seen: list[str] = []
+    ticks = [0]
+    results = enhance_paths(
+        plan_outputs([folder], tmp_path / "out"),
+        "identity",
+        "blur",
+        on_done=lambda r: seen.append(r.source.name),
+        on_frame=lambda: ticks.__setitem__(0, ticks[0] + 1),
+    )
+    names = [f"f{i:02d}.png" for i in range(5)]
+    assert seen == [*names, "clip.mkv"] and ticks[0] == 5 + 4
+    assert [r.source.name for r in results] == sorted([*names, "clip.mkv"])
+    for index, pixels in enumerate(frames):
+        assert np.abs(read_pixels(tmp_path / "out" / "mixed" / names[index]).astype(int) - pixels).max() <= 1
+    assert probe(tmp_path / "out" / "mixed" / "clip.mkv").frames == 4
