@@ -146,3 +146,17 @@ def test_auto_prompt_records_keep_the_verdict_and_what_the_gate_dropped(tmp_path
         else:  # a dropped step may leave the action as it was (a three-step composite stays composite)
             assert row.estimate_gated.startswith("unsure: ")
     assert result.summary["estimator"]["gate"]["sure"] == GATE["sure"]
+
+
+def test_the_gate_and_the_weights_rule_are_the_ones_the_cards_measured() -> None:
+    weights = Path(__file__).resolve().parents[2] / "hmtir" / "models" / "weights"
+    estimator_card = " ".join((weights / "ESTIMATOR_CARD.md").read_text(encoding="utf-8").split())
+    for step, level in GATE["sure"].items():
+        assert f"**{step} {level}**" in estimator_card, (
+            "refit the gate (benchmarks/auto_gate.py --fit), update the card"
+        )
+    model_card = " ".join((weights / "MODEL_CARD.md").read_text(encoding="utf-8").split())
+    rule = f"each frame's grey {SET_RULE['statistic']} ≥ {SET_RULE['threshold']} → `{SET_RULE['above']}`"
+    assert rule in model_card and SET_RULE["below"] == "dim", (
+        "refit benchmarks/weights_rule.py, update the card"
+    )
