@@ -3,9 +3,9 @@
 ``--prompts auto`` must never score below leaving the frames alone, per subset. For every degraded frame of a
 set this records the estimator's per-step probabilities and the PSNR of every answer it could give — the
 frame left alone (``clean``), one pass with each step's prompt, the three SPT passes (``composite``) — with
-the ``ppfn`` weights the set's own data choose (:func:`hmtir.methods.networks.choose_variant`); only the answers a gate
-can reach from the verdict are computed (and the subset's own). Any gate is then scored offline on that
-table. Two splits, never mixed:
+the ``ppfn`` weights the set's own data choose (:func:`hmtir.methods.networks.choose_variant`); only the
+answers a gate can reach from the verdict are computed (and the subset's own). Any gate is then scored
+offline on that table. Two splits, never mixed:
 
 * ``calib``: HIT-UAV groups 0_110 and 1_90 — the estimator's validation groups (it never trained on them;
   the restoration models did) — where the gate's levels are fitted;

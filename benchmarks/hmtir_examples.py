@@ -7,8 +7,8 @@ clean ``imgs/``, degraded ``normal/`` and ``hard/``, and the released model's ow
 
     python benchmarks/hmtir_examples.py /work/runs/hmtir-examples --work /work/runs/examples-eval
 
-It lays the frames out as an HM-TIR benchmark (``imgs/``, ``composited/normal``, ``composited/hard``; copies: a benchmark refuses symlinks)
-and runs ``hmtir.evaluate`` for identity and every requested method (oracle prompts, PSNR/SSIM on [0, 1]),
+It copies the frames into an HM-TIR layout (``imgs/``, ``composited/normal``, ``composited/hard``; a
+benchmark refuses symlinks) and runs ``hmtir.evaluate`` for identity and every requested method (oracle prompts, PSNR/SSIM on [0, 1]),
 then scores ``enh_hard/`` against ``imgs/`` the same way. ``ppfn`` / ``nafnet`` without a tag choose their
 weights per data set (hmtir.methods.networks.choose_variant); the table says which pair they chose.
 """
