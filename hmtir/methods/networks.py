@@ -2,9 +2,9 @@
 
 Weights, for every entry: ``weights=None`` → the compact checkpoints shipped in ``hmtir/models/weights``,
 the pair chosen per data set (:func:`choose_variant`, when an evaluation shows the method its benchmark;
-``agc`` until then); ``weights="agc"`` or ``"dim"`` (``ppfn``, ``nafnet``) → that shipped pair, for full-range
-or darker frames, never switched; ``weights="official"`` (``ppfn`` only) → the released Restormer-PPFN and its prompt bank
-from the weights dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a
+``agc`` until then); ``weights="agc"`` or ``"dim"`` (``ppfn``, ``nafnet``) → that shipped pair, for
+full-range or darker frames, never switched; ``weights="official"`` (``ppfn`` only) → the released
+Restormer-PPFN and its prompt bank from the weights dir (``hmtir download ppfn-official``); ``weights=PATH`` → an hmtir checkpoint or a
 bare/official state_dict (its network and size are inferred from its tensors and said in one line on
 stderr; :mod:`hmtir.models.infer`).
 
