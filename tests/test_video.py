@@ -389,3 +389,30 @@ def test_a_folder_of_frames_and_clips_streams_every_frame_in_order(tmp_path: Pat
     for index, pixels in enumerate(frames):
         assert np.abs(read_pixels(tmp_path / "out" / "mixed" / names[index]).astype(int) - pixels).max() <= 1
     assert probe(tmp_path / "out" / "mixed" / "clip.mkv").frames == 4
+
+
+def test_a_fixed_window_needs_no_smoothing_and_full_on_narrow_counts_is_flagged(tmp_path: Path) -> None:
+    wide = [(5000 + (f.astype(np.int64) - 7000) * 3).astype(np.uint16) for f in counts16(4, drift=200)]
+    clip = write_clip(tmp_path / "raw.mkv", wide)  # 8 % of the 16-bit range: narrow, yet > 8 levels
+    out = tmp_path / "out"
+    result = _enhance(
+        str(clip), "--out", str(out), "--method", "identity", "--degradation", "blur", "--range", "full"
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 frame(s) or clip(s) use less than 25%" in " ".join(result.output.split())
+    mapping = json.loads((out / "raw.mkv.json").read_text())["mapping"]
+    assert mapping["mode"] == "full" and mapping["narrow"] is True and "window_frames" not in mapping
+    manual = _enhance(
+        str(clip),
+        "--out",
+        str(tmp_path / "o2"),
+        "--method",
+        "identity",
+        "--range",
+        "6000,12000",
+        "--degradation",
+        "blur",
+    )
+    assert manual.exit_code == 0, manual.output
+    mapping = json.loads((tmp_path / "o2" / "raw.mkv.json").read_text())["mapping"]
+    assert mapping["mode"] == "manual" and (mapping["low"], mapping["high"]) == (6000, 12000)

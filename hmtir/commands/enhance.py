@@ -144,10 +144,15 @@ def enhance(
         out.print(table)
     if clip_results:
         out.print(_clip_table(clip_results, method))
-    narrow = [r for r in results if r.mapping is not None and r.mapping.narrow]
+    narrow = [
+        r
+        for r in results
+        if (r.mapping is not None and r.mapping.narrow)
+        or (r.clip_plan is not None and r.clip_plan.mappings[0].narrow)
+    ]
     if narrow:
         out.print(
-            f"[yellow]warning:[/] {len(narrow)} frame(s) use less than {NARROW_FRACTION:.0%} of their type's "
+            f"[yellow]warning:[/] {len(narrow)} frame(s) or clip(s) use less than {NARROW_FRACTION:.0%} of their type's "
             "range but went through --range full (a dark, flat picture for the network); --range auto "
             "maps them by percentile AGC"
         )
