@@ -301,3 +301,27 @@ def test_tiny_golden_config_is_inferred_from_its_state_dict(shared_reference: Ca
     released = create_model("ppfn_restormer", **golden["config"]).config  # all else: the release's defaults
     assert create_model(name, **config).config == released
     assert compare(name, config, golden["state_dict"]).exact
+
+
+def test_released_manifest_is_inferred_as_the_release(shared_reference: Callable[[str], Path]) -> None:
+    import json
+
+    manifest = json.loads((shared_reference("ppfn-official") / "state_dict_manifest.json").read_text())
+    with torch.device("meta"):
+        state = {k: torch.empty(shape) for k, shape in manifest["state_dict_shapes"].items()}
+    name, config = infer_config(state)
+    assert name == "ppfn_restormer" and {k: config[k] for k in manifest["config"]} == manifest["config"]
+    assert compare(name, config, state).exact
+
+
+def test_tensors_of_a_family_in_impossible_sizes_say_why(tmp_path: Path) -> None:
+    """Three heads cannot split 16 channels: the reading is refused by the schema, not run into a crash."""
+    name, config = CONFIGS[0]
+    edit = lambda sd: sd.update({"encoder_level1.0.attn.temperature": torch.ones(3, 1, 1)})  # noqa: E731
+    path = _official(random_model(name, config), edit, tmp_path / "ckpt.pth")
+    with pytest.raises(HmtirError) as err:
+        load_method("ppfn", weights=str(path))
+    assert str(err.value) == (
+        f"checkpoint {path} reads as ppfn_restormer, but inferred config: 'heads' must be divisors of each "
+        "level's channels (dim·2^level: 16 at level 0) (got [3, 2, 4, 8])"
+    )

@@ -279,6 +279,12 @@ def fit_architecture(sd: StateDict, source: str) -> tuple[str, dict[str, Any]]:
     best = nearest(sd)
     if best.exact:
         return best.name, best.config
+    try:
+        reading = compare(*infer_config(sd), sd)  # the family whose marker key is there
+    except (HmtirError, KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+        reading = best
+    if reading.invalid is not None:  # tensors of that family, in sizes no network of it can have
+        raise HmtirError(f"{source} reads as {reading.name}, but {reading.invalid}")
     raise HmtirError(
         f"{source} fits no registered architecture: nearest is {best.name} "
         f"({describe_config(best.name, best.config)}): {best.differences()}"
