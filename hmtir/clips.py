@@ -131,8 +131,13 @@ def prepare_clip(
     path: str | Path,
     range: RangeSpec | str = "auto",
     estimator: Estimator | None = None,
+    refuse_unjudged: bool = True,
 ) -> ClipPlan:
-    """The first pass over a clip (module docstring); with an ``estimator``, the clip's one decision."""
+    """The first pass over a clip (module docstring); with an ``estimator``, the clip's one decision.
+
+    A clip none of whose sampled frames can be judged is one line (``refuse_unjudged``), or a plan whose
+    ``estimate`` carries the reason (``hmtir estimate`` lists it like an unjudgeable frame).
+    """
     from hmtir.io.radiometric import AGC_PERCENTILES, RangeSpec, choose_mapping
     from hmtir.io.video import probe
 
@@ -192,6 +197,11 @@ def prepare_clip(
         try:
             plan.estimate, plan.decision_record = clip_decision(estimator(displays), indices, estimator)
         except HmtirError as error:
+            if not refuse_unjudged:
+                from hmtir.estimate import Estimate
+
+                plan.estimate = Estimate(None, reason=str(error))
+                return plan
             raise HmtirError(
                 f"cannot choose prompts for {path}: {error} (pass --degradation to enhance it anyway)"
             ) from None

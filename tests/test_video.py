@@ -416,3 +416,20 @@ def test_a_fixed_window_needs_no_smoothing_and_full_on_narrow_counts_is_flagged(
     assert manual.exit_code == 0, manual.output
     mapping = json.loads((tmp_path / "o2" / "raw.mkv.json").read_text())["mapping"]
     assert mapping["mode"] == "manual" and (mapping["low"], mapping["high"]) == (6000, 12000)
+
+
+def test_estimate_takes_clips_with_one_answer_each(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "ok.mkv", counts16(5, shape=(48, 64)))
+    result = CliRunner().invoke(cli, ["estimate", str(clip), "--json"])
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(result.output)
+    assert record["file"] == str(clip) and record["frames"] == 5
+    assert record["decision"]["sampled_frames"] == [0, 1, 2, 3, 4]
+    assert record["degradation"] == record["decision"]["degradation"]
+    small = write_clip(tmp_path / "small.mkv", counts16(3))
+    table = CliRunner().invoke(cli, ["estimate", str(clip), str(small)], env={"COLUMNS": "200"})
+    assert table.exit_code == 1 and "×5 frames" in table.output
+    assert (
+        "Error: cannot judge" in table.output and "small.mkv" in table.output and "too small" in table.output
+    )
+    _one_line_error(CliRunner().invoke(cli, ["estimate", str(_cut(small, 0.5))]), "small.mkv")

@@ -25,23 +25,42 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
     estimator is unsure of is shown, but not acted on ("composite → noise": `hmtir enhance` runs one noise
     pass). A frame that cannot be judged (too small, constant, NaN, saturated) gets its reason instead, and
     the exit status is 1.
+
+    A clip (.mp4 .avi .mkv .mov) gets one answer, as `hmtir enhance` takes it: the median of each step's
+    probability over up to 16 frames spread over the clip, through the same rule.
     """
     from rich.table import Table
 
+    from hmtir.clips import prepare_clip
     from hmtir.console import console, progress
     from hmtir.errors import HmtirError
-    from hmtir.estimate import estimate_paths, load_estimator
+    from hmtir.estimate import FrameEstimate, estimate_paths, load_estimator
     from hmtir.io.radiometric import RangeSpec
+    from hmtir.io.video import is_video
     from hmtir.runtime import resolve_device
 
     spec = RangeSpec.parse(range_)
     estimator = load_estimator(weights, device=resolve_device(device))
     with progress(enabled=not as_json, label="estimate") as bar:
         task = bar.add_task("estimate", total=None)
-        results = estimate_paths(inputs, spec, estimator, on_done=lambda _: bar.advance(task))
+        clips = [path for path in inputs if is_video(path) and path.is_file()]
+        frames = [path for path in inputs if path not in clips]
+        results = (
+            estimate_paths(frames, spec, estimator, on_done=lambda _: bar.advance(task)) if frames else []
+        )
+        plans = {}
+        for path in clips:  # checked whole (truncated, colour, variable rate ...: one line), then judged once
+            plan = prepare_clip(path, spec, estimator, refuse_unjudged=False)
+            assert plan.estimate is not None
+            plans[path] = plan
+            size = (plan.info.height, plan.info.width)
+            results.append(FrameEstimate(path, plan.estimate, plan.mappings[0], size))
+            bar.advance(task)
     failed = [r for r in results if not r.estimate.judged]
     if as_json:
-        records = [{"file": str(r.path), **r.estimate.as_dict()} for r in results]
+        records = [
+            {"file": str(r.path), **r.estimate.as_dict(), **_clip_fields(plans.get(r.path))} for r in results
+        ]
         click.echo(json.dumps(records, indent=2))
     else:
         table = Table(
@@ -51,6 +70,8 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
             table.add_column(column, justify="right" if column in ("contrast", "blur", "noise") else "left")
         for r in results:
             size = f"{r.size[1]}×{r.size[0]}" if r.size else ""
+            if r.path in plans:
+                size += f" ×{plans[r.path].info.frames} frames"
             mapping = r.mapping.describe() if r.mapping is not None else ""
             e = r.estimate
             if e.judged:
@@ -83,3 +104,10 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
         first = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise HmtirError(f"cannot judge {first.path}: {first.estimate.reason}{more}")
+
+
+def _clip_fields(plan: object) -> dict[str, object]:
+    """A clip's frame count and its decision's record (sampled frames, per-frame answers) for --json."""
+    if plan is None:
+        return {}
+    return {"frames": plan.info.frames, "decision": plan.decision_record}  # type: ignore[attr-defined]
