@@ -235,7 +235,12 @@ def test_ppfn_method_options(tiny_ckpt: Path) -> None:
     x = torch.rand(1, 1, 29, 35, generator=torch.Generator().manual_seed(2))
     plain = load_method("ppfn", weights=str(tiny_ckpt))
     ref = plain.restore(x)
-    assert plain.describe()["inference"] == {"precision": "fp32", "channels_last": False, "compile": False}
+    assert plain.describe()["inference"] == {
+        "precision": "fp32",
+        "channels_last": False,
+        "compile": False,
+        "engine": "torch",
+    }
     nhwc = load_method("ppfn", weights=str(tiny_ckpt), channels_last=True)
     assert (nhwc.restore(x) - ref).abs().max().item() < 1e-5
     bf16 = load_method("ppfn", weights=str(tiny_ckpt), precision="bf16")

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from hmtir.engines import DEFAULT_ENGINE, ENGINE_CHOICES
+
 _STATS_ONLY = ("baseline", "metrics", "plot", "draws")
-_IMAGE_ONLY = ("data", "methods", "subset", "crop", "device", "out")
+_IMAGE_ONLY = ("data", "methods", "subset", "crop", "device", "engine", "out")
 
 
 @click.command()
@@ -50,6 +52,13 @@ _IMAGE_ONLY = ("data", "methods", "subset", "crop", "device", "out")
     "--crop", default=None, help="[picture] Zoom window x,y,w,h [default: the most detailed quarter]."
 )
 @click.option("--device", default="cpu", show_default=True, help="[picture] cpu or cuda.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINE_CHOICES),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="[picture] What runs network methods' passes (auto: the fastest correct one on this CPU).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[picture] Output PNG.")
 @click.option("--overwrite", is_flag=True, help="Replace --out / --plot if it exists.")
 @click.pass_context
@@ -66,6 +75,7 @@ def compare(
     subset: str,
     crop: str | None,
     device: str,
+    engine: str,
     out: Path | None,
     overwrite: bool,
 ) -> None:
@@ -93,7 +103,7 @@ def compare(
         missing = [f"--{n}" for n, v in (("data", data), ("methods", methods), ("out", out)) if v is None]
         if missing:
             raise HmtirError(f"picture mode (--image) also needs {', '.join(missing)}")
-        _picture(data, image, methods, subset, crop, device, out, overwrite)  # type: ignore[arg-type]
+        _picture(data, image, methods, subset, crop, device, out, overwrite, engine)  # type: ignore[arg-type]
         return
     if given & set(_IMAGE_ONLY):
         raise HmtirError(f"--{sorted(given & set(_IMAGE_ONLY))[0]} belongs to picture mode: add --image NAME, or "
@@ -136,6 +146,7 @@ def _picture(
     device: str,
     out: Path,
     overwrite: bool,
+    engine: str = DEFAULT_ENGINE,
 ) -> None:
     from rich.table import Table
 
@@ -144,7 +155,15 @@ def _picture(
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
     scores = compare_grid(
-        data, image, names, out, subset=subset, crop=parse_crop(crop), device=device, overwrite=overwrite
+        data,
+        image,
+        names,
+        out,
+        subset=subset,
+        crop=parse_crop(crop),
+        device=device,
+        overwrite=overwrite,
+        engine=engine,
     )
     table = Table(title=f"{image} · {subset} → {out}", title_justify="left")
     table.add_column("panel", style="bold")

@@ -124,6 +124,7 @@ def evaluate(
     precision: str,
     channels_last: bool,
     compile_: bool,
+    engine: str,
 ) -> None:
     """Run a method on a benchmark and score it; resumes an interrupted run, loads a finished identical one."""
     from hmtir import distributed
@@ -146,7 +147,7 @@ def evaluate(
         progress=True,
         seed=seed,
         overwrite=overwrite,
-        method_options=network_options(precision, channels_last, compile_),
+        method_options=network_options(precision, channels_last, compile_, engine),
         prompts=prompts,
         estimator=estimator,
         raw_range=raw_range,

@@ -223,6 +223,8 @@ def _evaluate(
         from hmtir.estimate import load_estimator
 
         estimator = load_estimator(estimator_weights, device=device)
+    if hasattr(restorer, "engine_options"):  # the engine that ran keys the results (auto resolved)
+        options = {k: v for k, v in options.items() if k != "engine"} | restorer.engine_options()
     spec = RunSpec(
         method=restorer.name,
         weights_sha256=restorer.weights_sha256,

@@ -53,15 +53,22 @@ def detailed_crop(image: np.ndarray, fraction: float = ZOOM_FRACTION) -> tuple[i
 
 
 def restore_with(
-    method_name: str, degraded: np.ndarray, subset: str, device: str = "cpu", name: str | None = None
+    method_name: str,
+    degraded: np.ndarray,
+    subset: str,
+    device: str = "cpu",
+    name: str | None = None,
+    engine: str = "torch",
 ) -> np.ndarray:
-    """One frame through the method's restore contract (``Method.__call__``: shape, dtype, finiteness)."""
+    """One frame through the method's restore contract (``Method.__call__``: shape, dtype, finiteness);
+    ``engine`` runs a network method's passes (:mod:`hmtir.engines`)."""
     import torch
 
+    from hmtir.engines import engine_kwargs
     from hmtir.methods import load_method
 
     spec = SUBSETS[subset]
-    method = load_method(method_name, device=device)
+    method = load_method(method_name, device=device, **engine_kwargs(method_name, engine))
     batch = torch.from_numpy(np.ascontiguousarray(degraded, dtype=np.float32))[None, None]
     out = method(batch, spec.degradation, spec.scenario, names=[name or f"{subset} frame"])
     return out[0, 0].cpu().numpy()
@@ -76,6 +83,7 @@ def compare_grid(
     crop: tuple[int, int, int, int] | None = None,
     device: str = "cpu",
     overwrite: bool = False,
+    engine: str = "torch",
 ) -> dict[str, tuple[float, float]]:
     """Draw the grid into ``out`` (PNG, atomically) and return panel → (PSNR, SSIM) against the ground truth.
 
@@ -109,7 +117,9 @@ def compare_grid(
         raise HmtirError(f"--crop {x},{y},{w},{h} does not fit the {width}×{height} image")
 
     panels: list[tuple[str, np.ndarray]] = [("degraded", degraded)]
-    panels += [(name, restore_with(name, degraded, subset, device, f"{subset}/{image}")) for name in methods]
+    panels += [
+        (name, restore_with(name, degraded, subset, device, f"{subset}/{image}", engine)) for name in methods
+    ]
     panels.append(("ground truth", truth))
     scores = {name: (psnr(img, truth), ssim(img, truth)) for name, img in panels[:-1]}
 

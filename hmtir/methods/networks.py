@@ -99,13 +99,30 @@ class NetworkMethod(Method):
             to_channels_last(self.loaded.model)
         self._network: torch.nn.Module = loaded.model
         self._bank = loaded.bank
+        self._runner: Any = None  # a hmtir.engines runner when another engine than torch runs the passes
+        self.engine_info: Any = None  # hmtir.engines.EngineInfo once on a device
 
     def to(self, device: str) -> Method:
         self.loaded.model.to(device)
         self._bank = bank_on_device(self.loaded.bank, device)  # no host→device prompt copy per pass
         if self.options.compile:
             self._network, _ = compile_module(self.loaded.model, device, precision=self.options.precision)
+        from hmtir.engines import resolve
+
+        options = self.options
+        runner, self.engine_info = resolve(
+            options.engine, self.loaded.model, self._bank, options.precision, device, network=self._network
+        )
+        self._runner = None if self.engine_info.name == "torch" else runner
         return super().to(device)
+
+    def engine_options(self) -> dict[str, Any]:
+        """The engine that ran (``auto`` resolved) and its version, to key results; {} for torch, whose
+        results keep the keys they always had."""
+        info = self.engine_info
+        if info is None or info.name == "torch":
+            return {}
+        return {"engine": info.name, "engine_version": info.version}
 
     def restore(
         self, batch: torch.Tensor, degradation: str = "composite", scenario: str = "composite"
@@ -113,6 +130,11 @@ class NetworkMethod(Method):
         x = batch.to(self.device, torch.float32)
         frame_stats = input_statistics(self.loaded.model, x)  # of the frame, not of its padding
         padded, (height, width) = pad_to_multiple(x, self.loaded.model.size_multiple)
+        if self._runner is not None:
+            from hmtir.engines import restore
+
+            out = restore(self._runner, padded, degradation, scenario, frame_stats)
+            return out[..., :height, :width].to(self.device)
         if self.options.channels_last:
             padded = channels_last_input(padded)
         with torch.inference_mode(), autocast(self.device, self.options.precision):
@@ -135,6 +157,8 @@ class NetworkMethod(Method):
             architecture_inferred=self.loaded.inferred,
             inference=self.options.as_dict(),
         )
+        if self.engine_info is not None:
+            info["engine"] = self.engine_info.as_dict()
         if self.weights_choice is not None:
             info["weights_choice"] = dict(self.weights_choice)
         return info
@@ -160,6 +184,7 @@ class NetworkMethod(Method):
             assert isinstance(swapped, NetworkMethod)
             self.loaded, self.weights_sha256 = swapped.loaded, swapped.weights_sha256
             self._network, self._bank, self.variant = swapped._network, swapped._bank, choice["variant"]
+            self._runner, self.engine_info = swapped._runner, swapped.engine_info
         self.weights_choice = choice
         return choice
 
@@ -271,10 +296,10 @@ def _shipped_choice(method: NetworkMethod, name: str, weights: str | Path | None
 
 
 def _prompt_free(
-    name: str, weights: str | Path | None, precision: str, channels_last: bool, compile: bool
+    name: str, weights: str | Path | None, precision: str, channels_last: bool, compile: bool, engine: str
 ) -> Method:
     """A backbone without prompts or SPT (the paper's "Baseline" rows) as a method; method name = model name."""
-    options = InferenceOptions(precision, channels_last, compile)
+    options = InferenceOptions(precision, channels_last, compile, engine)
     loaded, digest = _load(name, weights)
     _check_fits(name, loaded, prompts=False, model_name=name)
     meta = replace(METHODS.meta(name), name=_run_name(name, weights))
@@ -286,10 +311,11 @@ def ppfn(
     precision: str = "fp32",
     channels_last: bool = False,
     compile: bool = False,
+    engine: str = "torch",
 ) -> Method:
     """PPFN + SPT; ``weights``: shipped (default: the pair for the data set) | ``"agc"`` | ``"dim"`` |
-    ``"official"`` | PATH."""
-    options = InferenceOptions(precision, channels_last, compile)
+    ``"official"`` | PATH. ``engine``: torch | onnxruntime | openvino | auto (:mod:`hmtir.engines`)."""
+    options = InferenceOptions(precision, channels_last, compile, engine)
     loaded, digest = _load("ppfn", weights)
     _check_fits("ppfn", loaded, prompts=True)
     backbone = loaded.name.removeprefix("ppfn_")
@@ -302,9 +328,10 @@ def restormer(
     precision: str = "fp32",
     channels_last: bool = False,
     compile: bool = False,
+    engine: str = "torch",
 ) -> Method:
     """Restormer without prompts or SPT (the paper's Baseline row); needs ``weights=PATH``."""
-    return _prompt_free("restormer", weights, precision, channels_last, compile)
+    return _prompt_free("restormer", weights, precision, channels_last, compile, engine)
 
 
 def nafnet(
@@ -312,7 +339,8 @@ def nafnet(
     precision: str = "fp32",
     channels_last: bool = False,
     compile: bool = False,
+    engine: str = "torch",
 ) -> Method:
     """Compact NAFNet without prompts or SPT (Baseline row); ``weights``: shipped (default: the pair for the
     data set) | ``"agc"`` | ``"dim"`` | PATH."""
-    return _prompt_free("nafnet", weights, precision, channels_last, compile)
+    return _prompt_free("nafnet", weights, precision, channels_last, compile, engine)

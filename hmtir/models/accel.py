@@ -43,9 +43,16 @@ class InferenceOptions:
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    engine: str = "torch"  # hmtir.engines: torch | onnxruntime | openvino | auto
 
     def __post_init__(self) -> None:
+        from hmtir.engines import check_engine_name
+
         parse_precision(self.precision)
+        check_engine_name(self.engine, allow_auto=True)
+        if self.engine != "torch" and (self.channels_last or self.compile):
+            lever = "compile" if self.compile else "channels_last"
+            raise HmtirError(f"{lever} is a torch lever: use it with engine torch, not {self.engine}")
 
     @property
     def is_default(self) -> bool:
