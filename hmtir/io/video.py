@@ -210,6 +210,8 @@ def probe(
 
     def seen(index: int, pixels: np.ndarray, stamp: int) -> None:
         if not shape:
+            if not (width and height):  # a header without a size: the first frame's own, before the rest
+                check_pixel_count(pixels.shape[1], pixels.shape[0], f"{path} (one frame)")
             shape.append(pixels.shape)
         elif pixels.shape != shape[0]:
             raise HmtirError(
