@@ -8,6 +8,7 @@ read-ahead/write-behind keep the order and stop on the first error.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -433,3 +434,24 @@ def test_estimate_takes_clips_with_one_answer_each(tmp_path: Path) -> None:
         "Error: cannot judge" in table.output and "small.mkv" in table.output and "too small" in table.output
     )
     _one_line_error(CliRunner().invoke(cli, ["estimate", str(_cut(small, 0.5))]), "small.mkv")
+
+
+def test_temporal_difference_and_the_progress_line_in_frames_per_second(tmp_path: Path) -> None:
+    from hmtir.metrics.temporal import FrameDifference, mean_frame_difference, stability_ratio
+
+    frames = np.array([np.zeros((2, 2)), np.ones((2, 2)), np.ones((2, 2)) * 0.5])
+    assert mean_frame_difference(frames) == pytest.approx((1.0 + 0.5) / 2)
+    assert mean_frame_difference(frames[:1]) is None and stability_ratio(0.2, 0.0) is None
+    assert stability_ratio(0.1, 0.4) == pytest.approx(0.25)
+    meter = FrameDifference()
+    meter.add(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="shape"):
+        meter.add(np.zeros((3, 2)))
+    clip = write_clip(tmp_path / "c.mkv", grey8(6))
+    result = CliRunner().invoke(
+        cli,
+        ["enhance", str(clip), "--out", str(tmp_path / "o"), "--method", "identity", "--degradation", "blur"],
+        env={"HMTIR_PROGRESS_SECONDS": "0"},
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"enhance: 6/6 \(100%\), [0-9.]+ frames/s", result.output), result.output
