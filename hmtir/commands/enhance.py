@@ -29,7 +29,7 @@ from hmtir.io.radiometric import MIN_DISPLAY_LEVELS, RANGE_HELP
     type=click.Choice(DEGRADATION_CHOICES),
     default=AUTO,
     show_default=True,
-    help="auto: the estimator decides per frame (clean: left unchanged; one step: one pass with its "
+    help="auto: the estimator decides per frame, or once per clip (clean: left unchanged; one step: one pass with its "
     "prompt; two or more: composite). composite: 3 SPT passes (noise, blur, contrast); a step: one pass.",
 )
 @click.option(
