@@ -11,14 +11,20 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
-def _fenced(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+def _section(title: str) -> str:
+    """The README's ``## title`` section, up to the next ``## `` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, flags=re.S | re.M)
+    assert match is not None, f"README.md has no '## {title}' section"
+    return match.group(1)
+
+
+def _fenced(language: str, section: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", _section(section), flags=re.S)
 
 
 def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_one() -> None:
-    commands = [
-        line for block in _fenced("bash") for line in block.splitlines() if line and not line.startswith("#")
-    ]
+    blocks = _fenced("bash", "Two commands")
+    commands = [line for block in blocks for line in block.splitlines() if line and not line.startswith("#")]
     assert len(commands) == 2
     setup_demo, setup_tests = commands
     assert setup_demo.endswith("hmtir demo") and setup_tests.endswith("python -m pytest")
@@ -33,7 +39,7 @@ def test_library_example_runs(tmp_path, monkeypatch) -> None:
     make_scenes("clean_frames", per_category=1, size=(64, 80))
     (tmp_path / "clean_frames" / "scenes.csv").unlink()  # the example works on any folder of frames
     write_image("frame.tiff", np.full((16, 16), 0.25, dtype=np.float32), bit_depth=16)
-    [example] = _fenced("python")
+    [example] = _fenced("python", "What's inside")
     namespace: dict[str, object] = {}
     exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
     result = namespace["result"]

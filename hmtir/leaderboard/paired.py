@@ -243,10 +243,11 @@ def compare_results(
 
 def report_table(report: PairedReport) -> Any:
     """The readable table: one row per subset × method × metric, the legend under it."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(
-        title=f"Paired differences vs {report.baseline} ({round(100 * report.confidence)} % CI, "
+    table = Table(  # labels such as "ppfn [mine]" (one method, two folders) are text, not rich markup
+        title=f"Paired differences vs {escape(report.baseline)} ({round(100 * report.confidence)} % CI, "
         f"{report.draws:,} bootstrap draws)",
         title_justify="left",
         caption=LEGEND + "; better/worse: frames where the method beats / trails the baseline",
@@ -260,11 +261,13 @@ def report_table(report: PairedReport) -> Any:
         c = cell.comparison
         d = metric_decimals(cell.metric)
         if c is None:
-            table.add_row(cell.subset, cell.method, f"{cell.metric} {arrow}", "", "", cell.text(), "", "")
+            table.add_row(
+                cell.subset, escape(cell.method), f"{cell.metric} {arrow}", "", "", cell.text(), "", ""
+            )
             continue
         style = {True: "green", False: "red", None: ""}[cell.better]
         table.add_row(
-            cell.subset, cell.method, f"{cell.metric} {arrow}", f"{c.mean_a:.{d}f}", f"{c.mean_b:.{d}f}",
+            cell.subset, escape(cell.method), f"{cell.metric} {arrow}", f"{c.mean_a:.{d}f}", f"{c.mean_b:.{d}f}",
             f"[{style}]{cell.text()}[/]" if style else cell.text(),
             f"[{c.ci_low:+.{d}f}, {c.ci_high:+.{d}f}]", f"{c.wins}/{c.losses}/{_frames(report, cell)}",
         )  # fmt: skip
