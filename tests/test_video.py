@@ -429,7 +429,7 @@ def test_estimate_takes_clips_with_one_answer_each(tmp_path: Path) -> None:
     assert record["degradation"] == record["decision"]["degradation"]
     small = write_clip(tmp_path / "small.mkv", counts16(3))
     table = CliRunner().invoke(cli, ["estimate", str(clip), str(small)], env={"COLUMNS": "200"})
-    assert table.exit_code == 1 and "×5 frames" in table.output
+    assert table.exit_code == 1 and "×5 frames" in table.output and "0 frame(s) and 2 clip(s)" in table.output
     assert (
         "Error: cannot judge" in table.output and "small.mkv" in table.output and "too small" in table.output
     )

@@ -98,7 +98,10 @@ def estimate(inputs: tuple[Path, ...], as_json: bool, range_: str, weights: str 
             if r.estimate.judged:
                 counts[str(r.estimate.verdict)] = counts.get(str(r.estimate.verdict), 0) + 1
         out.print(
-            f"{len(results)} frame(s): " + (", ".join(f"{n} {d}" for d, n in counts.items()) or "none judged")
+            f"{len(results) - len(plans)} frame(s)"
+            + (f" and {len(plans)} clip(s)" if plans else "")
+            + ": "
+            + (", ".join(f"{n} {d}" for d, n in counts.items()) or "none judged")
         )
     if failed:
         first = failed[0]
