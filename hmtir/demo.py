@@ -165,7 +165,7 @@ def run_demo(
     from hmtir.data.layout import manifest_hash
     from hmtir.evaluation import evaluate
     from hmtir.io.safety import check_output_folder, mark_output_folder
-    from hmtir.leaderboard.seed import build_demo_data, stale_run
+    from hmtir.leaderboard.seed import build_demo_data, stale_run, weights_for_data
     from hmtir.methods import METHODS, split_weights_tag
 
     start = time.perf_counter()
@@ -199,9 +199,10 @@ def run_demo(
             from hmtir.methods import load_method
 
             method = load_method(name, device="cpu")
+            weights = weights_for_data(method, data)  # default weights: the pair this data chooses
             run = evaluate(method, data=data, metrics=METRICS, device="cpu", out=target,
                            seed=0 if seed is None else int(seed), progress=progress,
-                           overwrite=stale_run(target, method.weights_sha256))  # fmt: skip
+                           overwrite=stale_run(target, weights))  # fmt: skip
         except HmtirError as err:  # e.g. weights not installed: the demo still reports the rest
             result.skipped[name] = str(err)
             continue

@@ -69,3 +69,81 @@ def test_seed_help_names_every_default_method_and_the_committed_rows_match_them(
         for p in (REPO / "leaderboard" / "results").glob("*__demo-v1.json")
     }
     assert rows == set(SEED_METHODS)
+
+
+def test_the_committed_network_rows_name_the_weights_pair_they_ran() -> None:
+    """Each committed ppfn/nafnet row carries the sha256 of one shipped pair and its title names that pair:
+    the untagged rows the pair the demo data chose (as ``hmtir evaluate`` does), the ``.agc`` rows the camera
+    pair; no two rows are the same network."""
+    from hmtir.leaderboard.seed import display_name
+    from hmtir.methods.networks import SHIPPED_VARIANTS
+    from hmtir.weights import sha256_file
+
+    variant_of = {sha256_file(path): (variant, method) for variant, files in SHIPPED_VARIANTS.items()
+                  for method, path in files.items()}  # fmt: skip
+    shas = []
+    for name in ("ppfn", "nafnet", "ppfn.agc", "nafnet.agc"):
+        entry = json.loads((REPO / "leaderboard" / "results" / f"{name}__demo-v1.json").read_text())
+        variant, method = variant_of[entry["method"]["weights_sha256"]]
+        assert method == name.split(".")[0]
+        if name.endswith(".agc"):
+            assert variant == "agc" and entry["method"]["display_name"] == display_name(name)
+        else:
+            assert entry["method"]["display_name"] == display_name(name, {"variant": variant})
+            assert entry["notes"].endswith(f"→ the {variant} pair.")
+        shas.append(entry["method"]["weights_sha256"])
+    assert len(set(shas)) == len(shas)
+
+
+def test_default_weights_are_judged_by_the_pair_their_data_chooses(tmp_path: Path) -> None:
+    """``ppfn`` with default weights runs the shipped pair its data chooses (``hmtir evaluate``): a kept run
+    (``seed --work``, a demo's results) made with that pair is reused, one made with the other pair is
+    recomputed, and the row it yields names the pair it ran."""
+    from hmtir.demo import run_demo
+    from hmtir.evaluation import evaluate
+    from hmtir.leaderboard.seed import choice_note, display_name, weights_for_data
+    from hmtir.methods import load_method
+    from hmtir.methods.networks import DEFAULT_VARIANT, SHIPPED_VARIANTS, choose_variant
+    from hmtir.weights import sha256_file
+
+    out = tmp_path / "demo"
+    first = run_demo(out, methods=["ppfn"], progress=False, size=(64, 80))
+    data = first.benchmark
+    variant = choose_variant(data)["variant"]
+    other = "agc" if variant == "dim" else "dim"
+    chosen_sha, other_sha = (sha256_file(SHIPPED_VARIANTS[v]["ppfn"]) for v in (variant, other))
+    [run] = (out / "results").glob("*/ppfn")
+    summary = run / "summary.json"
+    recorded = json.loads(summary.read_text())["method"]
+    assert recorded["name"] == "ppfn" and recorded["weights_sha256"] == chosen_sha
+    assert recorded["weights_choice"]["variant"] == variant
+
+    method = load_method("ppfn", device="cpu")
+    assert method.weights_sha256 == sha256_file(SHIPPED_VARIANTS[DEFAULT_VARIANT]["ppfn"])  # before any data
+    assert weights_for_data(method, data) == chosen_sha == method.weights_sha256
+    assert weights_for_data(load_method(f"ppfn.{other}", device="cpu"), data) == other_sha  # a tag stays
+    assert weights_for_data(load_method("identity"), data) is None
+    assert not stale_run(run, chosen_sha) and stale_run(run, other_sha)
+
+    stamp = summary.stat().st_mtime_ns
+    again = run_demo(out, methods=["ppfn"], progress=False, size=(64, 80))
+    assert summary.stat().st_mtime_ns == stamp and again.table() == first.table()  # reused, not recomputed
+
+    # the folder now holds a run of the other pair (as a seed with the previous default left it)
+    evaluate(f"ppfn.{other}", data=data, metrics="psnr,ssim", device="cpu", out=run, progress=False,
+             overwrite=True)  # fmt: skip
+    assert json.loads(summary.read_text())["method"]["weights_sha256"] == other_sha
+    third = run_demo(out, methods=["ppfn"], progress=False, size=(64, 80))
+    redone = json.loads(summary.read_text())["method"]
+    assert redone["name"] == "ppfn" and redone["weights_sha256"] == chosen_sha  # recomputed with its pair
+    assert third.table() == first.table()
+
+    # the row title and note say which pair ran
+    choice = redone["weights_choice"]
+    assert (
+        display_name("ppfn", choice)
+        == f"PPFN + SPT (shipped compact, weights chosen per data set: {variant} here)"
+    )
+    assert display_name("ppfn.agc") == "PPFN + SPT (shipped compact, agc weights)"
+    assert display_name("identity", None) == "Identity (degraded input)" and choice_note(None) is None
+    assert f"the {variant} pair" in choice_note(choice) and str(choice["value"]) in choice_note(choice)

@@ -73,6 +73,13 @@ def demo(
             for method, per_subset in table_data.items():
                 table.add_row(method, *(f"{per_subset[s][metric]:.{digits}f}" for s in subsets))
             term.print(table)
+    for method, summary in result.summaries.items():  # default weights: the pair the data chose
+        choice = summary["method"].get("weights_choice")
+        if choice is not None:
+            term.print(
+                f"{method}: the {choice['variant']} weights pair, chosen from the data ({choice['rule']}; "
+                f"read {choice['value']})"
+            )
     for method, why in result.skipped.items():
         term.print(f"[yellow]skipped {method}[/]: {why}")
     if result.standings:

@@ -110,7 +110,8 @@ def build(
 @click.option(
     "--methods",
     default=None,
-    help="Comma list [default: identity, wfaf, lrsid, ppfn, nafnet, ppfn.dim, nafnet.dim where runnable].",
+    help="Comma list [default: identity, wfaf, lrsid, ppfn, nafnet, ppfn.agc, nafnet.agc where runnable]; "
+    "ppfn/nafnet take the weights pair the demo data chooses, as evaluate does.",
 )
 def seed(leaderboard: Path, work: Path | None, methods: str | None) -> None:
     """Rebuild the demo benchmark, evaluate CPU-feasible methods (verified rows), add reported rows.

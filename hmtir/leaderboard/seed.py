@@ -10,8 +10,11 @@ maintainer row of the demo benchmark, their per-image records and the figures::
 
     hmtir leaderboard seed            # from the repository root; writes into leaderboard/
 
-A ``--work`` folder keeps finished runs between seeds, but a run whose method weights differ from the
-installed ones is recomputed, never reused. Then ``hmtir leaderboard build --out site`` renders the site
+``ppfn`` / ``nafnet`` (default weights) are seeded as ``hmtir evaluate`` runs them: with the shipped pair
+their data chooses (:func:`hmtir.methods.networks.choose_variant`), named in the row; ``ppfn.agc`` /
+``nafnet.agc`` keep the camera pair's rows beside them. A ``--work`` folder keeps finished runs between seeds,
+but a run whose weights differ from the ones the method uses on the demo data now is recomputed, never
+reused. Then ``hmtir leaderboard build --out site`` renders the site
 and ``site/LEADERBOARD.md``, whose demo table is the README's.
 """
 
@@ -32,17 +35,43 @@ from hmtir.leaderboard.store import write_entry
 
 REPORTED_FILE = "reported.yaml"
 FIGURES_DIR = "figures"
-#: Methods seeded on the demo benchmark when they can run here (learned ones need their shipped weights).
-SEED_METHODS = ("identity", "wfaf", "lrsid", "ppfn", "nafnet", "ppfn.dim", "nafnet.dim")
+#: Methods seeded on the demo benchmark when they can run here (learned ones need their shipped weights):
+#: ``ppfn`` / ``nafnet`` as ``hmtir evaluate`` runs them (the shipped pair chosen from the data), and the camera
+#: pair by name (``.agc``), so that every row is a different network and says which.
+SEED_METHODS = ("identity", "wfaf", "lrsid", "ppfn", "nafnet", "ppfn.agc", "nafnet.agc")
+#: Row titles; ``{weights}`` is filled by :func:`display_name` from the choice the run recorded.
 DISPLAY_NAMES = {
     "identity": "Identity (degraded input)",
     "wfaf": "WFAF",
     "lrsid": "LRSID",
-    "ppfn": "PPFN + SPT (shipped compact)",
-    "nafnet": "NAFNet (no prompts)",
+    "ppfn": "PPFN + SPT (shipped compact, {weights})",
+    "nafnet": "NAFNet (no prompts, {weights})",
+    "ppfn.agc": "PPFN + SPT (shipped compact, agc weights)",
+    "nafnet.agc": "NAFNet (no prompts, agc weights)",
     "ppfn.dim": "PPFN + SPT (shipped compact, dim weights)",
     "nafnet.dim": "NAFNet (no prompts, dim weights)",
 }
+
+
+def display_name(name: str, choice: dict[str, Any] | None = None) -> str:
+    """The row title of seeded method ``name``; ``choice``: the ``weights_choice`` its summary recorded."""
+    template = DISPLAY_NAMES.get(name, name)
+    if "{weights}" not in template:
+        return template
+    weights = (
+        "default weights" if choice is None else f"weights chosen per data set: {choice['variant']} here"
+    )
+    return template.format(weights=weights)
+
+
+def choice_note(choice: dict[str, Any] | None) -> str | None:
+    """A row's note on the weights its data chose (None for a method that did not choose)."""
+    if choice is None:
+        return None
+    return (
+        f"Shipped weights chosen per data set, as hmtir evaluate does: rule {choice['rule']}; read "
+        f"{choice['value']} from {choice['frames']} {choice['source']} → the {choice['variant']} pair."
+    )
 
 
 def build_demo_data(
@@ -128,8 +157,18 @@ class SeedOutcome:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def weights_for_data(method: Any, data: Path) -> str | None:
+    """The weights sha256 ``method`` runs with on the benchmark at ``data``: a method with default shipped
+    weights first takes the pair that data chooses (``fit_to_data``, as ``hmtir evaluate`` does, which then
+    finds it already chosen), every other method keeps its own."""
+    if hasattr(method, "fit_to_data"):
+        method.fit_to_data(Path(data))
+    return method.weights_sha256
+
+
 def stale_run(run_dir: Path, weights_sha256: str | None) -> bool:
-    """A kept run (``--work``) made with other weights than the installed ones: recompute it."""
+    """A kept run (``--work``, a demo's results) made with other weights than ``weights_sha256`` — the ones
+    the method uses on that data now (:func:`weights_for_data`): recompute it."""
     from hmtir.evaluation.results import read_summary
 
     summary = read_summary(run_dir) if run_dir.is_dir() else None
@@ -178,16 +217,21 @@ def seed(
                 runnable.append(name)
                 run_dir = work_dir / "runs" / (method.name if ":" in name else name)  # file.py:f → f-slug
                 # a finished identical run (same weights, data, metrics, seed) is loaded by evaluate itself
-                evaluate(method, data=data, metrics="psnr,ssim", out=run_dir, progress=False,
-                         overwrite=stale_run(run_dir, method.weights_sha256))  # fmt: skip
+                weights = weights_for_data(method, data)  # default weights: the pair the demo data chooses
+                run = evaluate(method, data=data, metrics="psnr,ssim", out=run_dir, progress=False,
+                               overwrite=stale_run(run_dir, weights))  # fmt: skip
+                choice = run.summary["method"].get("weights_choice")
                 scored = result_from_evaluation(
                     run_dir,
                     "demo",
                     trust="verified",  # hmtir ran it, just now
                     parameters=count_parameters(method),
-                    display_name=DISPLAY_NAMES.get(name, name),
+                    display_name=display_name(name, choice),
                     hardware=hardware_description(method.device),
                 )
+                note = choice_note(choice)
+                if note is not None:
+                    scored.entry["notes"] = note
                 outcome.written.append(write_entry(root, scored.entry, scored.records_csv, replace=True))
                 outcome.rows[name] = scored.entry
                 bar.advance(task)
