@@ -48,3 +48,21 @@ def test_library_example_runs(tmp_path, monkeypatch) -> None:
     records, table = namespace["records"], namespace["table"]
     assert set(records["method"]) == {"ppfn", "identity"} and len(records) == 2 * 5 * 8  # type: ignore[index]
     assert set(table["method"]) == {"ppfn"} and len(table) == 5  # type: ignore[index]
+
+
+def test_readme_leaderboard_tables_are_the_ones_leaderboard_build_generates() -> None:
+    """The README's ranking tables are copied from ``hmtir leaderboard build``'s LEADERBOARD.md over the
+    shipped rows: after ``hmtir leaderboard seed`` they must be copied again."""
+    from hmtir.leaderboard.ranking import rank
+    from hmtir.leaderboard.store import load_results
+    from hmtir.leaderboard.tables import markdown
+
+    def tables(text: str) -> dict[str, str]:
+        found = re.findall(r"^#+ ([^\n]+)\n\n(\| Rank \|.*?)\n\n", text, flags=re.S | re.M)
+        return {heading: table for heading, table in found}
+
+    generated = tables(markdown(rank(load_results(ROOT / "leaderboard"))))
+    embedded = tables(README)
+    assert embedded and set(embedded) == set(generated)
+    for heading, table in embedded.items():
+        assert table == generated[heading], f"README table '{heading}' differs: copy it from LEADERBOARD.md"
