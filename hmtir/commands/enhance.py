@@ -86,6 +86,7 @@ def enhance(
     from hmtir.console import console, progress
     from hmtir.enhance import enhance_paths, judge, plan_outputs, prepare_clips
     from hmtir.io.radiometric import NARROW_FRACTION, RangeSpec
+    from hmtir.io.video import is_video
     from hmtir.methods import load_method
     from hmtir.runtime import resolve_device
 
@@ -102,11 +103,15 @@ def enhance(
 
         estimator = load_estimator(estimator_weights, device=runner.device)
     estimates = None
-    with progress(label="check") as bar:
-        task = bar.add_task("estimate" if estimator is not None else "check clips", total=len(jobs))
-        if estimator is not None:
-            estimates = judge(jobs, estimator, spec, on_done=lambda *_: bar.advance(task))
-        clips = prepare_clips(jobs, spec, estimator, codec, on_done=lambda *_: bar.advance(task))
+    clip_jobs = [job for job in jobs if is_video(job.source)]
+    if estimator is None and not clip_jobs:  # nothing to check before writing: no bar, no progress line
+        clips = {}
+    else:
+        with progress(label="check") as bar:
+            task = bar.add_task("estimate" if estimator is not None else "check clips", total=len(jobs))
+            if estimator is not None:
+                estimates = judge(jobs, estimator, spec, on_done=lambda *_: bar.advance(task))
+            clips = prepare_clips(jobs, spec, estimator, codec, on_done=lambda *_: bar.advance(task))
     frames = sum(plan.info.frames for plan in clips.values()) + len(jobs) - len(clips)
     with progress(label="enhance", rate_unit="frames") as bar:
         task = bar.add_task("enhance", total=frames)
