@@ -16,11 +16,10 @@ import json
 import math
 import os
 import re
-import stat
-from pathlib import Path
 from typing import Any
 
 from hmtir.errors import HmtirError
+from hmtir.io.bounded import read_bounded
 
 MAX_JSON_BYTES = 64 << 20  # a summary of thousands of scenes is a few MB; a frame log of 10⁵ frames ~50 MB
 MAX_JSON_DEPTH = 32  # hmtir writes at most 6 levels (summary → subsets → scenes → metrics → stats)
@@ -102,20 +101,7 @@ def read_json_bytes(path: str | os.PathLike[str], what: str, *, max_bytes: int =
     """The bytes of the regular file ``path``, at most ``max_bytes``; else one :class:`HmtirError` line.
 
     For callers that also hash what they parse (so the digest and the data are the same read)."""
-    path = Path(path)
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise HmtirError(f"{what} {path}: not a regular file")
-        if info.st_size > max_bytes:
-            raise HmtirError(f"{what} {path}: {info.st_size} bytes; the limit is {max_bytes} bytes")
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except OSError as err:
-        raise HmtirError(f"cannot read {what} {path}: {err.strerror or err}") from None
-    if len(raw) > max_bytes:
-        raise HmtirError(f"{what} {path}: larger than {max_bytes} bytes")
-    return raw
+    return read_bounded(path, what, max_bytes)
 
 
 def decode_json(

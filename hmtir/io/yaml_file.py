@@ -9,13 +9,12 @@ hmtir (presets, recipes, sources, benchmarks, reported numbers, submissions) goe
 from __future__ import annotations
 
 import os
-import stat
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hmtir.errors import HmtirError
+from hmtir.io.bounded import read_bounded
 
 MAX_YAML_BYTES = 1 << 20  # the largest shipped file is a few KB; a registry of a thousand entries still fits
 MAX_YAML_DEPTH = 16  # the deepest shipped file nests 5 levels
@@ -60,19 +59,7 @@ def read_yaml(
 ) -> Any:
     """The YAML document in the regular file ``path``; any problem is one :class:`HmtirError` line
     "``what`` ``path``: problem"."""
-    path = Path(path)
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise HmtirError(f"{what} {path}: not a regular file")
-        if info.st_size > max_bytes:
-            raise HmtirError(f"{what} {path}: {info.st_size} bytes; the limit is {max_bytes} bytes")
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except OSError as err:
-        raise HmtirError(f"cannot read {what} {path}: {err.strerror or err}") from None
-    if len(raw) > max_bytes:
-        raise HmtirError(f"{what} {path}: larger than {max_bytes} bytes")
+    raw = read_bounded(path, what, max_bytes)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -282,7 +282,11 @@ def test_a_piece_that_ignored_if_range_is_not_spliced(server, blob) -> None:
     server.routes["/w.bin"] = route
     [path] = download(["test-blob"], dir=out, progress=False)
     assert path.read_bytes() == NEW
-    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [None, f"bytes={40_000 - OVERLAP}-", None]
+    assert [r.headers.get("range") for r in server.requests_to("/w.bin")] == [
+        None,
+        f"bytes={40_000 - OVERLAP}-",
+        None,
+    ]
 
 
 def test_an_overstated_content_length_says_the_part_file_is_kept(server, blob) -> None:

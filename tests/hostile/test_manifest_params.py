@@ -12,7 +12,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -20,7 +19,6 @@ from hmtir.cli import cli
 from hmtir.degrade.presets import parse_presets
 from hmtir.degrade.synthesize import synthesize
 from hmtir.errors import HmtirError
-from hmtir.io.image import write_image
 from tests.trees import tree_digest
 
 PRESETS_YAML = Path(__file__).resolve().parents[2] / "hmtir" / "degrade" / "presets.yaml"
@@ -33,25 +31,6 @@ def strict_json(line: str) -> object:
         raise ValueError(f"{constant} is not JSON")
 
     return json.loads(line, parse_constant=refuse)
-
-
-@pytest.fixture()
-def source(tmp_path: Path) -> Path:
-    folder = tmp_path / "src"
-    rng = np.random.default_rng(0)
-    for name in ("a.png", "b.png"):
-        write_image(folder / name, rng.random((24, 32)).astype(np.float32), 8)
-    return folder
-
-
-@pytest.fixture()
-def manifest(source: Path, tmp_path: Path) -> Path:
-    """A genuine manifest (hard preset) outside any output folder, for editing."""
-    synthesize(source, tmp_path / "ref", presets=["hard"], progress=False)
-    copy = tmp_path / "shared" / "manifest.jsonl"
-    copy.parent.mkdir()
-    copy.write_text((tmp_path / "ref" / "meta" / "manifest.jsonl").read_text())
-    return copy
 
 
 def edit_params(manifest: Path, edit) -> None:  # noqa: ANN001 - a function of the first record

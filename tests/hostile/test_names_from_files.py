@@ -35,25 +35,6 @@ def files_outside(root: Path, inside: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture()
-def source(tmp_path: Path) -> Path:
-    folder = tmp_path / "src"
-    rng = np.random.default_rng(0)
-    for name in ("a.png", "b.png"):
-        write_image(folder / name, rng.random((24, 32)).astype(np.float32), 8)
-    return folder
-
-
-@pytest.fixture()
-def manifest(source: Path, tmp_path: Path) -> Path:
-    """A genuine manifest (hard preset) copied outside any output folder, for editing."""
-    synthesize(source, tmp_path / "ref", presets=["hard"], progress=False)
-    copy = tmp_path / "shared" / "manifest.jsonl"
-    copy.parent.mkdir()
-    copy.write_text((tmp_path / "ref" / "meta" / "manifest.jsonl").read_text())
-    return copy
-
-
 def edit_first(manifest: Path, **changes: object) -> None:
     lines = manifest.read_text().splitlines()
     record = json.loads(lines[0])

@@ -19,24 +19,13 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from hmtir.cli import cli
 from hmtir.degrade.synthesize import synthesize
 from hmtir.errors import HmtirError
-from hmtir.io.image import write_image
 from tests.trees import tree_digest
-
-
-@pytest.fixture()
-def source(tmp_path: Path) -> Path:
-    folder = tmp_path / "src"
-    rng = np.random.default_rng(0)
-    for name in ("a.png", "b.png"):
-        write_image(folder / name, rng.random((24, 32)).astype(np.float32), 8)
-    return folder
 
 
 @pytest.fixture(autouse=True)
