@@ -46,8 +46,9 @@ def submission(where: Path, demo: Path, method: str = "hostile-example", extra: 
     return sub
 
 
-def refused(args: list[str], fragment: str, *untouched: Path) -> str:
-    """Run the CLI; it must exit 1 with one Error line holding ``fragment`` and change none of ``untouched``."""
+def refused(args: list[str], fragment: str, *untouched: Path, absent: Path | None = None) -> str:
+    """Run the CLI; it must exit 1 with one Error line holding ``fragment``, change none of ``untouched`` and
+    not create ``absent`` (e.g. the site folder)."""
     before = [tree_digest(p) for p in untouched]
     result = CliRunner().invoke(cli, args)
     lines = [line for line in result.output.splitlines() if line.strip()]
@@ -55,6 +56,7 @@ def refused(args: list[str], fragment: str, *untouched: Path) -> str:
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.output, lines
     assert fragment in lines[0], lines[0]
     assert [tree_digest(p) for p in untouched] == before, "a file was changed"
+    assert absent is None or not absent.exists(), f"{absent} was written"
     return lines[0]
 
 

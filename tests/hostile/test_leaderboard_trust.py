@@ -28,6 +28,7 @@ from hmtir.leaderboard.benchmarks import BENCHMARKS_ENV, get_benchmark
 from hmtir.leaderboard.seed import build_demo_data
 from hmtir.leaderboard.store import write_entry
 from hostile.corpus import METADATA, make_valid
+from tests.hostile.test_leaderboard_rows import refused
 from tests.trees import tree_digest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,20 +66,6 @@ def results(runs: Path, tmp_path: Path) -> Path:
 def board(tmp_path: Path) -> Path:
     """A copy of the repository's leaderboard folder."""
     return Path(shutil.copytree(REPO / "leaderboard", tmp_path / "leaderboard"))
-
-
-def refused(args: list[str], fragment: str, *untouched: Path, absent: Path | None = None) -> str:
-    """The CLI exits 1 with one ``Error:`` line holding ``fragment``; ``untouched`` stay byte-identical and
-    ``absent`` (the site folder) is not created."""
-    before = [tree_digest(p) for p in untouched]
-    result = CliRunner().invoke(cli, args)
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in result.output, lines
-    assert fragment in lines[0], lines[0]
-    assert [tree_digest(p) for p in untouched] == before, "a file was changed"
-    assert absent is None or not absent.exists(), f"{absent} was written"
-    return lines[0]
 
 
 def _board_row(board: Path) -> Path:

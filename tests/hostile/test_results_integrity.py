@@ -71,6 +71,21 @@ def mismatch(folder: Path, why: str) -> str:
     return f"results {folder}: summary.json does not match its records ({why}); re-run with --overwrite"
 
 
+def rerun_identity(layout: Path, result: Path) -> list[str]:
+    """The command line that re-runs the fixture's evaluation into ``result`` (device added by the caller)."""
+    return [
+        "evaluate",
+        "--method",
+        "identity",
+        "--data",
+        str(layout),
+        "--subset",
+        "normal",
+        "--out",
+        str(result),
+    ]
+
+
 def one_error(args: list[str]) -> str:
     outcome = CliRunner().invoke(cli, args)
     assert outcome.exit_code == 1, outcome.output
@@ -105,17 +120,7 @@ def test_a_relabelled_summary_is_refused_everywhere_it_is_read(
     )
     assert one_error(["compare", str(result), "--baseline", "identity"]) == expected
     layout, _ = finished
-    rerun = [
-        "evaluate",
-        "--method",
-        "identity",
-        "--data",
-        str(layout),
-        "--subset",
-        "normal",
-        "--out",
-        str(result),
-    ]
+    rerun = rerun_identity(layout, result)
     assert one_error([*rerun, "--device", "cpu"]) == expected
     assert not site.exists() and tree_digest(result.parent) == before  # nothing written, nothing touched
     assert CliRunner().invoke(cli, [*rerun, "--device", "cpu", "--overwrite"]).exit_code == 0
@@ -257,17 +262,7 @@ def test_hostile_summary_json_is_one_line_for_every_reader(
         assert str(info.value) == expected
     assert one_error(["compare", str(result)]) == expected
     layout, _ = finished
-    rerun = [
-        "evaluate",
-        "--method",
-        "identity",
-        "--data",
-        str(layout),
-        "--subset",
-        "normal",
-        "--out",
-        str(result),
-    ]
+    rerun = rerun_identity(layout, result)
     assert one_error([*rerun, "--device", "cpu"]) == expected
     assert CliRunner().invoke(cli, [*rerun, "--device", "cpu", "--overwrite"]).exit_code == 0
 
