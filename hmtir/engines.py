@@ -322,15 +322,16 @@ def build_runner(
     precision: str = "fp32",
     device: str = "cpu",
     digest: str | None = None,
+    network: torch.nn.Module | None = None,
 ) -> Runner:
     """Engine ``name`` running ``model`` at ``precision``; one line when it is not installed, not supported
-    on this CPU or device, or cannot export the model."""
+    on this CPU or device, or cannot export the model. ``network``: the module torch runs (e.g. compiled)."""
     reason = unsupported_reason(name, precision, device)
     if reason is not None:
         raise HmtirError(reason)
     model = model.eval()
     if name == "torch":
-        return TorchRunner(model, bank, precision, device)
+        return TorchRunner(model, bank, precision, device, network)
     path = exported_onnx(model, bank, digest or model_digest(model, bank))
     if name == "onnxruntime":
         return OnnxRuntimeRunner(model, bank, path)
@@ -493,13 +494,7 @@ def resolve(
             print(note, file=sys.stderr)
         else:
             name, note = "torch", f"engine auto: torch (device {device})"
-    if name == "torch":
-        reason = unsupported_reason(name, precision, device)
-        if reason is not None:
-            raise HmtirError(reason)
-        runner: Runner = TorchRunner(model.eval(), bank, precision, device, network)
-    else:
-        runner = build_runner(name, model, bank, precision, device, digest)
+    runner = build_runner(name, model, bank, precision, device, digest, network)
     return runner, EngineInfo(name, engine_version(name), precision, note)
 
 
