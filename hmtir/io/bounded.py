@@ -30,3 +30,11 @@ def read_bounded(path: str | os.PathLike[str], what: str, max_bytes: int) -> byt
     if len(raw) > max_bytes:
         raise HmtirError(f"{what} {path}: larger than {max_bytes} bytes")
     return raw
+
+
+def decode_utf8(raw: bytes, path: str | os.PathLike[str], what: str) -> str:
+    """``raw`` (read from ``path``) as UTF-8 text; else one :class:`HmtirError` line naming the file."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HmtirError(f"{what} {path}: not UTF-8 text") from None

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from hmtir.errors import HmtirError
-from hmtir.io.bounded import read_bounded
+from hmtir.io.bounded import decode_utf8, read_bounded
 
 MAX_JSON_BYTES = 64 << 20  # a summary of thousands of scenes is a few MB; a frame log of 10⁵ frames ~50 MB
 MAX_JSON_DEPTH = 32  # hmtir writes at most 6 levels (summary → subsets → scenes → metrics → stats)
@@ -108,10 +108,7 @@ def decode_json(
     raw: bytes, path: str | os.PathLike[str], what: str, *, max_depth: int = MAX_JSON_DEPTH
 ) -> Any:
     """``raw`` (read from ``path``) as JSON; any problem is one :class:`HmtirError` line naming the file."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HmtirError(f"{what} {path}: not UTF-8 text") from None
+    text = decode_utf8(raw, path, what)
     try:
         return parse_json(text, max_depth=max_depth)
     except JsonProblem as err:
@@ -143,12 +140,7 @@ def read_json_lines(
     append, a foreign line) is left out instead of refused; the file's size is still checked.
     ``non_finite``: as for :func:`parse_json`."""
     raw = read_json_bytes(path, what, max_bytes=max_bytes)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        if not skip_bad:
-            raise HmtirError(f"{what} {path}: not UTF-8 text") from None
-        text = raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace") if skip_bad else decode_utf8(raw, path, what)
     values = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from hmtir.errors import HmtirError
-from hmtir.io.bounded import read_bounded
+from hmtir.io.bounded import decode_utf8, read_bounded
 
 MAX_YAML_BYTES = 1 << 20  # the largest shipped file is a few KB; a registry of a thousand entries still fits
 MAX_YAML_DEPTH = 16  # the deepest shipped file nests 5 levels
@@ -60,10 +60,7 @@ def read_yaml(
     """The YAML document in the regular file ``path``; any problem is one :class:`HmtirError` line
     "``what`` ``path``: problem"."""
     raw = read_bounded(path, what, max_bytes)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HmtirError(f"{what} {path}: not UTF-8 text") from None
+    text = decode_utf8(raw, path, what)
     try:
         return parse_yaml(text, max_depth=max_depth)
     except YamlProblem as err:
